@@ -1,0 +1,451 @@
+using Microsoft.Extensions.Logging;
+using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.State;
+using Polly.Distributed.CircuitBreaker.Stores.Caching;
+using Polly.Distributed.CircuitBreaker.Telemetry;
+using Polly.Telemetry;
+
+namespace Polly.Distributed.CircuitBreaker.Controller;
+
+/// <summary>
+/// Applies the <see cref="CircuitStateMachine"/> to the shared state: reads, writes (unconditional or conditional with
+/// retries), the cache, the bounded store timeout, fail-open and the circuit events.
+/// </summary>
+/// <typeparam name="TResult">The result type of the pipeline.</typeparam>
+internal sealed class DistributedCircuitController<TResult>
+{
+    internal const int MaxWriteAttempts = 100;
+
+    private readonly ICircuitStateStore _store;
+    private readonly string _circuitId;
+    private readonly CircuitBreakerSettings _settings;
+    private readonly TimeProvider _timeProvider;
+    private readonly TimeSpan _storeTimeout;
+    private readonly CachedCircuitState? _cache;
+    private readonly long _cacheTtlMs;
+    private readonly ILogger? _logger;
+    private readonly ResilienceStrategyTelemetry _telemetry;
+    private readonly DistributedCircuitBreakerStrategyOptions<TResult> _callbacks;
+    private readonly Func<CancellationToken, ValueTask<CircuitStateEntry>> _readOperation;
+    private readonly Func<Task<CircuitStateEntry>> _timedRead;
+    private readonly Func<long> _nowMs;
+
+    public DistributedCircuitController(
+        DistributedCircuitBreakerStrategyOptions<TResult> options,
+        TimeProvider timeProvider,
+        ResilienceStrategyTelemetry telemetry)
+    {
+        _store = options.StateStore!;
+        _circuitId = options.CircuitId!;
+        _settings = new CircuitBreakerSettings(
+            options.FailureThreshold,
+            options.SuccessThreshold,
+            (long)options.BreakDuration.TotalMilliseconds,
+            (long)options.MaxBreakDuration.TotalMilliseconds,
+            (long)options.FailureWindow.TotalMilliseconds,
+            (long)options.ProbeLeaseDuration.TotalMilliseconds,
+            options.Consistency == CircuitConsistency.Atomic);
+        _timeProvider = timeProvider;
+        _storeTimeout = options.StoreTimeout;
+        _cacheTtlMs = (long)options.CacheTtl.TotalMilliseconds;
+        _cache = _cacheTtlMs > 0 ? CircuitStateCache.For(_store, _circuitId) : null;
+        _logger = options.Logger;
+        _telemetry = telemetry;
+        _callbacks = options;
+        _readOperation = ct => _store.ReadAsync(_circuitId, ct);
+        _timedRead = () => CallStoreAsync(_readOperation);
+        _nowMs = NowMs;
+    }
+
+    public string CircuitId => _circuitId;
+
+    /// <summary>Decides whether a call may pass, making the open to half-open transition (and in atomic mode the probe claim) when due.</summary>
+    public async ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
+    {
+        var entry = await TryReadAsync(context, StoreOperation.Read).ConfigureAwait(false);
+        string? probeOwner = null;
+
+        for (var attempt = 0; entry is not null && attempt < MaxWriteAttempts; attempt++)
+        {
+            var now = NowMs();
+            if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
+            {
+                probeOwner ??= Guid.NewGuid().ToString("N");
+            }
+
+            var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner);
+            switch (decision.Verdict)
+            {
+                case CheckVerdict.Allow:
+                    return CallPermit.Allowed(entry.Snapshot);
+
+                case CheckVerdict.Reject:
+                    return CallPermit.Rejected(CreateRejection(decision), entry.Snapshot);
+
+                case CheckVerdict.Transition when !_settings.Atomic:
+                    if (!await TryWriteAsync(context, decision.Next!).ConfigureAwait(false))
+                    {
+                        return CallPermit.FailedOpen;
+                    }
+
+                    await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
+                    return CallPermit.Allowed(decision.Next!);
+
+                case CheckVerdict.Transition:
+                    var replaced = await TryReplaceAsync(context, entry, decision.Next!).ConfigureAwait(false);
+                    if (replaced is null)
+                    {
+                        return CallPermit.FailedOpen;
+                    }
+
+                    if (replaced.Value.Succeeded)
+                    {
+                        await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
+                        return CallPermit.Allowed(decision.Next!, probeOwner);
+                    }
+
+                    entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+                    break;
+
+                default:
+                    var claimed = await TryClaimProbeAsync(context, probeOwner!, now).ConfigureAwait(false);
+                    if (claimed is null)
+                    {
+                        return CallPermit.FailedOpen;
+                    }
+
+                    if (claimed.Value.Succeeded)
+                    {
+                        return CallPermit.Allowed(claimed.Value.Current!.Snapshot, probeOwner);
+                    }
+
+                    entry = await CurrentAfterConflictAsync(context, claimed.Value).ConfigureAwait(false);
+                    break;
+            }
+        }
+
+        if (entry is not null && _logger is not null)
+        {
+            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, MaxWriteAttempts);
+        }
+
+        return CallPermit.FailedOpen;
+    }
+
+    /// <summary>Records the outcome of a call that was let through.</summary>
+    public async ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    {
+        // A success only matters to a half-open circuit: a healthy call on a closed circuit costs no store call here.
+        if (permit.Observed is null || (!failed && permit.Observed.State != SharedCircuitState.HalfOpen && permit.ProbeOwner is null))
+        {
+            return;
+        }
+
+        await UpdateAsync(
+            context,
+            (snapshot, now) => failed
+                ? CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
+                : CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner),
+            outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>Gives back the probe lease of a call that its caller cancelled, so that another call may probe.</summary>
+    public ValueTask ReleaseProbeAsync(ResilienceContext context, CallPermit permit) =>
+        permit.ProbeOwner is null
+            ? default
+            : UpdateAsync(context, (snapshot, now) => CircuitStateMachine.ReleaseProbe(snapshot, now, permit.ProbeOwner), outcome: null);
+
+    /// <summary>Isolates the circuit fleet-wide. Store errors are thrown to the caller.</summary>
+    public Task IsolateAsync(CancellationToken cancellationToken) =>
+        ChangeManuallyAsync(CircuitStateMachine.Isolate, cancellationToken);
+
+    /// <summary>Closes the circuit fleet-wide. Store errors are thrown to the caller.</summary>
+    public Task CloseAsync(CancellationToken cancellationToken) =>
+        ChangeManuallyAsync(CircuitStateMachine.Close, cancellationToken);
+
+    /// <summary>Reads the shared state from the store, bypassing the cache. Store errors are thrown to the caller.</summary>
+    public async Task<CircuitSnapshot> ReadSnapshotAsync(CancellationToken cancellationToken)
+    {
+        var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
+        _cache?.Update(entry, fromStore: true, NowMs());
+        return entry.Snapshot;
+    }
+
+    private async ValueTask UpdateAsync(ResilienceContext context, Func<CircuitSnapshot, long, CircuitSnapshot?> transition, Outcome<TResult>? outcome)
+    {
+        var entry = await TryReadAsync(context, StoreOperation.Read).ConfigureAwait(false);
+        for (var attempt = 0; entry is not null && attempt < MaxWriteAttempts; attempt++)
+        {
+            var next = transition(entry.Snapshot, NowMs());
+            if (next is null)
+            {
+                return;
+            }
+
+            if (!_settings.Atomic)
+            {
+                if (await TryWriteAsync(context, next).ConfigureAwait(false))
+                {
+                    await RaiseTransitionAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            var replaced = await TryReplaceAsync(context, entry, next).ConfigureAwait(false);
+            if (replaced is null)
+            {
+                return;
+            }
+
+            if (replaced.Value.Succeeded)
+            {
+                await RaiseTransitionAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+                return;
+            }
+
+            entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+        }
+
+        if (entry is not null && _logger is not null)
+        {
+            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, MaxWriteAttempts);
+        }
+    }
+
+    private async Task ChangeManuallyAsync(Func<CircuitSnapshot, long, CircuitSnapshot> change, CancellationToken cancellationToken)
+    {
+        var current = await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
+        var next = change(current, NowMs());
+        await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
+        _cache?.Update(new CircuitStateEntry(next, true, null), fromStore: false, NowMs());
+
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            await RaiseTransitionAsync(context, current, next, outcome: null, manual: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async ValueTask<CircuitStateEntry?> CurrentAfterConflictAsync(ResilienceContext context, CircuitWriteResult conflict)
+    {
+        if (conflict.Current is { } current)
+        {
+            _cache?.Update(current, fromStore: true, NowMs());
+            return current;
+        }
+
+        // The store did not return the conflicting item: read it, past the cache, which may hold the stale one.
+        return await TryReadAsync(context, StoreOperation.Read, bypassCache: true).ConfigureAwait(false);
+    }
+
+    private async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, string operation, bool bypassCache = false)
+    {
+        try
+        {
+            CircuitStateEntry entry;
+            if (_cache is null || bypassCache)
+            {
+                entry = await CallStoreAsync(_readOperation).ConfigureAwait(false);
+                _cache?.Update(entry, fromStore: true, NowMs());
+            }
+            else if (!_cache.TryGetFresh(NowMs(), _cacheTtlMs, out entry))
+            {
+                entry = await _cache.ReadSharedAsync(_timedRead, _nowMs).ConfigureAwait(false);
+            }
+            else
+            {
+                return entry;
+            }
+
+            if (entry.MalformedReason is { } reason && _logger is not null)
+            {
+                DistributedCircuitBreakerLog.MalformedState(_logger, _circuitId, reason);
+            }
+
+            return entry;
+        }
+        catch (Exception ex)
+        {
+            await ReportStoreFailureAsync(context, operation, ex).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    private async ValueTask<bool> TryWriteAsync(ResilienceContext context, CircuitSnapshot next)
+    {
+        try
+        {
+            await CallStoreAsync(async ct =>
+            {
+                await _store.WriteAsync(_circuitId, next, ct).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+
+            _cache?.Update(new CircuitStateEntry(next, true, null), fromStore: false, NowMs());
+            return true;
+        }
+        catch (Exception ex)
+        {
+            await ReportStoreFailureAsync(context, StoreOperation.Write, ex).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    private async ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, CircuitStateEntry expected, CircuitSnapshot next)
+    {
+        try
+        {
+            var result = await CallStoreAsync(ct => _store.TryReplaceAsync(_circuitId, expected, next, ct)).ConfigureAwait(false);
+            if (result.Succeeded && result.Current is { } written)
+            {
+                _cache?.Update(written, fromStore: true, NowMs());
+            }
+
+            return result;
+        }
+        catch (Exception ex)
+        {
+            await ReportStoreFailureAsync(context, StoreOperation.TryReplace, ex).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    private async ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, string owner, long now)
+    {
+        try
+        {
+            var leaseExpires = now + _settings.ProbeLeaseMs;
+            var result = await CallStoreAsync(ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpires, now, ct)).ConfigureAwait(false);
+            if (result.Succeeded && result.Current is { } written)
+            {
+                _cache?.Update(written, fromStore: true, NowMs());
+            }
+
+            return result;
+        }
+        catch (Exception ex)
+        {
+            await ReportStoreFailureAsync(context, StoreOperation.TryClaimProbe, ex).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    // Bounds a store call even when the store ignores its cancellation token.
+    private async Task<T> CallStoreAsync<T>(Func<CancellationToken, ValueTask<T>> operation)
+    {
+        using var timeout = new CancellationTokenSource(_storeTimeout, _timeProvider);
+        try
+        {
+            var pending = operation(timeout.Token);
+            if (pending.IsCompleted)
+            {
+                return pending.Result;
+            }
+
+            var task = pending.AsTask();
+            try
+            {
+                return await task.WaitAsync(_storeTimeout, _timeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The circuit state store did not answer within {_storeTimeout.TotalMilliseconds} ms.", ex);
+        }
+    }
+
+    private async ValueTask ReportStoreFailureAsync(ResilienceContext context, string operation, Exception exception)
+    {
+        if (_logger is not null)
+        {
+            DistributedCircuitBreakerLog.StoreFailed(_logger, _circuitId, operation, exception.Message, exception);
+        }
+
+        var args = new OnCircuitStateStoreFailureArguments(context, _circuitId, operation, exception);
+        _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
+        if (_callbacks.OnStateStoreFailure is { } callback)
+        {
+            await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+    }
+
+    private async ValueTask RaiseTransitionAsync(
+        ResilienceContext context,
+        CircuitSnapshot before,
+        CircuitSnapshot after,
+        Outcome<TResult>? outcome,
+        bool manual)
+    {
+        if (after.State == SharedCircuitState.Open && (before.State != SharedCircuitState.Open || (manual && !before.IsIsolated)))
+        {
+            var breakDuration = after.IsIsolated ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(after.NextAttemptUnixMs - after.StateTimestampUnixMs);
+            var args = new OnCircuitOpenedArguments<TResult>(context, outcome ?? default, breakDuration, manual);
+            Report(ResilienceEventSeverity.Error, DistributedCircuitBreakerEvents.OnCircuitOpened, context, outcome, args);
+            if (_callbacks.OnOpened is { } onOpened)
+            {
+                await onOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
+            }
+        }
+        else if (after.State == SharedCircuitState.Closed && before.State != SharedCircuitState.Closed)
+        {
+            var args = new OnCircuitClosedArguments<TResult>(context, outcome ?? default, manual);
+            Report(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnCircuitClosed, context, outcome, args);
+            if (_callbacks.OnClosed is { } onClosed)
+            {
+                await onClosed(args).ConfigureAwait(context.ContinueOnCapturedContext);
+            }
+        }
+        else if (after.State == SharedCircuitState.HalfOpen && before.State == SharedCircuitState.Open)
+        {
+            var args = new OnCircuitHalfOpenedArguments(context);
+            _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitHalfOpened), context, args);
+            if (_callbacks.OnHalfOpened is { } onHalfOpened)
+            {
+                await onHalfOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
+            }
+        }
+    }
+
+    private void Report<TArgs>(ResilienceEventSeverity severity, string name, ResilienceContext context, Outcome<TResult>? outcome, TArgs args)
+    {
+        if (outcome is { } value)
+        {
+            _telemetry.Report(new ResilienceEvent(severity, name), context, value, args);
+        }
+        else
+        {
+            _telemetry.Report(new ResilienceEvent(severity, name), context, args);
+        }
+    }
+
+    private BrokenCircuitException CreateRejection(CheckDecision decision)
+    {
+        BrokenCircuitException exception = decision.Isolated
+            ? new IsolatedCircuitException($"The circuit '{_circuitId}' is isolated manually; calls are rejected until it is closed.")
+            : new BrokenCircuitException(
+                $"The circuit '{_circuitId}' is open; calls are rejected for the next {decision.RetryAfterMs} ms.",
+                TimeSpan.FromMilliseconds(decision.RetryAfterMs));
+        _telemetry.SetTelemetrySource(exception);
+        return exception;
+    }
+
+    private long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static class StoreOperation
+    {
+        public const string Read = nameof(ICircuitStateStore.ReadAsync);
+        public const string Write = nameof(ICircuitStateStore.WriteAsync);
+        public const string TryReplace = nameof(ICircuitStateStore.TryReplaceAsync);
+        public const string TryClaimProbe = nameof(ICircuitStateStore.TryClaimProbeAsync);
+    }
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Polly.Distributed.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.Controller;
+using Polly.Distributed.CircuitBreaker.Strategy;
+
+namespace Polly;
+
+/// <summary>
+/// Adds the distributed circuit breaker to resilience pipelines.
+/// </summary>
+public static class DistributedCircuitBreakerPipelineBuilderExtensions
+{
+    /// <summary>Adds a distributed circuit breaker that handles any result type.</summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="options">The breaker options.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">The options are invalid.</exception>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The options' members are preserved by the DynamicDependency.")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DistributedCircuitBreakerStrategyOptions))]
+    public static ResiliencePipelineBuilder AddDistributedCircuitBreaker(
+        this ResiliencePipelineBuilder builder,
+        DistributedCircuitBreakerStrategyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+
+        return builder.AddStrategy(context => CreateStrategy(context, options), options);
+    }
+
+    /// <summary>Adds a distributed circuit breaker for results of type <typeparamref name="TResult"/>.</summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="options">The breaker options.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">The options are invalid.</exception>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The options' members are preserved by the DynamicallyAccessedMembers annotation.")]
+    public static ResiliencePipelineBuilder<TResult> AddDistributedCircuitBreaker<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TResult>(
+        this ResiliencePipelineBuilder<TResult> builder,
+        DistributedCircuitBreakerStrategyOptions<TResult> options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+
+        return builder.AddStrategy(context => CreateStrategy(context, options), options);
+    }
+
+    /// <summary>
+    /// Adds a distributed circuit breaker for results of type <typeparamref name="TResult"/>, taking the
+    /// <see cref="ICircuitStateStore"/> (unless <paramref name="options"/> names one) and the logger from <paramref name="services"/>.
+    /// </summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="services">The service provider, such as the one of a resilience handler's context.</param>
+    /// <param name="options">The breaker options.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">The options are invalid.</exception>
+    public static ResiliencePipelineBuilder<TResult> AddDistributedCircuitBreaker<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TResult>(
+        this ResiliencePipelineBuilder<TResult> builder,
+        IServiceProvider services,
+        DistributedCircuitBreakerStrategyOptions<TResult> options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+
+        options.StateStore ??= services.GetService<ICircuitStateStore>();
+        options.Logger ??= services.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory);
+        return builder.AddDistributedCircuitBreaker(options);
+    }
+
+    internal const string LoggerCategory = "Polly.Distributed.CircuitBreaker";
+
+    internal static DistributedCircuitBreakerResilienceStrategy<TResult> CreateStrategy<TResult>(
+        StrategyBuilderContext context,
+        DistributedCircuitBreakerStrategyOptions<TResult> options)
+    {
+        var controller = new DistributedCircuitController<TResult>(options, context.TimeProvider, context.Telemetry);
+        options.ManualControl?.Attach(controller);
+        options.StateProvider?.Attach(controller);
+        return new DistributedCircuitBreakerResilienceStrategy<TResult>(options.ShouldHandle, controller);
+    }
+}

@@ -1,0 +1,136 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Logging;
+using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker;
+
+/// <summary>
+/// Options of the distributed circuit breaker: a breaker whose state is shared by every process that uses the same store and circuit id.
+/// </summary>
+/// <typeparam name="TResult">The type of result the breaker handles.</typeparam>
+public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrategyOptions, IValidatableObject
+{
+    /// <summary>The default <see cref="ResilienceStrategyOptions.Name"/>.</summary>
+    public const string DefaultName = "DistributedCircuitBreaker";
+
+    /// <summary>The environment variable whose value is the default <see cref="CircuitId"/>.</summary>
+    public const string CircuitIdEnvironmentVariable = "AWS_LAMBDA_FUNCTION_NAME";
+
+    /// <summary>
+    /// Initializes a new instance of the <see cref="DistributedCircuitBreakerStrategyOptions{TResult}"/> class,
+    /// with <see cref="CircuitId"/> taken from the <c>AWS_LAMBDA_FUNCTION_NAME</c> environment variable.
+    /// </summary>
+    public DistributedCircuitBreakerStrategyOptions()
+    {
+        Name = DefaultName;
+        CircuitId = Environment.GetEnvironmentVariable(CircuitIdEnvironmentVariable);
+    }
+
+    /// <summary>
+    /// Gets or sets the id of the shared circuit: 1 to 256 characters of <c>A-Z a-z 0-9 - _ . :</c>.
+    /// Every process that uses the same store and id shares one circuit.
+    /// </summary>
+    /// <value>Defaults to the value of the <c>AWS_LAMBDA_FUNCTION_NAME</c> environment variable.</value>
+    [CircuitId]
+    public string? CircuitId { get; set; }
+
+    /// <summary>Gets or sets the store that holds the shared state. Required.</summary>
+    [Required]
+    public ICircuitStateStore? StateStore { get; set; }
+
+    /// <summary>Gets or sets the failures within <see cref="FailureWindow"/> that open a closed circuit.</summary>
+    /// <value>Defaults to 5. At least 1.</value>
+    [Range(1, int.MaxValue)]
+    public int FailureThreshold { get; set; } = 5;
+
+    /// <summary>Gets or sets the successes in half-open state that close the circuit.</summary>
+    /// <value>Defaults to 2. At least 1.</value>
+    [Range(1, int.MaxValue)]
+    public int SuccessThreshold { get; set; } = 2;
+
+    /// <summary>
+    /// Gets or sets how long the circuit stays open after it opens from closed. Each failed half-open probe doubles it, up to <see cref="MaxBreakDuration"/>.
+    /// </summary>
+    /// <value>Defaults to 10 seconds. Greater than zero.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets the longest break, however many probes failed.</summary>
+    /// <value>Defaults to 60 seconds. At least <see cref="BreakDuration"/>.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+    public TimeSpan MaxBreakDuration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Gets or sets how long failures count: when more than this has passed since the last failure, a closed circuit counts from zero again.
+    /// </summary>
+    /// <value>Defaults to 60 seconds. Greater than zero.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+    public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Gets or sets how long a state read from the store is reused in this process before it is read again; zero turns the cache off.
+    /// </summary>
+    /// <value>Defaults to zero. At least zero.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Gets or sets the longest a single store call may take before the breaker gives up on it and lets the call through.</summary>
+    /// <value>Defaults to 500 milliseconds. Greater than zero.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Gets or sets how the breaker writes the shared state.</summary>
+    /// <value>Defaults to <see cref="CircuitConsistency.LastWriterWins"/>.</value>
+    [EnumDataType(typeof(CircuitConsistency))]
+    public CircuitConsistency Consistency { get; set; } = CircuitConsistency.LastWriterWins;
+
+    /// <summary>
+    /// Gets or sets how long the half-open probe lease lasts in <see cref="CircuitConsistency.Atomic"/> mode: if the probing call
+    /// never reports back (its process crashed), another call may probe after this long.
+    /// </summary>
+    /// <value>Defaults to 30 seconds. Greater than zero.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan ProbeLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets the predicate that decides whether an outcome counts as a failure. A <see cref="PredicateBuilder{TResult}"/> converts to it.
+    /// </summary>
+    /// <value>Defaults to every exception except <see cref="OperationCanceledException"/>.</value>
+    [Required]
+    public Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> ShouldHandle { get; set; } =
+        static args => new ValueTask<bool>(args.Outcome.Exception is not null and not OperationCanceledException);
+
+    /// <summary>Gets or sets the callback invoked when this process opens the circuit.</summary>
+    public Func<OnCircuitOpenedArguments<TResult>, ValueTask>? OnOpened { get; set; }
+
+    /// <summary>Gets or sets the callback invoked when this process closes the circuit.</summary>
+    public Func<OnCircuitClosedArguments<TResult>, ValueTask>? OnClosed { get; set; }
+
+    /// <summary>Gets or sets the callback invoked when this process moves the circuit to half-open.</summary>
+    public Func<OnCircuitHalfOpenedArguments, ValueTask>? OnHalfOpened { get; set; }
+
+    /// <summary>Gets or sets the callback invoked when a store call fails or times out and the breaker fails open.</summary>
+    public Func<OnCircuitStateStoreFailureArguments, ValueTask>? OnStateStoreFailure { get; set; }
+
+    /// <summary>Gets or sets the control that isolates or closes the shared circuit fleet-wide.</summary>
+    public DistributedCircuitBreakerManualControl? ManualControl { get; set; }
+
+    /// <summary>Gets or sets the provider that reads the shared circuit state.</summary>
+    public DistributedCircuitBreakerStateProvider? StateProvider { get; set; }
+
+    /// <summary>Gets or sets the logger for store failures and malformed items.</summary>
+    /// <value>Defaults to <see langword="null"/>: nothing is logged, telemetry events are still reported.</value>
+    public ILogger? Logger { get; set; }
+
+    /// <inheritdoc/>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (MaxBreakDuration < BreakDuration)
+        {
+            yield return new ValidationResult(
+                $"The {nameof(MaxBreakDuration)} ({MaxBreakDuration}) must be at least the {nameof(BreakDuration)} ({BreakDuration}).",
+                [nameof(MaxBreakDuration)]);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+namespace Polly.Distributed.CircuitBreaker.State;
+
+/// <summary>
+/// The validated options the state machine needs, with durations in milliseconds.
+/// </summary>
+internal sealed record CircuitBreakerSettings(
+    int FailureThreshold,
+    int SuccessThreshold,
+    long BreakDurationMs,
+    long MaxBreakDurationMs,
+    long FailureWindowMs,
+    long ProbeLeaseMs,
+    bool Atomic);

@@ -1,0 +1,196 @@
+using System.Globalization;
+
+namespace Polly.Distributed.CircuitBreaker;
+
+/// <summary>
+/// The shared item schema: attribute names and the text form of their values, for store implementations.
+/// </summary>
+/// <remarks>
+/// Numbers travel as invariant decimal strings (DynamoDB <c>N</c> values, Redis hash fields). Parsing never throws:
+/// a malformed item reads as <see cref="CircuitSnapshot.Initial"/> with a reason, and is replaced by the next write.
+/// </remarks>
+public static class CircuitSnapshotSchema
+{
+    /// <summary>The partition key attribute (<c>S</c>) holding the circuit id.</summary>
+    public const string IdAttribute = "id";
+
+    /// <summary>The circuit state attribute (<c>S</c>).</summary>
+    public const string CircuitStateAttribute = "circuitState";
+
+    /// <summary>The failure count attribute (<c>N</c>).</summary>
+    public const string FailureCountAttribute = "failureCount";
+
+    /// <summary>The success count attribute (<c>N</c>).</summary>
+    public const string SuccessCountAttribute = "successCount";
+
+    /// <summary>The next attempt time attribute (<c>N</c>, epoch milliseconds).</summary>
+    public const string NextAttemptAttribute = "nextAttempt";
+
+    /// <summary>The last failure time attribute (<c>N</c>, epoch milliseconds).</summary>
+    public const string LastFailureTimeAttribute = "lastFailureTime";
+
+    /// <summary>The consecutive opens attribute (<c>N</c>).</summary>
+    public const string ConsecutiveOpensAttribute = "consecutiveOpens";
+
+    /// <summary>The write time attribute (<c>N</c>, epoch milliseconds).</summary>
+    public const string StateTimestampAttribute = "stateTimestamp";
+
+    /// <summary>The schema version attribute (<c>N</c>).</summary>
+    public const string SchemaVersionAttribute = "schemaVersion";
+
+    /// <summary>The probe lease owner attribute (<c>S</c>), this project's own; optional.</summary>
+    public const string ProbeLeaseOwnerAttribute = "probeLeaseOwner";
+
+    /// <summary>The probe lease expiry attribute (<c>N</c>, epoch milliseconds), this project's own; optional.</summary>
+    public const string ProbeLeaseExpiresAttribute = "probeLeaseExpires";
+
+    /// <summary>The stored text of <see cref="SharedCircuitState.Closed"/>.</summary>
+    public const string ClosedText = "CLOSED";
+
+    /// <summary>The stored text of <see cref="SharedCircuitState.Open"/>.</summary>
+    public const string OpenText = "OPEN";
+
+    /// <summary>The stored text of <see cref="SharedCircuitState.HalfOpen"/>.</summary>
+    public const string HalfOpenText = "HALF-OPEN";
+
+    /// <summary>The legacy stored text of <see cref="SharedCircuitState.HalfOpen"/>, read but never written.</summary>
+    public const string LegacyHalfOpenText = "HALF";
+
+    /// <summary>Gets the numeric attributes in schema order.</summary>
+    public static IReadOnlyList<string> NumericAttributes { get; } =
+    [
+        FailureCountAttribute,
+        SuccessCountAttribute,
+        NextAttemptAttribute,
+        LastFailureTimeAttribute,
+        ConsecutiveOpensAttribute,
+        StateTimestampAttribute,
+        SchemaVersionAttribute,
+        ProbeLeaseExpiresAttribute,
+    ];
+
+    /// <summary>Gets every attribute this project owns and writes, apart from <see cref="IdAttribute"/>.</summary>
+    public static IReadOnlyList<string> OwnedAttributes { get; } = [CircuitStateAttribute, .. NumericAttributes, ProbeLeaseOwnerAttribute];
+
+    /// <summary>Returns the stored text of a state.</summary>
+    /// <param name="state">The state.</param>
+    /// <returns><c>CLOSED</c>, <c>OPEN</c> or <c>HALF-OPEN</c>.</returns>
+    public static string FormatState(SharedCircuitState state) => state switch
+    {
+        SharedCircuitState.Open => OpenText,
+        SharedCircuitState.HalfOpen => HalfOpenText,
+        _ => ClosedText,
+    };
+
+    /// <summary>Returns the stored text of a number.</summary>
+    /// <param name="value">The number.</param>
+    /// <returns>The invariant decimal string.</returns>
+    public static string FormatNumber(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Returns the attributes of a snapshot as stored text, in <see cref="OwnedAttributes"/> order.
+    /// The lease owner is an empty string when no lease is held.
+    /// </summary>
+    /// <param name="snapshot">The snapshot to write.</param>
+    /// <returns>Pairs of attribute name and stored text.</returns>
+    public static IReadOnlyList<KeyValuePair<string, string>> Format(CircuitSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+
+        return
+        [
+            new(CircuitStateAttribute, FormatState(snapshot.State)),
+            new(FailureCountAttribute, FormatNumber(snapshot.FailureCount)),
+            new(SuccessCountAttribute, FormatNumber(snapshot.SuccessCount)),
+            new(NextAttemptAttribute, FormatNumber(snapshot.NextAttemptUnixMs)),
+            new(LastFailureTimeAttribute, FormatNumber(snapshot.LastFailureUnixMs)),
+            new(ConsecutiveOpensAttribute, FormatNumber(snapshot.ConsecutiveOpens)),
+            new(StateTimestampAttribute, FormatNumber(snapshot.StateTimestampUnixMs)),
+            new(SchemaVersionAttribute, FormatNumber(snapshot.SchemaVersion)),
+            new(ProbeLeaseExpiresAttribute, FormatNumber(snapshot.ProbeLeaseExpiresUnixMs)),
+            new(ProbeLeaseOwnerAttribute, snapshot.ProbeLeaseOwner ?? string.Empty),
+        ];
+    }
+
+    /// <summary>
+    /// Reads a snapshot from stored text. Missing attributes read as 0, <c>CLOSED</c> and schema version 1.
+    /// </summary>
+    /// <param name="getAttribute">Returns the stored text of an attribute, or <see langword="null"/> when it is missing.</param>
+    /// <param name="malformedReason">Why the item could not be read, or <see langword="null"/> when it was read.</param>
+    /// <returns>The snapshot, or <see cref="CircuitSnapshot.Initial"/> when the item is malformed.</returns>
+    public static CircuitSnapshot Parse(Func<string, string?> getAttribute, out string? malformedReason)
+    {
+        ArgumentNullException.ThrowIfNull(getAttribute);
+
+        var stateText = getAttribute(CircuitStateAttribute);
+        SharedCircuitState state;
+        switch (stateText)
+        {
+            case null or ClosedText:
+                state = SharedCircuitState.Closed;
+                break;
+            case OpenText:
+                state = SharedCircuitState.Open;
+                break;
+            case HalfOpenText or LegacyHalfOpenText:
+                state = SharedCircuitState.HalfOpen;
+                break;
+            default:
+                malformedReason = $"unknown {CircuitStateAttribute} '{stateText}'";
+                return CircuitSnapshot.Initial;
+        }
+
+        Span<long> numbers = stackalloc long[NumericAttributes.Count];
+        for (var i = 0; i < numbers.Length; i++)
+        {
+            var name = NumericAttributes[i];
+            var text = getAttribute(name);
+            if (text is null)
+            {
+                numbers[i] = name == SchemaVersionAttribute ? CircuitSnapshot.CurrentSchemaVersion : 0;
+                continue;
+            }
+
+            if (!TryParseNumber(text, out numbers[i]))
+            {
+                malformedReason = $"{name} '{text}' is not a non-negative whole number";
+                return CircuitSnapshot.Initial;
+            }
+        }
+
+        var owner = getAttribute(ProbeLeaseOwnerAttribute);
+        malformedReason = null;
+        return new CircuitSnapshot
+        {
+            State = state,
+            FailureCount = numbers[0],
+            SuccessCount = numbers[1],
+            NextAttemptUnixMs = numbers[2],
+            LastFailureUnixMs = numbers[3],
+            ConsecutiveOpens = numbers[4],
+            StateTimestampUnixMs = numbers[5],
+            SchemaVersion = numbers[6],
+            ProbeLeaseExpiresUnixMs = numbers[7],
+            ProbeLeaseOwner = string.IsNullOrEmpty(owner) ? null : owner,
+        };
+    }
+
+    private static bool TryParseNumber(string text, out long value)
+    {
+        // JavaScript writers may store whole numbers in exponent or fractional form ("1.7e12", "3.0").
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
+        {
+            return true;
+        }
+
+        if (decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+            && number >= 0 && number <= long.MaxValue && decimal.Truncate(number) == number)
+        {
+            value = (long)number;
+            return true;
+        }
+
+        value = 0;
+        return false;
+    }
+}

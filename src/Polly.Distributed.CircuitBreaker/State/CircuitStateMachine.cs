@@ -1,0 +1,145 @@
+namespace Polly.Distributed.CircuitBreaker.State;
+
+/// <summary>
+/// The circuit's rules as pure functions: a state, an event and the current time give the next state.
+/// No I/O happens here; a <see langword="null"/> next state means nothing changes and nothing is written.
+/// </summary>
+/// <remarks>
+/// The semantics are those of circuitbreaker-lambda v1.x, with two deliberate differences: a success while closed
+/// writes nothing, and an outcome that arrives while the circuit is open changes nothing. In atomic mode a half-open
+/// circuit is moved only by the call that holds the probe lease (the <c>probeOwner</c> argument below).
+/// </remarks>
+internal static class CircuitStateMachine
+{
+    /// <summary>Decides whether a call may pass.</summary>
+    public static CheckDecision Check(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    {
+        switch (current.State)
+        {
+            case SharedCircuitState.Open when current.IsIsolated:
+                return CheckDecision.Reject(current.NextAttemptUnixMs - now, isolated: true);
+
+            case SharedCircuitState.Open when now < current.NextAttemptUnixMs:
+                return CheckDecision.Reject(current.NextAttemptUnixMs - now);
+
+            case SharedCircuitState.Open:
+                return CheckDecision.Transition(current with
+                {
+                    State = SharedCircuitState.HalfOpen,
+                    SuccessCount = 0,
+                    StateTimestampUnixMs = now,
+                    ProbeLeaseOwner = settings.Atomic ? probeOwner : null,
+                    ProbeLeaseExpiresUnixMs = settings.Atomic ? now + settings.ProbeLeaseMs : 0,
+                });
+
+            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now):
+                return CheckDecision.Reject(current.ProbeLeaseExpiresUnixMs - now);
+
+            case SharedCircuitState.HalfOpen when settings.Atomic:
+                return CheckDecision.ClaimProbe;
+
+            default:
+                return CheckDecision.Allow;
+        }
+    }
+
+    /// <summary>The state after a call whose outcome counts as a failure.</summary>
+    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    {
+        switch (current.State)
+        {
+            case SharedCircuitState.Closed:
+                var failures = EffectiveFailureCount(current, now, settings) + 1;
+                var counted = current with { FailureCount = failures, LastFailureUnixMs = now, StateTimestampUnixMs = now };
+                return failures >= settings.FailureThreshold ? Open(counted, consecutiveOpens: 0, now, settings) : counted;
+
+            case SharedCircuitState.HalfOpen when !MayMoveHalfOpen(current, settings, probeOwner):
+                return null;
+
+            case SharedCircuitState.HalfOpen:
+                var failed = current with { FailureCount = current.FailureCount + 1, LastFailureUnixMs = now };
+                return Open(failed, current.ConsecutiveOpens + 1, now, settings);
+
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The state after a call whose outcome counts as a success.</summary>
+    public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    {
+        if (current.State != SharedCircuitState.HalfOpen || !MayMoveHalfOpen(current, settings, probeOwner))
+        {
+            return null;
+        }
+
+        var successes = current.SuccessCount + 1;
+        if (successes >= settings.SuccessThreshold)
+        {
+            return Close(current, now);
+        }
+
+        return WithoutLease(current with { SuccessCount = successes, StateTimestampUnixMs = now });
+    }
+
+    /// <summary>The state after the probe call was cancelled by its caller: the lease is given back.</summary>
+    public static CircuitSnapshot? ReleaseProbe(CircuitSnapshot current, long now, string probeOwner) =>
+        current.State == SharedCircuitState.HalfOpen && current.ProbeLeaseOwner == probeOwner
+            ? WithoutLease(current with { StateTimestampUnixMs = now })
+            : null;
+
+    /// <summary>The state after a manual isolation: open until closed manually.</summary>
+    public static CircuitSnapshot Isolate(CircuitSnapshot current, long now) => WithoutLease(current with
+    {
+        State = SharedCircuitState.Open,
+        NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs,
+        SuccessCount = 0,
+        StateTimestampUnixMs = now,
+    });
+
+    /// <summary>The state after a close, by the last needed success or manually.</summary>
+    public static CircuitSnapshot Close(CircuitSnapshot current, long now) => WithoutLease(current with
+    {
+        State = SharedCircuitState.Closed,
+        FailureCount = 0,
+        SuccessCount = 0,
+        ConsecutiveOpens = 0,
+        NextAttemptUnixMs = current.IsIsolated ? now : current.NextAttemptUnixMs,
+        StateTimestampUnixMs = now,
+    });
+
+    /// <summary>The failures that count now: none once the failure window has passed since the last one.</summary>
+    public static long EffectiveFailureCount(CircuitSnapshot current, long now, CircuitBreakerSettings settings) =>
+        current.LastFailureUnixMs > 0 && now - current.LastFailureUnixMs > settings.FailureWindowMs ? 0 : current.FailureCount;
+
+    /// <summary>How long an open circuit rejects after <paramref name="consecutiveOpens"/> failed probes.</summary>
+    public static long BreakDurationMs(long consecutiveOpens, CircuitBreakerSettings settings)
+    {
+        var duration = settings.BreakDurationMs;
+        for (var i = 0L; i < consecutiveOpens && duration < settings.MaxBreakDurationMs; i++)
+        {
+            duration *= 2;
+        }
+
+        return Math.Min(duration, settings.MaxBreakDurationMs);
+    }
+
+    private static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings) =>
+        WithoutLease(current with
+        {
+            State = SharedCircuitState.Open,
+            SuccessCount = 0,
+            ConsecutiveOpens = consecutiveOpens,
+            NextAttemptUnixMs = now + BreakDurationMs(consecutiveOpens, settings),
+            StateTimestampUnixMs = now,
+        });
+
+    private static bool MayMoveHalfOpen(CircuitSnapshot current, CircuitBreakerSettings settings, string? probeOwner) =>
+        !settings.Atomic || (probeOwner is not null && current.ProbeLeaseOwner == probeOwner);
+
+    private static bool HoldsValidLease(CircuitSnapshot current, long now) =>
+        current.ProbeLeaseOwner is not null && current.ProbeLeaseExpiresUnixMs > now;
+
+    private static CircuitSnapshot WithoutLease(CircuitSnapshot snapshot) =>
+        snapshot with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0 };
+}

@@ -1,0 +1,58 @@
+namespace Polly.Distributed.CircuitBreaker;
+
+/// <summary>
+/// Keeps the shared state of circuits, one item per circuit id. Implementations know nothing of Polly.
+/// </summary>
+/// <remarks>
+/// Implementations must be thread-safe. They may throw on any error: the breaker bounds every call with a
+/// timeout, treats any exception as a store failure and lets the protected call through (fails open).
+/// </remarks>
+public interface ICircuitStateStore
+{
+    /// <summary>Reads a circuit's state.</summary>
+    /// <param name="circuitId">The circuit id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The stored state; <see cref="CircuitSnapshot.Initial"/> with <see cref="CircuitStateEntry.Exists"/> false when there is no item.</returns>
+    ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes every owned attribute of a circuit's state unconditionally (last writer wins), leaving other attributes untouched.
+    /// </summary>
+    /// <param name="circuitId">The circuit id.</param>
+    /// <param name="snapshot">The state to write.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when the write is stored.</returns>
+    ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a circuit's state only if the stored item is unchanged since <paramref name="expected"/> was read
+    /// (compare-and-set), whoever made the change.
+    /// </summary>
+    /// <param name="circuitId">The circuit id.</param>
+    /// <param name="expected">The entry the replacement was computed from, as returned by this store.</param>
+    /// <param name="replacement">The state to write.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>Whether the write happened, and the stored entry after it, or the conflicting entry when the store can return it.</returns>
+    ValueTask<CircuitWriteResult> TryReplaceAsync(
+        string circuitId,
+        CircuitStateEntry expected,
+        CircuitSnapshot replacement,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims the half-open probe lease: succeeds only if the stored circuit is half-open and holds no lease that
+    /// is still valid at <paramref name="nowUnixMs"/>.
+    /// </summary>
+    /// <param name="circuitId">The circuit id.</param>
+    /// <param name="owner">The identity of the claiming call.</param>
+    /// <param name="leaseExpiresUnixMs">When the lease lapses if its holder never reports back.</param>
+    /// <param name="nowUnixMs">The current time, epoch milliseconds.</param>
+    /// <param name="cancellationToken">Cancels the claim.</param>
+    /// <returns>Whether the lease was claimed, and the stored entry after it, or the conflicting entry when the store can return it.</returns>
+    ValueTask<CircuitWriteResult> TryClaimProbeAsync(
+        string circuitId,
+        string owner,
+        long leaseExpiresUnixMs,
+        long nowUnixMs,
+        CancellationToken cancellationToken);
+}

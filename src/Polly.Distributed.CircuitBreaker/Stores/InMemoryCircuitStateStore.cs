@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+
+namespace Polly.Distributed.CircuitBreaker;
+
+/// <summary>
+/// A thread-safe <see cref="ICircuitStateStore"/> in process memory, for tests and local runs.
+/// Breakers share a circuit only when they share this instance.
+/// </summary>
+public sealed class InMemoryCircuitStateStore : ICircuitStateStore
+{
+    private readonly ConcurrentDictionary<string, CircuitStateEntry> _items = new(StringComparer.Ordinal);
+
+    /// <inheritdoc/>
+    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        return new(_items.TryGetValue(circuitId, out var entry) ? entry : CircuitStateEntry.Missing);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        _items[circuitId] = Stored(snapshot);
+        return default;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(
+        string circuitId,
+        CircuitStateEntry expected,
+        CircuitSnapshot replacement,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(replacement);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var stored = Stored(replacement);
+        var written = expected.Exists && expected.ConcurrencyToken is not null
+            ? _items.TryUpdate(circuitId, stored, expected)
+            : !expected.Exists && _items.TryAdd(circuitId, stored);
+
+        return new(written
+            ? new CircuitWriteResult(true, stored)
+            : new CircuitWriteResult(false, _items.TryGetValue(circuitId, out var current) ? current : CircuitStateEntry.Missing));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<CircuitWriteResult> TryClaimProbeAsync(
+        string circuitId,
+        string owner,
+        long leaseExpiresUnixMs,
+        long nowUnixMs,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(owner);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        while (true)
+        {
+            if (!_items.TryGetValue(circuitId, out var current)
+                || current.Snapshot.State != SharedCircuitState.HalfOpen
+                || (current.Snapshot.ProbeLeaseOwner is not null && current.Snapshot.ProbeLeaseExpiresUnixMs > nowUnixMs))
+            {
+                return new(new CircuitWriteResult(false, current ?? CircuitStateEntry.Missing));
+            }
+
+            var claimed = Stored(current.Snapshot with
+            {
+                ProbeLeaseOwner = owner,
+                ProbeLeaseExpiresUnixMs = leaseExpiresUnixMs,
+                StateTimestampUnixMs = nowUnixMs,
+            });
+
+            if (_items.TryUpdate(circuitId, claimed, current))
+            {
+                return new(new CircuitWriteResult(true, claimed));
+            }
+        }
+    }
+
+    // A fresh token per write makes the entry's record equality an exact version check.
+    private static CircuitStateEntry Stored(CircuitSnapshot snapshot) => new(snapshot, true, new object());
+}

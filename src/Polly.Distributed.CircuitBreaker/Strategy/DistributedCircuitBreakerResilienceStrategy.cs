@@ -1,0 +1,47 @@
+using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.Controller;
+
+namespace Polly.Distributed.CircuitBreaker.Strategy;
+
+/// <summary>
+/// The distributed circuit breaker in a pipeline: check, call, record.
+/// </summary>
+/// <typeparam name="TResult">The result type of the pipeline.</typeparam>
+internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : ResilienceStrategy<TResult>
+{
+    private readonly Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> _shouldHandle;
+    private readonly DistributedCircuitController<TResult> _controller;
+
+    public DistributedCircuitBreakerResilienceStrategy(
+        Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> shouldHandle,
+        DistributedCircuitController<TResult> controller)
+    {
+        _shouldHandle = shouldHandle;
+        _controller = controller;
+    }
+
+    protected override async ValueTask<Outcome<TResult>> ExecuteCore<TState>(
+        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
+        ResilienceContext context,
+        TState state)
+    {
+        var permit = await _controller.AcquireAsync(context).ConfigureAwait(context.ContinueOnCapturedContext);
+        if (permit.Rejection is { } rejection)
+        {
+            return Outcome.FromException<TResult>(rejection);
+        }
+
+        var outcome = await StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
+
+        // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
+        if (outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+        {
+            await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
+            return outcome;
+        }
+
+        var failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(context.ContinueOnCapturedContext);
+        await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+        return outcome;
+    }
+}
