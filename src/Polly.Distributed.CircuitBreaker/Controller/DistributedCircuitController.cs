@@ -339,6 +339,7 @@ internal sealed class DistributedCircuitController<TResult>
     private async Task<T> CallStoreAsync<T>(Func<CancellationToken, ValueTask<T>> operation)
     {
         using var timeout = new CancellationTokenSource(_storeTimeout, _timeProvider);
+        Task<T>? task = null;
         try
         {
             var pending = operation(timeout.Token);
@@ -347,19 +348,16 @@ internal sealed class DistributedCircuitController<TResult>
                 return pending.Result;
             }
 
-            var task = pending.AsTask();
-            try
-            {
-                return await task.WaitAsync(_storeTimeout, _timeProvider).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
+            task = pending.AsTask();
+            return await task.WaitAsync(_storeTimeout, _timeProvider).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && timeout.IsCancellationRequested))
+        {
+            if (task is { IsCompleted: false })
             {
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw;
             }
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
-        {
+
             throw new TimeoutException($"The circuit state store did not answer within {_storeTimeout.TotalMilliseconds} ms.", ex);
         }
     }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real servers: installs redis-server (apt-get) and dynalite (npm ci) when
+# missing, starts both on free loopback ports, runs every test project, stops the servers, and prints
+# "tests: N passed, N failed". Exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+start_dynalite
+start_redis
+
+results="$(mktemp -d)"
+set +e
+dotnet test "$REPO_ROOT/Polly.Distributed.sln" -c Release --logger trx --results-directory "$results" 2>&1 \
+  | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available)'
+status=${PIPESTATUS[0]}
+set -e
+
+passed=0
+failed=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* timeout="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0}))
+done
+
+echo "tests: $passed passed, $failed failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  exit 1
+fi

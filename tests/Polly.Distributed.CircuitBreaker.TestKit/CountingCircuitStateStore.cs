@@ -1,0 +1,58 @@
+using Polly.Distributed.CircuitBreaker;
+
+namespace Polly.Distributed.CircuitBreaker.TestKit;
+
+/// <summary>Counts the calls that reach an inner store, and can add latency so that concurrent callers interleave.</summary>
+public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan latency = default) : ICircuitStateStore
+{
+    private int _reads;
+    private int _writes;
+    private int _replaces;
+    private int _claims;
+
+    public int Reads => Volatile.Read(ref _reads);
+
+    public int Writes => Volatile.Read(ref _writes);
+
+    public int Replaces => Volatile.Read(ref _replaces);
+
+    public int Claims => Volatile.Read(ref _claims);
+
+    public int AllWrites => Writes + Replaces + Claims;
+
+    public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _reads);
+        await DelayAsync(cancellationToken);
+        return await inner.ReadAsync(circuitId, cancellationToken);
+    }
+
+    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _writes);
+        await DelayAsync(cancellationToken);
+        await inner.WriteAsync(circuitId, snapshot, cancellationToken);
+    }
+
+    public async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _replaces);
+        await DelayAsync(cancellationToken);
+        return await inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+    }
+
+    public async ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _claims);
+        await DelayAsync(cancellationToken);
+        return await inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+    }
+
+    private async ValueTask DelayAsync(CancellationToken cancellationToken)
+    {
+        if (latency > TimeSpan.Zero)
+        {
+            await Task.Delay(latency, cancellationToken);
+        }
+    }
+}

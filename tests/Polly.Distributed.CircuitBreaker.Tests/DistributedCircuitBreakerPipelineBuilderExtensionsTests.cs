@@ -1,0 +1,184 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.DependencyInjection;
+using Polly.Retry;
+using Polly.Telemetry;
+using Polly.Testing;
+using Polly.Timeout;
+
+namespace Polly.Distributed.CircuitBreaker.Tests;
+
+public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
+{
+    public static TheoryData<string, Action<DistributedCircuitBreakerStrategyOptions>> InvalidOptions => new()
+    {
+        { "FailureThreshold", o => o.FailureThreshold = 0 },
+        { "SuccessThreshold", o => o.SuccessThreshold = -1 },
+        { "BreakDuration", o => o.BreakDuration = TimeSpan.Zero },
+        { "MaxBreakDuration", o => o.MaxBreakDuration = TimeSpan.FromSeconds(5) },
+        { "FailureWindow", o => o.FailureWindow = TimeSpan.FromSeconds(-1) },
+        { "CacheTtl", o => o.CacheTtl = TimeSpan.FromMilliseconds(-1) },
+        { "StoreTimeout", o => o.StoreTimeout = TimeSpan.Zero },
+        { "ProbeLeaseDuration", o => o.ProbeLeaseDuration = TimeSpan.Zero },
+        { "Consistency", o => o.Consistency = (CircuitConsistency)7 },
+        { "StateStore", o => o.StateStore = null },
+        { "ShouldHandle", o => o.ShouldHandle = null! },
+        { "CircuitId", o => o.CircuitId = null },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidOptions))]
+    public void AddDistributedCircuitBreaker_InvalidOption_ThrowsValidationExceptionNamingProperty(string property, Action<DistributedCircuitBreakerStrategyOptions> spoil)
+    {
+        var options = ValidOptions();
+        spoil(options);
+
+        var exception = Assert.Throws<ValidationException>(() => new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(options));
+
+        Assert.Contains(property, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "is empty")]
+    [InlineData("orders api", "the character ' ' (U+0020) at position 6")]
+    [InlineData("orders/api", "the character '/'")]
+    [InlineData("ordérs", "the character 'é'")]
+    public void AddDistributedCircuitBreaker_BadCircuitId_NamesTheProblem(string circuitId, string problem)
+    {
+        var options = ValidOptions();
+        options.CircuitId = circuitId;
+
+        var exception = Assert.Throws<ValidationException>(() => new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(options));
+
+        Assert.Contains(problem, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddDistributedCircuitBreaker_CircuitIdTooLong_NamesTheLength()
+    {
+        var options = ValidOptions();
+        options.CircuitId = new string('a', 257);
+
+        var exception = Assert.Throws<ValidationException>(() => new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(options));
+
+        Assert.Contains("is 257 characters long; at most 256", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("orders-api_v2.prod:eu-west-1")]
+    public void AddDistributedCircuitBreaker_ValidCircuitId_Builds(string circuitId)
+    {
+        var options = ValidOptions();
+        options.CircuitId = circuitId;
+
+        Assert.NotNull(new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(options).Build());
+    }
+
+    [Fact]
+    public void Options_Defaults_MatchTheContract()
+    {
+        var options = new DistributedCircuitBreakerStrategyOptions<string>();
+
+        Assert.Equal("DistributedCircuitBreaker", options.Name);
+        Assert.Equal(5, options.FailureThreshold);
+        Assert.Equal(2, options.SuccessThreshold);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.BreakDuration);
+        Assert.Equal(TimeSpan.FromSeconds(60), options.MaxBreakDuration);
+        Assert.Equal(TimeSpan.FromSeconds(60), options.FailureWindow);
+        Assert.Equal(TimeSpan.Zero, options.CacheTtl);
+        Assert.True(options.StoreTimeout < TimeSpan.FromSeconds(1));
+        Assert.Equal(CircuitConsistency.LastWriterWins, options.Consistency);
+    }
+
+    [Fact]
+    public void GetPipelineDescriptor_WithTimeoutAndRetry_ShowsStrategyAndOptions()
+    {
+        var options = ValidOptions();
+
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddTimeout(TimeSpan.FromSeconds(10))
+            .AddRetry(new RetryStrategyOptions())
+            .AddDistributedCircuitBreaker(options)
+            .AddTimeout(TimeSpan.FromSeconds(1))
+            .Build();
+
+        var strategies = pipeline.GetPipelineDescriptor().Strategies;
+        Assert.Equal(4, strategies.Count);
+        Assert.IsType<TimeoutStrategyOptions>(strategies[0].Options);
+        Assert.IsType<RetryStrategyOptions>(strategies[1].Options);
+        Assert.Same(options, strategies[2].Options);
+        Assert.Contains("DistributedCircuitBreaker", strategies[2].StrategyInstance.GetType().Name, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddDistributedCircuitBreaker_WithServiceProvider_TakesStoreFromServices()
+    {
+        using var services = new ServiceCollection().AddInMemoryCircuitStateStore().BuildServiceProvider();
+        var options = new DistributedCircuitBreakerStrategyOptions<int> { CircuitId = "from-di", FailureThreshold = 1 };
+
+        var pipeline = new ResiliencePipelineBuilder<int>().AddDistributedCircuitBreaker(services, options).Build();
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+
+        var store = services.GetRequiredService<InMemoryCircuitStateStore>();
+        Assert.Same(store, options.StateStore);
+        Assert.Equal(SharedCircuitState.Open, (await store.ReadAsync("from-di", CancellationToken.None)).Snapshot.State);
+    }
+
+    [Fact]
+    public async Task Telemetry_CircuitOpens_ReportsPollyEventNamesAndSeverities()
+    {
+        var listener = new RecordingTelemetryListener();
+        var options = ValidOptions();
+        options.FailureThreshold = 1;
+        options.StateStore = new FaultyStoreAfterFirstWrite();
+        var pipeline = new ResiliencePipelineBuilder();
+        pipeline.AddDistributedCircuitBreaker(options);
+        var built = pipeline.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build();
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await built.ExecuteAsync(_ => throw new HttpRequestException()));
+        await built.ExecuteAsync(_ => default);
+
+        Assert.Contains(("OnCircuitOpened", ResilienceEventSeverity.Error), listener.Events);
+        Assert.Contains(("OnCircuitStateStoreFailure", ResilienceEventSeverity.Warning), listener.Events);
+    }
+
+    private static DistributedCircuitBreakerStrategyOptions ValidOptions() => new()
+    {
+        CircuitId = "orders-api",
+        StateStore = new InMemoryCircuitStateStore(),
+    };
+
+    private sealed class RecordingTelemetryListener : TelemetryListener
+    {
+        public List<(string, ResilienceEventSeverity)> Events { get; } = [];
+
+        public override void Write<TResult, TArgs>(in TelemetryEventArguments<TResult, TArgs> args)
+        {
+            lock (Events)
+            {
+                Events.Add((args.Event.EventName, args.Event.Severity));
+            }
+        }
+    }
+
+    private sealed class FaultyStoreAfterFirstWrite : ICircuitStateStore
+    {
+        private readonly InMemoryCircuitStateStore _inner = new();
+        private bool _written;
+
+        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+            _written ? throw new InvalidOperationException("down") : _inner.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+        {
+            _written = true;
+            return _inner.WriteAsync(circuitId, snapshot, cancellationToken);
+        }
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+}

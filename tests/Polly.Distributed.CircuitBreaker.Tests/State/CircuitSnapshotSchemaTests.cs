@@ -1,0 +1,85 @@
+namespace Polly.Distributed.CircuitBreaker.Tests.State;
+
+public class CircuitSnapshotSchemaTests
+{
+    [Fact]
+    public void Parse_NoAttributes_ReadsDefaults()
+    {
+        var snapshot = CircuitSnapshotSchema.Parse(_ => null, out var reason);
+
+        Assert.Null(reason);
+        Assert.Equal(CircuitSnapshot.Initial, snapshot);
+        Assert.Equal(1, snapshot.SchemaVersion);
+    }
+
+    [Theory]
+    [InlineData("HALF", SharedCircuitState.HalfOpen)]
+    [InlineData("HALF-OPEN", SharedCircuitState.HalfOpen)]
+    [InlineData("OPEN", SharedCircuitState.Open)]
+    [InlineData("CLOSED", SharedCircuitState.Closed)]
+    public void Parse_StateText_ReadsState(string text, SharedCircuitState expected)
+    {
+        var snapshot = CircuitSnapshotSchema.Parse(name => name == "circuitState" ? text : null, out var reason);
+
+        Assert.Null(reason);
+        Assert.Equal(expected, snapshot.State);
+    }
+
+    [Theory]
+    [InlineData("circuitState", "BROKEN", "unknown circuitState 'BROKEN'")]
+    [InlineData("failureCount", "-1", "failureCount '-1'")]
+    [InlineData("nextAttempt", "soon", "nextAttempt 'soon'")]
+    [InlineData("successCount", "1.5", "successCount '1.5'")]
+    public void Parse_MalformedAttribute_ReadsClosedWithReason(string attribute, string value, string reasonStart)
+    {
+        var snapshot = CircuitSnapshotSchema.Parse(name => name == attribute ? value : name == "circuitState" ? "OPEN" : "3", out var reason);
+
+        Assert.Equal(CircuitSnapshot.Initial, snapshot);
+        Assert.StartsWith(reasonStart, reason);
+    }
+
+    [Theory]
+    [InlineData("1.75e12", 1_750_000_000_000)]
+    [InlineData("3.0", 3)]
+    [InlineData("42", 42)]
+    public void Parse_JavaScriptNumberForms_ReadsWholeNumbers(string text, long expected)
+    {
+        var snapshot = CircuitSnapshotSchema.Parse(name => name == "nextAttempt" ? text : null, out var reason);
+
+        Assert.Null(reason);
+        Assert.Equal(expected, snapshot.NextAttemptUnixMs);
+    }
+
+    [Fact]
+    public void Format_ThenParse_RoundTrips()
+    {
+        var snapshot = new CircuitSnapshot
+        {
+            State = SharedCircuitState.HalfOpen,
+            FailureCount = 5,
+            SuccessCount = 1,
+            NextAttemptUnixMs = 1_750_000_010_000,
+            LastFailureUnixMs = 1_750_000_000_000,
+            ConsecutiveOpens = 2,
+            StateTimestampUnixMs = 1_750_000_000_001,
+            ProbeLeaseOwner = "abc",
+            ProbeLeaseExpiresUnixMs = 1_750_000_030_000,
+        };
+        var stored = CircuitSnapshotSchema.Format(snapshot).ToDictionary(p => p.Key, p => p.Value);
+
+        var read = CircuitSnapshotSchema.Parse(name => stored.GetValueOrDefault(name), out _);
+
+        Assert.Equal(snapshot, read);
+        Assert.Equal("HALF-OPEN", stored["circuitState"]);
+        Assert.Equal(CircuitSnapshotSchema.OwnedAttributes.Order(), stored.Keys.Order());
+    }
+
+    [Fact]
+    public void ToCircuitState_Isolated_IsPollyIsolated()
+    {
+        var isolated = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs };
+
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Isolated, isolated.ToCircuitState());
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Open, (isolated with { NextAttemptUnixMs = 5 }).ToCircuitState());
+    }
+}

@@ -1,0 +1,267 @@
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.State;
+
+public class CircuitStateMachineTests
+{
+    private const long Now = 1_750_000_000_000;
+
+    private static readonly CircuitBreakerSettings LastWriterWins = new(
+        FailureThreshold: 5,
+        SuccessThreshold: 2,
+        BreakDurationMs: 10_000,
+        MaxBreakDurationMs: 60_000,
+        FailureWindowMs: 60_000,
+        ProbeLeaseMs: 30_000,
+        Atomic: false);
+
+    private static readonly CircuitBreakerSettings Atomic = LastWriterWins with { Atomic = true };
+
+    private static readonly CircuitSnapshot Closed = CircuitSnapshot.Initial;
+
+    private static readonly CircuitSnapshot HalfOpen = new() { State = SharedCircuitState.HalfOpen, FailureCount = 5, ConsecutiveOpens = 1 };
+
+    [Fact]
+    public void Check_Closed_Allows()
+    {
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.Check(Closed with { FailureCount = 4 }, Now, LastWriterWins, null).Verdict);
+    }
+
+    [Fact]
+    public void Check_HalfOpenLastWriterWins_AllowsEveryCall()
+    {
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.Check(HalfOpen, Now, LastWriterWins, null).Verdict);
+    }
+
+    [Fact]
+    public void Check_OpenBeforeNextAttempt_RejectsWithTimeLeft()
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now + 4_000 };
+
+        var decision = CircuitStateMachine.Check(open, Now, LastWriterWins, null);
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(4_000, decision.RetryAfterMs);
+        Assert.False(decision.Isolated);
+    }
+
+    [Fact]
+    public void Check_OpenAtNextAttempt_TransitionsToHalfOpenWithZeroSuccesses()
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now, SuccessCount = 1, FailureCount = 5 };
+
+        var decision = CircuitStateMachine.Check(open, Now, LastWriterWins, null);
+
+        Assert.Equal(CheckVerdict.Transition, decision.Verdict);
+        Assert.Equal(SharedCircuitState.HalfOpen, decision.Next!.State);
+        Assert.Equal(0, decision.Next.SuccessCount);
+        Assert.Equal(Now, decision.Next.StateTimestampUnixMs);
+        Assert.Null(decision.Next.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public void Check_OpenAtNextAttemptAtomic_TransitionTakesProbeLease()
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now - 1 };
+
+        var decision = CircuitStateMachine.Check(open, Now, Atomic, "me");
+
+        Assert.Equal("me", decision.Next!.ProbeLeaseOwner);
+        Assert.Equal(Now + Atomic.ProbeLeaseMs, decision.Next.ProbeLeaseExpiresUnixMs);
+    }
+
+    [Fact]
+    public void Check_Isolated_RejectsAsIsolated()
+    {
+        var decision = CircuitStateMachine.Check(CircuitStateMachine.Isolate(Closed, Now), Now + 1_000_000_000, LastWriterWins, null);
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.True(decision.Isolated);
+    }
+
+    [Fact]
+    public void Check_HalfOpenAtomicWithValidLease_RejectsUntilLeaseExpires()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 700 };
+
+        var decision = CircuitStateMachine.Check(leased, Now, Atomic, "me");
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(700, decision.RetryAfterMs);
+    }
+
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("crashed", Now)]
+    public void Check_HalfOpenAtomicWithoutValidLease_ClaimsProbe(string? owner, long expires)
+    {
+        var decision = CircuitStateMachine.Check(HalfOpen with { ProbeLeaseOwner = owner, ProbeLeaseExpiresUnixMs = expires }, Now, Atomic, "me");
+
+        Assert.Equal(CheckVerdict.ClaimProbe, decision.Verdict);
+    }
+
+    [Fact]
+    public void RecordFailure_ClosedBelowThreshold_CountsAndStampsTime()
+    {
+        var next = CircuitStateMachine.RecordFailure(Closed with { FailureCount = 3, LastFailureUnixMs = Now - 1_000 }, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Closed, next!.State);
+        Assert.Equal(4, next.FailureCount);
+        Assert.Equal(Now, next.LastFailureUnixMs);
+        Assert.Equal(Now, next.StateTimestampUnixMs);
+    }
+
+    [Fact]
+    public void RecordFailure_ClosedAfterFailureWindow_CountsFromZero()
+    {
+        var stale = Closed with { FailureCount = 4, LastFailureUnixMs = Now - 60_001 };
+
+        var next = CircuitStateMachine.RecordFailure(stale, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Closed, next!.State);
+        Assert.Equal(1, next.FailureCount);
+    }
+
+    [Fact]
+    public void RecordFailure_ClosedExactlyAtWindowEdge_KeepsCounting()
+    {
+        var next = CircuitStateMachine.RecordFailure(Closed with { FailureCount = 4, LastFailureUnixMs = Now - 60_000 }, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Open, next!.State);
+    }
+
+    [Fact]
+    public void EffectiveFailureCount_NeverFailed_IsStoredCount()
+    {
+        Assert.Equal(2, CircuitStateMachine.EffectiveFailureCount(Closed with { FailureCount = 2 }, Now, LastWriterWins));
+    }
+
+    [Fact]
+    public void RecordFailure_ClosedReachingThreshold_OpensForBreakDurationWithZeroConsecutiveOpens()
+    {
+        var next = CircuitStateMachine.RecordFailure(Closed with { FailureCount = 4, ConsecutiveOpens = 3 }, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Open, next!.State);
+        Assert.Equal(5, next.FailureCount);
+        Assert.Equal(0, next.ConsecutiveOpens);
+        Assert.Equal(Now + 10_000, next.NextAttemptUnixMs);
+    }
+
+    [Fact]
+    public void RecordFailure_HalfOpen_ReopensWithDoubledBreak()
+    {
+        var next = CircuitStateMachine.RecordFailure(HalfOpen, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Open, next!.State);
+        Assert.Equal(2, next.ConsecutiveOpens);
+        Assert.Equal(6, next.FailureCount);
+        Assert.Equal(Now, next.LastFailureUnixMs);
+        Assert.Equal(Now + 40_000, next.NextAttemptUnixMs);
+    }
+
+    [Theory]
+    [InlineData(0, 10_000)]
+    [InlineData(1, 20_000)]
+    [InlineData(2, 40_000)]
+    [InlineData(3, 60_000)]
+    [InlineData(64, 60_000)]
+    [InlineData(long.MaxValue, 60_000)]
+    public void BreakDurationMs_ConsecutiveOpens_DoublesUpToMax(long consecutiveOpens, long expected)
+    {
+        Assert.Equal(expected, CircuitStateMachine.BreakDurationMs(consecutiveOpens, LastWriterWins));
+    }
+
+    [Fact]
+    public void RecordFailure_HalfOpenAtomicByNonHolder_ChangesNothing()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 };
+
+        Assert.Null(CircuitStateMachine.RecordFailure(leased, Now, Atomic, "latecomer"));
+        Assert.Null(CircuitStateMachine.RecordFailure(leased, Now, Atomic, null));
+    }
+
+    [Fact]
+    public void RecordFailure_HalfOpenAtomicByHolder_ReopensAndDropsLease()
+    {
+        var next = CircuitStateMachine.RecordFailure(HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 }, Now, Atomic, "prober");
+
+        Assert.Equal(SharedCircuitState.Open, next!.State);
+        Assert.Null(next.ProbeLeaseOwner);
+        Assert.Equal(0, next.ProbeLeaseExpiresUnixMs);
+    }
+
+    [Fact]
+    public void RecordOutcome_Open_ChangesNothing()
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now + 5_000, ConsecutiveOpens = 2 };
+
+        Assert.Null(CircuitStateMachine.RecordFailure(open, Now, LastWriterWins, null));
+        Assert.Null(CircuitStateMachine.RecordSuccess(open, Now, LastWriterWins, null));
+    }
+
+    [Fact]
+    public void RecordSuccess_Closed_ChangesNothing()
+    {
+        Assert.Null(CircuitStateMachine.RecordSuccess(Closed with { FailureCount = 3 }, Now, LastWriterWins, null));
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenBelowSuccessThreshold_CountsSuccess()
+    {
+        var next = CircuitStateMachine.RecordSuccess(HalfOpen, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.HalfOpen, next!.State);
+        Assert.Equal(1, next.SuccessCount);
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenReachingSuccessThreshold_ClosesAndResetsCounts()
+    {
+        var next = CircuitStateMachine.RecordSuccess(HalfOpen with { SuccessCount = 1 }, Now, LastWriterWins, null);
+
+        Assert.Equal(SharedCircuitState.Closed, next!.State);
+        Assert.Equal(0, next.FailureCount);
+        Assert.Equal(0, next.SuccessCount);
+        Assert.Equal(0, next.ConsecutiveOpens);
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenAtomicByHolder_CountsAndReleasesLease()
+    {
+        var next = CircuitStateMachine.RecordSuccess(HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 }, Now, Atomic, "prober");
+
+        Assert.Equal(1, next!.SuccessCount);
+        Assert.Null(next.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenAtomicByNonHolder_ChangesNothing()
+    {
+        Assert.Null(CircuitStateMachine.RecordSuccess(HalfOpen with { ProbeLeaseOwner = "prober" }, Now, Atomic, "other"));
+    }
+
+    [Fact]
+    public void ReleaseProbe_Holder_DropsLeaseOnly()
+    {
+        var leased = HalfOpen with { SuccessCount = 1, ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 };
+
+        var next = CircuitStateMachine.ReleaseProbe(leased, Now, "prober");
+
+        Assert.Equal(leased with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, StateTimestampUnixMs = Now }, next);
+        Assert.Null(CircuitStateMachine.ReleaseProbe(leased, Now, "other"));
+    }
+
+    [Fact]
+    public void Close_Isolated_ClosesWithZeroCounts()
+    {
+        var isolated = CircuitStateMachine.Isolate(Closed with { FailureCount = 3 }, Now);
+
+        var closed = CircuitStateMachine.Close(isolated, Now + 5);
+
+        Assert.True(isolated.IsIsolated);
+        Assert.Equal(SharedCircuitState.Closed, closed.State);
+        Assert.Equal(0, closed.FailureCount);
+        Assert.False(closed.IsIsolated);
+        Assert.Equal(Now + 5, closed.NextAttemptUnixMs);
+    }
+}

@@ -1,0 +1,402 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.TestKit;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.Strategy;
+
+public class DistributedCircuitBreakerResilienceStrategyTests
+{
+    private const string CircuitId = "orders-api";
+
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+    private readonly InMemoryCircuitStateStore _shared = new();
+    private readonly CountingCircuitStateStore _store;
+    private readonly FakeLogger _logger = new();
+    private readonly List<string> _events = [];
+
+    public DistributedCircuitBreakerResilienceStrategyTests() => _store = new CountingCircuitStateStore(_shared);
+
+    [Fact]
+    public async Task Execute_HealthyCallOnClosedCircuit_ReadsOnceAndWritesNothing()
+    {
+        var pipeline = Build();
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(42, await pipeline.ExecuteAsync(_ => new ValueTask<int>(42)));
+        }
+
+        Assert.Equal(10, _store.Reads);
+        Assert.Equal(0, _store.AllWrites);
+    }
+
+    [Fact]
+    public async Task Execute_HealthyCallsWithCache_ReadOncePerTtl()
+    {
+        var pipeline = Build(o => o.CacheTtl = TimeSpan.FromSeconds(1));
+
+        for (var i = 0; i < 10; i++)
+        {
+            await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+
+        Assert.Equal(2, _store.Reads);
+        Assert.Equal(0, _store.AllWrites);
+    }
+
+    [Fact]
+    public async Task Execute_FailuresReachThreshold_OpensAndRejectsWithRetryAfter()
+    {
+        var pipeline = Build();
+
+        await FailAsync(pipeline, 5);
+        var calls = 0;
+        var rejection = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ =>
+        {
+            calls++;
+            return new ValueTask<int>(1);
+        }));
+
+        Assert.Equal(0, calls);
+        Assert.Equal(TimeSpan.FromSeconds(10), rejection.RetryAfter);
+        Assert.Contains(CircuitId, rejection.Message, StringComparison.Ordinal);
+        Assert.Equal(["opened"], _events);
+        Assert.Equal(5, (await ReadAsync()).FailureCount);
+    }
+
+    [Fact]
+    public async Task Execute_RejectedCall_CountsAsNeitherAndWritesNothing()
+    {
+        var pipeline = Build();
+        await FailAsync(pipeline, 5);
+        var before = await ReadAsync();
+        var writes = _store.AllWrites;
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+
+        Assert.Equal(before, await ReadAsync());
+        Assert.Equal(writes, _store.AllWrites);
+    }
+
+    [Fact]
+    public async Task Execute_CallCancelledByCaller_CountsAsNeither()
+    {
+        var pipeline = Build(o => o.ShouldHandle = _ => new ValueTask<bool>(true));
+        using var cancellation = new CancellationTokenSource();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+            ct =>
+            {
+                cancellation.Cancel();
+                ct.ThrowIfCancellationRequested();
+                return new ValueTask<int>(1);
+            },
+            cancellation.Token));
+
+        Assert.Equal(0, (await ReadAsync()).FailureCount);
+        Assert.Equal(0, _store.AllWrites);
+    }
+
+    [Fact]
+    public async Task Execute_AfterBreak_HalfOpensAndClosesAfterSuccessThreshold()
+    {
+        var pipeline = Build();
+        await FailAsync(pipeline, 5);
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+        Assert.Equal(SharedCircuitState.HalfOpen, (await ReadAsync()).State);
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+
+        var closed = await ReadAsync();
+        Assert.Equal(SharedCircuitState.Closed, closed.State);
+        Assert.Equal(0, closed.FailureCount);
+        Assert.Equal(["opened", "half-opened", "closed"], _events);
+    }
+
+    [Fact]
+    public async Task Execute_ProbeFails_ReopensWithDoubledBreak()
+    {
+        var pipeline = Build();
+        await FailAsync(pipeline, 5);
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        await FailAsync(pipeline, 1);
+
+        var reopened = await ReadAsync();
+        Assert.Equal(SharedCircuitState.Open, reopened.State);
+        Assert.Equal(1, reopened.ConsecutiveOpens);
+        Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds() + 20_000, reopened.NextAttemptUnixMs);
+    }
+
+    [Fact]
+    public async Task Execute_LateFailureWhileOpen_DoesNotExtendBreak()
+    {
+        var pipeline = Build();
+        var other = Build();
+        var release = new TaskCompletionSource();
+        var slowCall = pipeline.ExecuteAsync(async _ =>
+        {
+            await release.Task;
+            throw new InvalidOperationException("late failure");
+        }).AsTask();
+        await FailAsync(other, 5);
+        var opened = await ReadAsync();
+
+        release.SetResult();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => slowCall);
+
+        Assert.Equal(opened, await ReadAsync());
+    }
+
+    [Fact]
+    public async Task Execute_ShouldHandleFromPredicateBuilder_CountsHandledResults()
+    {
+        var pipeline = new ResiliencePipelineBuilder<int> { TimeProvider = _time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = CircuitId,
+                StateStore = _store,
+                FailureThreshold = 2,
+                ShouldHandle = new PredicateBuilder<int>().HandleResult(r => r >= 500),
+            })
+            .Build();
+
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(200));
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(503));
+        Assert.Equal(1, (await ReadAsync()).FailureCount);
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(500));
+
+        Assert.Equal(SharedCircuitState.Open, (await ReadAsync()).State);
+    }
+
+    [Fact]
+    public async Task Execute_DefaultShouldHandle_IgnoresOperationCanceledException()
+    {
+        var pipeline = Build();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new OperationCanceledException()));
+
+        Assert.Equal(0, (await ReadAsync()).FailureCount);
+    }
+
+    [Fact]
+    public async Task ManualControl_Isolate_RejectsEveryBreakerWithIsolatedCircuitExceptionUntilClosed()
+    {
+        var control = new DistributedCircuitBreakerManualControl();
+        var pipeline = Build(o => o.ManualControl = control);
+        var otherProcess = Build();
+
+        await control.IsolateAsync();
+        await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await otherProcess.ExecuteAsync(_ => new ValueTask<int>(1)));
+        _time.Advance(TimeSpan.FromDays(365));
+        await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+
+        await control.CloseAsync();
+        Assert.Equal(1, await otherProcess.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal(["opened", "closed"], _events);
+    }
+
+    [Fact]
+    public async Task ManualControl_NotAttached_Throws()
+    {
+        await Assert.ThrowsAsync<InvalidOperationException>(() => new DistributedCircuitBreakerManualControl().IsolateAsync());
+    }
+
+    [Fact]
+    public async Task StateProvider_GetSnapshotAsync_ReadsSharedState()
+    {
+        var provider = new DistributedCircuitBreakerStateProvider();
+        Build(o => o.StateProvider = provider);
+        await FailAsync(Build(), 5);
+
+        var snapshot = await provider.GetSnapshotAsync();
+
+        Assert.Equal(SharedCircuitState.Open, snapshot.State);
+        Assert.Equal(CircuitState.Open, await provider.GetCircuitStateAsync());
+        Assert.Equal(CircuitId, provider.CircuitId);
+    }
+
+    [Fact]
+    public void StateProvider_UsedTwice_Throws()
+    {
+        var provider = new DistributedCircuitBreakerStateProvider();
+        Build(o => o.StateProvider = provider);
+
+        Assert.Throws<InvalidOperationException>(() => Build(o => o.StateProvider = provider));
+    }
+
+    [Fact]
+    public async Task Execute_StoreThrows_FailsOpenWithCallsOwnOutcomeAndWarning()
+    {
+        var faulty = new FaultyCircuitStateStore(_shared) { Mode = FaultyCircuitStateStore.Fault.Throw };
+        var failures = new List<OnCircuitStateStoreFailureArguments>();
+        var pipeline = Build(o =>
+        {
+            o.StateStore = faulty;
+            o.OnStateStoreFailure = args =>
+            {
+                failures.Add(args);
+                return default;
+            };
+        });
+
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+        var own = await Assert.ThrowsAsync<TimeoutException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new TimeoutException("downstream")));
+
+        Assert.Equal("downstream", own.Message);
+        Assert.Equal(2, failures.Count);
+        Assert.All(failures, f => Assert.Equal("ReadAsync", f.Operation));
+        var warning = _logger.LatestRecord;
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains(CircuitId, warning.Message, StringComparison.Ordinal);
+        Assert.Contains("store is down", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_StoreHangsPastTimeout_FailsOpenWithinTimeout()
+    {
+        var faulty = new FaultyCircuitStateStore(_shared) { Mode = FaultyCircuitStateStore.Fault.Hang };
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = faulty,
+                StoreTimeout = TimeSpan.FromMilliseconds(50),
+                Logger = _logger,
+            })
+            .Build();
+
+        var result = await pipeline.ExecuteAsync(_ => new ValueTask<string>("own result"));
+
+        Assert.Equal("own result", result);
+        Assert.Contains("did not answer within 50 ms", _logger.LatestRecord.Message + _logger.LatestRecord.Exception, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_StoreRecovers_ResumesFromSharedState()
+    {
+        var faulty = new FaultyCircuitStateStore(_shared);
+        var pipeline = Build(o => o.StateStore = faulty);
+        await FailAsync(Build(), 5);
+
+        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        faulty.Mode = FaultyCircuitStateStore.Fault.None;
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
+    public async Task Execute_MalformedStoredItem_ReadsClosedAndLogsWarning()
+    {
+        var malformed = new MalformedItemStore(_shared);
+        var pipeline = Build(o => o.StateStore = malformed);
+
+        Assert.Equal(3, await pipeline.ExecuteAsync(_ => new ValueTask<int>(3)));
+
+        Assert.Contains("malformed (unknown circuitState 'BROKEN')", _logger.LatestRecord.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_AtomicProbeCancelledByCaller_ReleasesLeaseForNextCaller()
+    {
+        var pipeline = Build(o => o.Consistency = CircuitConsistency.Atomic);
+        await FailAsync(pipeline, 5);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        using var cancellation = new CancellationTokenSource();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+            ct =>
+            {
+                cancellation.Cancel();
+                ct.ThrowIfCancellationRequested();
+                return new ValueTask<int>(1);
+            },
+            cancellation.Token));
+
+        Assert.Null((await ReadAsync()).ProbeLeaseOwner);
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal(1, (await ReadAsync()).SuccessCount);
+    }
+
+    [Fact]
+    public async Task Execute_AtomicProbeHolderCrashed_AnotherCallProbesAfterLease()
+    {
+        var pipeline = Build(o =>
+        {
+            o.Consistency = CircuitConsistency.Atomic;
+            o.ProbeLeaseDuration = TimeSpan.FromSeconds(5);
+        });
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot
+        {
+            State = SharedCircuitState.HalfOpen,
+            ProbeLeaseOwner = "crashed-process",
+            ProbeLeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + 5_000,
+        }, CancellationToken.None);
+
+        var rejected = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal(TimeSpan.FromSeconds(5), rejected.RetryAfter);
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal(1, (await ReadAsync()).SuccessCount);
+    }
+
+    private ResiliencePipeline Build(Action<DistributedCircuitBreakerStrategyOptions>? configure = null)
+    {
+        var options = new DistributedCircuitBreakerStrategyOptions
+        {
+            CircuitId = CircuitId,
+            StateStore = _store,
+            Logger = _logger,
+            OnOpened = _ => Record("opened"),
+            OnHalfOpened = _ => Record("half-opened"),
+            OnClosed = _ => Record("closed"),
+        };
+        configure?.Invoke(options);
+        return new ResiliencePipelineBuilder { TimeProvider = _time }.AddDistributedCircuitBreaker(options).Build();
+    }
+
+    private ValueTask Record(string name)
+    {
+        lock (_events)
+        {
+            _events.Add(name);
+        }
+
+        return default;
+    }
+
+    private static async Task FailAsync(ResiliencePipeline pipeline, int times)
+    {
+        for (var i = 0; i < times; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("503")));
+        }
+    }
+
+    private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+
+    private sealed class MalformedItemStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+        {
+            var snapshot = CircuitSnapshotSchema.Parse(name => name == CircuitSnapshotSchema.CircuitStateAttribute ? "BROKEN" : null, out var reason);
+            return new(new CircuitStateEntry(snapshot, true, null, reason));
+        }
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+    }
+}
