@@ -87,9 +87,12 @@ public static class CircuitSnapshotSchema
     /// <returns>The invariant decimal string.</returns>
     public static string FormatNumber(long value) => value.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Gets the attributes of the probe lease, which are written only while a lease is held and removed otherwise.</summary>
+    public static IReadOnlyList<string> LeaseAttributes { get; } = [ProbeLeaseOwnerAttribute, ProbeLeaseExpiresAttribute];
+
     /// <summary>
-    /// Returns the attributes of a snapshot as stored text, in <see cref="OwnedAttributes"/> order.
-    /// The lease owner is an empty string when no lease is held.
+    /// Returns the attributes of a snapshot as stored text: the eight shared attributes, then the lease attributes
+    /// when a lease is held (a writer removes <see cref="LeaseAttributes"/> otherwise).
     /// </summary>
     /// <param name="snapshot">The snapshot to write.</param>
     /// <returns>Pairs of attribute name and stored text.</returns>
@@ -97,7 +100,7 @@ public static class CircuitSnapshotSchema
     {
         ArgumentNullException.ThrowIfNull(snapshot);
 
-        return
+        List<KeyValuePair<string, string>> attributes =
         [
             new(CircuitStateAttribute, FormatState(snapshot.State)),
             new(FailureCountAttribute, FormatNumber(snapshot.FailureCount)),
@@ -107,9 +110,15 @@ public static class CircuitSnapshotSchema
             new(ConsecutiveOpensAttribute, FormatNumber(snapshot.ConsecutiveOpens)),
             new(StateTimestampAttribute, FormatNumber(snapshot.StateTimestampUnixMs)),
             new(SchemaVersionAttribute, FormatNumber(snapshot.SchemaVersion)),
-            new(ProbeLeaseExpiresAttribute, FormatNumber(snapshot.ProbeLeaseExpiresUnixMs)),
-            new(ProbeLeaseOwnerAttribute, snapshot.ProbeLeaseOwner ?? string.Empty),
         ];
+
+        if (snapshot.ProbeLeaseOwner is not null)
+        {
+            attributes.Add(new(ProbeLeaseOwnerAttribute, snapshot.ProbeLeaseOwner));
+            attributes.Add(new(ProbeLeaseExpiresAttribute, FormatNumber(snapshot.ProbeLeaseExpiresUnixMs)));
+        }
+
+        return attributes;
     }
 
     /// <summary>

@@ -72,6 +72,7 @@ public class CircuitSnapshotSchemaTests
         Assert.Equal(snapshot, read);
         Assert.Equal("HALF-OPEN", stored["circuitState"]);
         Assert.Equal(CircuitSnapshotSchema.OwnedAttributes.Order(), stored.Keys.Order());
+        Assert.Equal(8, CircuitSnapshotSchema.Format(snapshot with { ProbeLeaseOwner = null }).Count);
     }
 
     [Fact]

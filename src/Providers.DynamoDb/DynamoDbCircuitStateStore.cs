@@ -1,0 +1,233 @@
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Amazon.Runtime;
+using Polly.Distributed.CircuitBreaker.DynamoDb.Internal;
+
+namespace Polly.Distributed.CircuitBreaker.DynamoDb;
+
+/// <summary>
+/// Keeps circuit state in a DynamoDB table, one item per circuit, in the item schema of circuitbreaker-lambda v1.x.
+/// </summary>
+/// <remarks>
+/// Every request goes through this class: <c>GetItem</c> to read, <c>UpdateItem</c> with <c>SET</c> to write (never
+/// <c>PutItem</c>, so attributes written by others survive and the IAM policy needs only <c>dynamodb:GetItem</c> and
+/// <c>dynamodb:UpdateItem</c>). Conditional writes require every owned attribute to be as read.
+/// </remarks>
+public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
+{
+    private readonly IAmazonDynamoDB _client;
+    private readonly bool _ownsClient;
+    private readonly DynamoDbCircuitStateStoreOptions _options;
+    private readonly string _projection;
+    private readonly Dictionary<string, string> _projectionNames;
+
+    /// <summary>Initializes a new instance of the <see cref="DynamoDbCircuitStateStore"/> class.</summary>
+    /// <param name="client">The DynamoDB client; the caller keeps ownership.</param>
+    /// <param name="options">The store options.</param>
+    /// <exception cref="ArgumentException">The table name is missing or invalid.</exception>
+    public DynamoDbCircuitStateStore(IAmazonDynamoDB client, DynamoDbCircuitStateStoreOptions options)
+        : this(client, options, ownsClient: false)
+    {
+    }
+
+    internal DynamoDbCircuitStateStore(IAmazonDynamoDB client, DynamoDbCircuitStateStoreOptions options, bool ownsClient)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+
+        _client = client;
+        _ownsClient = ownsClient;
+        _options = options;
+        _projectionNames = CircuitSnapshotSchema.OwnedAttributes.ToDictionary(name => "#" + name, name => name, StringComparer.Ordinal);
+        _projection = string.Join(", ", _projectionNames.Keys);
+    }
+
+    /// <summary>Gets the table name.</summary>
+    public string TableName => _options.TableName!;
+
+    /// <summary>Gets the endpoint the client talks to, for messages.</summary>
+    public string Endpoint => _client.Config.ServiceURL ?? _client.Config.RegionEndpoint?.SystemName ?? "the default AWS endpoint";
+
+    /// <inheritdoc/>
+    public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        return await ReadCoreAsync(circuitId, _options.ConsistentRead, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(snapshot);
+
+        var request = NewUpdate(circuitId);
+        DynamoDbCircuitItem.SetUpdate(request, snapshot);
+        await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<CircuitWriteResult> TryReplaceAsync(
+        string circuitId,
+        CircuitStateEntry expected,
+        CircuitSnapshot replacement,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(replacement);
+
+        // A token from another store (or a cached unconditional write) cannot prove anything: report a conflict with the fresh item.
+        if (expected.ConcurrencyToken is not DynamoDbItemVersion version)
+        {
+            return new CircuitWriteResult(false, await ReadCoreAsync(circuitId, consistent: true, cancellationToken).ConfigureAwait(false));
+        }
+
+        var request = NewUpdate(circuitId);
+        DynamoDbCircuitItem.SetUpdate(request, replacement);
+        DynamoDbCircuitItem.SetUnchangedCondition(request, version);
+        return await SendConditionalAsync(circuitId, request, _ => DynamoDbCircuitItem.Written(replacement), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<CircuitWriteResult> TryClaimProbeAsync(
+        string circuitId,
+        string owner,
+        long leaseExpiresUnixMs,
+        long nowUnixMs,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(owner);
+
+        var request = NewUpdate(circuitId);
+        request.ReturnValues = ReturnValue.ALL_NEW;
+        DynamoDbCircuitItem.SetProbeClaim(request, owner, leaseExpiresUnixMs, nowUnixMs);
+        return await SendConditionalAsync(circuitId, request, response => DynamoDbCircuitItem.ToEntry(response.Attributes), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Creates the table (partition key <c>id</c> of type string, on-demand billing) unless it exists, and waits until it is active.
+    /// Needs <c>dynamodb:DescribeTable</c> and <c>dynamodb:CreateTable</c>, which the breaker itself never uses.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the table is active.</returns>
+    public async Task CreateTableIfNotExistsAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _client.CreateTableAsync(
+                new CreateTableRequest
+                {
+                    TableName = TableName,
+                    AttributeDefinitions = [new AttributeDefinition(CircuitSnapshotSchema.IdAttribute, ScalarAttributeType.S)],
+                    KeySchema = [new KeySchemaElement(CircuitSnapshotSchema.IdAttribute, KeyType.HASH)],
+                    BillingMode = BillingMode.PAY_PER_REQUEST,
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceInUseException)
+        {
+            // The table exists already.
+        }
+
+        while (true)
+        {
+            var table = await _client.DescribeTableAsync(TableName, cancellationToken).ConfigureAwait(false);
+            if (table.Table.TableStatus == TableStatus.ACTIVE)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_ownsClient)
+        {
+            _client.Dispose();
+        }
+    }
+
+    private UpdateItemRequest NewUpdate(string circuitId) => new()
+    {
+        TableName = TableName,
+        Key = DynamoDbCircuitItem.Key(circuitId),
+    };
+
+    private async Task<CircuitStateEntry> ReadCoreAsync(string circuitId, bool consistent, CancellationToken cancellationToken)
+    {
+        var request = new GetItemRequest
+        {
+            TableName = TableName,
+            Key = DynamoDbCircuitItem.Key(circuitId),
+            ConsistentRead = consistent,
+            ProjectionExpression = _projection,
+            ExpressionAttributeNames = _projectionNames,
+        };
+
+        try
+        {
+            var response = await _client.GetItemAsync(request, cancellationToken).ConfigureAwait(false);
+            return DynamoDbCircuitItem.ToEntry(response.Item);
+        }
+        catch (Exception ex) when (IsClientError(ex))
+        {
+            throw Describe("GetItem", circuitId, ex);
+        }
+    }
+
+    private async Task<CircuitWriteResult> SendConditionalAsync(
+        string circuitId,
+        UpdateItemRequest request,
+        Func<UpdateItemResponse, CircuitStateEntry> written,
+        CancellationToken cancellationToken)
+    {
+        if (_options.ReturnItemOnConditionFailure)
+        {
+            request.ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD;
+        }
+
+        try
+        {
+            var response = await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+            return new CircuitWriteResult(true, written(response));
+        }
+        catch (ConditionalCheckFailedException conflict)
+        {
+            // Servers that ignore ReturnValuesOnConditionCheckFailure return no item: read it, consistently, to retry on fresh state.
+            var current = conflict.Item is { Count: > 0 } item
+                ? DynamoDbCircuitItem.ToEntry(item)
+                : await ReadCoreAsync(circuitId, consistent: true, cancellationToken).ConfigureAwait(false);
+            return new CircuitWriteResult(false, current);
+        }
+    }
+
+    private async Task<UpdateItemResponse> SendAsync(string operation, string circuitId, UpdateItemRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.UpdateItemAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not ConditionalCheckFailedException && IsClientError(ex))
+        {
+            throw Describe(operation, circuitId, ex);
+        }
+    }
+
+    private static bool IsClientError(Exception ex) => ex is AmazonServiceException or AmazonClientException or HttpRequestException;
+
+    private CircuitStateStoreException Describe(string operation, string circuitId, Exception ex)
+    {
+        var problem = ex is ResourceNotFoundException
+            ? $"the table '{TableName}' does not exist at {Endpoint}"
+            : $"{ex.GetType().Name}: {ex.Message}";
+        return new CircuitStateStoreException(
+            $"DynamoDB {operation} for circuit '{circuitId}' on table '{TableName}' at {Endpoint} failed: {problem}",
+            ex);
+    }
+}
