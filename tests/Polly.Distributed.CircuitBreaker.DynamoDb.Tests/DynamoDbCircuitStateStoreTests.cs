@@ -1,0 +1,242 @@
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Microsoft.Extensions.Logging.Testing;
+using Polly.CircuitBreaker;
+
+namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
+
+public sealed class DynamoDbCircuitStateStoreTests : IDisposable
+{
+    private const string Table = "circuit-store";
+    private readonly AmazonDynamoDBClient _client = DynamoDbServer.CreateClient();
+    private readonly string _id = "store-" + Guid.NewGuid().ToString("N");
+
+    public void Dispose() => _client.Dispose();
+
+    [Fact]
+    public async Task ReadAsync_ItemWrittenByNodeLibrary_ReadsEveryAttribute()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await WriteAsNodeLibraryAsync("OPEN", failureCount: 5, nextAttempt: 1_750_000_010_000);
+
+        var entry = await store.ReadAsync(_id, CancellationToken.None);
+
+        Assert.Null(entry.MalformedReason);
+        Assert.Equal(
+            new CircuitSnapshot
+            {
+                State = SharedCircuitState.Open,
+                FailureCount = 5,
+                SuccessCount = 0,
+                NextAttemptUnixMs = 1_750_000_010_000,
+                LastFailureUnixMs = 1_750_000_000_000,
+                ConsecutiveOpens = 1,
+                StateTimestampUnixMs = 1_750_000_000_001,
+                SchemaVersion = 1,
+            },
+            entry.Snapshot);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LegacyHalfItem_ReadsHalfOpen()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await WriteAsNodeLibraryAsync("HALF", failureCount: 5, nextAttempt: 1);
+
+        Assert.Equal(SharedCircuitState.HalfOpen, (await store.ReadAsync(_id, CancellationToken.None)).Snapshot.State);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ItemWithOnlyState_DefaultsMissingAttributes()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await UpdateRawAsync("SET circuitState = :s", new() { [":s"] = new AttributeValue { S = "OPEN" } });
+
+        var snapshot = (await store.ReadAsync(_id, CancellationToken.None)).Snapshot;
+
+        Assert.Equal(new CircuitSnapshot { State = SharedCircuitState.Open }, snapshot);
+    }
+
+    [Fact]
+    public async Task ReadAsync_MalformedItem_ReadsClosedWithReasonAndNextWriteReplacesIt()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await UpdateRawAsync("SET circuitState = :s, failureCount = :f", new()
+        {
+            [":s"] = new AttributeValue { S = "OPEN" },
+            [":f"] = new AttributeValue { S = "many" },
+        });
+
+        var malformed = await store.ReadAsync(_id, CancellationToken.None);
+        var replaced = await store.TryReplaceAsync(_id, malformed, new CircuitSnapshot { FailureCount = 1 }, CancellationToken.None);
+
+        Assert.Equal(CircuitSnapshot.Initial, malformed.Snapshot);
+        Assert.Contains("failureCount 'many'", malformed.MalformedReason, StringComparison.Ordinal);
+        Assert.True(replaced.Succeeded);
+        var reread = await store.ReadAsync(_id, CancellationToken.None);
+        Assert.Null(reread.MalformedReason);
+        Assert.Equal(1, reread.Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task WriteAsync_Item_CarriesExactlyTheSchemaAttributesAndTypes()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+
+        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 5, StateTimestampUnixMs = 1 }, CancellationToken.None);
+
+        var item = await DynamoDbServer.GetRawItemAsync(_client, Table, _id);
+        Assert.Equal(
+            ["circuitState", "consecutiveOpens", "failureCount", "id", "lastFailureTime", "nextAttempt", "schemaVersion", "stateTimestamp", "successCount"],
+            item.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("HALF-OPEN", item["circuitState"].S);
+        Assert.Equal(_id, item["id"].S);
+        Assert.All(item.Where(p => p.Key is not "circuitState" and not "id"), p => Assert.NotNull(p.Value.N));
+        Assert.Equal("5", item["failureCount"].N);
+    }
+
+    [Fact]
+    public async Task WriteAsync_ForeignAttributes_AreKept()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await UpdateRawAsync("SET team = :t", new() { [":t"] = new AttributeValue { S = "payments" } });
+
+        await store.WriteAsync(_id, new CircuitSnapshot { FailureCount = 2 }, CancellationToken.None);
+
+        Assert.Equal("payments", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["team"].S);
+    }
+
+    [Fact]
+    public async Task WriteAsync_LeaseReleased_RemovesLeaseAttributes()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, ProbeLeaseOwner = "p", ProbeLeaseExpiresUnixMs = 9 }, CancellationToken.None);
+        Assert.Equal("p", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["probeLeaseOwner"].S);
+
+        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen }, CancellationToken.None);
+
+        var item = await DynamoDbServer.GetRawItemAsync(_client, Table, _id);
+        Assert.False(item.ContainsKey("probeLeaseOwner"));
+        Assert.False(item.ContainsKey("probeLeaseExpires"));
+    }
+
+    [Fact]
+    public async Task TryReplaceAsync_NodeLibraryWroteSinceRead_Conflicts()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await WriteAsNodeLibraryAsync("CLOSED", failureCount: 1, nextAttempt: 0);
+        var read = await store.ReadAsync(_id, CancellationToken.None);
+        await WriteAsNodeLibraryAsync("CLOSED", failureCount: 2, nextAttempt: 0);
+
+        var result = await store.TryReplaceAsync(_id, read, read.Snapshot with { FailureCount = 2 }, CancellationToken.None);
+
+        Assert.False(result.Succeeded);
+        Assert.Equal(2, result.Current!.Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryClaimProbeAsync_LegacyHalfItem_Claims()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await WriteAsNodeLibraryAsync("HALF", failureCount: 5, nextAttempt: 1);
+
+        var claim = await store.TryClaimProbeAsync(_id, "me", 2_000, 1_000, CancellationToken.None);
+
+        Assert.True(claim.Succeeded);
+        Assert.Equal("me", claim.Current!.Snapshot.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public async Task ReadAsync_MissingTable_ThrowsNamingTableAndEndpoint()
+    {
+        var store = new DynamoDbCircuitStateStore(_client, new DynamoDbCircuitStateStoreOptions { TableName = "no-such-table" });
+
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync(_id, CancellationToken.None));
+
+        Assert.Contains("the table 'no-such-table' does not exist at http://127.0.0.1:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_MissingTable_FailsOpenAndLogsTableName()
+    {
+        var logger = new FakeLogger();
+        var pipeline = new ResiliencePipelineBuilder<int>()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = "missing-table",
+                StateStore = new DynamoDbCircuitStateStore(_client, new DynamoDbCircuitStateStoreOptions { TableName = "no-such-table" }),
+                Logger = logger,
+                StoreTimeout = TimeSpan.FromSeconds(5),
+            })
+            .Build();
+
+        Assert.Equal(5, await pipeline.ExecuteAsync(_ => new ValueTask<int>(5)));
+        Assert.Contains("'no-such-table' does not exist", logger.LatestRecord.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_UnreachableEndpoint_ThrowsNamingEndpoint()
+    {
+        var url = $"http://127.0.0.1:{TestKit.IntegrationEnvironment.FreeLoopbackPort()}";
+        using var client = DynamoDbServer.CreateClient(url);
+        var store = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = Table });
+
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync(_id, CancellationToken.None));
+
+        Assert.Contains($"at {url}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_AgainstDynamoDb_OpensSharedCircuitForOtherProcess()
+    {
+        var first = await BuildPipelineAsync();
+        var second = await BuildPipelineAsync();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await first.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await second.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal("OPEN", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["circuitState"].S);
+    }
+
+    private async Task<ResiliencePipeline<int>> BuildPipelineAsync() =>
+        new ResiliencePipelineBuilder<int>()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = _id,
+                StateStore = await DynamoDbServer.CreateStoreAsync(Table),
+                FailureThreshold = 2,
+                StoreTimeout = TimeSpan.FromSeconds(5),
+            })
+            .Build();
+
+    // The write circuitbreaker-lambda v1.x makes: one UpdateItem that SETs its eight attributes.
+    private Task WriteAsNodeLibraryAsync(string state, long failureCount, long nextAttempt) =>
+        UpdateRawAsync(
+            "SET circuitState = :s, failureCount = :f, successCount = :sc, nextAttempt = :n, lastFailureTime = :l, consecutiveOpens = :c, stateTimestamp = :t, schemaVersion = :v",
+            new()
+            {
+                [":s"] = new AttributeValue { S = state },
+                [":f"] = new AttributeValue { N = failureCount.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                [":sc"] = new AttributeValue { N = "0" },
+                [":n"] = new AttributeValue { N = nextAttempt.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                [":l"] = new AttributeValue { N = "1750000000000" },
+                [":c"] = new AttributeValue { N = "1" },
+                [":t"] = new AttributeValue { N = "1750000000001" },
+                [":v"] = new AttributeValue { N = "1" },
+            });
+
+    private async Task UpdateRawAsync(string expression, Dictionary<string, AttributeValue> values)
+    {
+        await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await _client.UpdateItemAsync(new UpdateItemRequest
+        {
+            TableName = Table,
+            Key = new() { ["id"] = new AttributeValue { S = _id } },
+            UpdateExpression = expression,
+            ExpressionAttributeValues = values,
+        });
+    }
+}
