@@ -1,0 +1,20 @@
+namespace Polly.Distributed.CircuitBreaker.Redis.Internal;
+
+/// <summary>
+/// The Lua scripts, embedded from Scripts/*.lua. StackExchange.Redis sends them by SHA once the server knows them
+/// and falls back to the source when the server has lost its script cache (after a restart).
+/// </summary>
+internal static class RedisScripts
+{
+    public static readonly string TryReplace = Load("try-replace.lua");
+
+    public static readonly string ClaimProbe = Load("claim-probe.lua");
+
+    private static string Load(string name)
+    {
+        using var stream = typeof(RedisScripts).Assembly.GetManifestResourceStream("Polly.Distributed.CircuitBreaker.Redis.Scripts." + name)
+            ?? throw new InvalidOperationException($"The embedded script {name} is missing.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

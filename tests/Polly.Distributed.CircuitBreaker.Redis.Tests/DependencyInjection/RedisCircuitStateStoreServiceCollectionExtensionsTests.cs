@@ -1,0 +1,57 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Globalization;
+using Polly.Distributed.CircuitBreaker.TestKit;
+using StackExchange.Redis;
+
+namespace Polly.Distributed.CircuitBreaker.Redis.Tests.DependencyInjection;
+
+public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
+{
+    [Fact]
+    public void AddRedisCircuitStateStore_MultiplexerRegistered_UsesIt()
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton<IConnectionMultiplexer>(RedisServer.Shared)
+            .AddRedisCircuitStateStore(o => o.KeyPrefix = "app:")
+            .BuildServiceProvider();
+
+        var store = Assert.IsType<RedisCircuitStateStore>(services.GetRequiredService<ICircuitStateStore>());
+
+        Assert.Equal("app:orders", store.KeyOf("orders"));
+        Assert.Equal(RedisServer.Endpoint, store.Endpoints);
+    }
+
+    [Fact]
+    public async Task AddRedisCircuitStateStore_ConnectionStringWithPassword_AuthenticatesAndNeverShowsPassword()
+    {
+        var redisServer = IntegrationEnvironment.Require(IntegrationEnvironment.RedisServerVariable);
+        var port = IntegrationEnvironment.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture);
+        using var server = new ServerProcess(redisServer, int.Parse(port, CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--port", port, "--save", string.Empty, "--requirepass", "s3cret-value");
+        await server.StartAsync();
+
+        using var authorised = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=s3cret-value")
+            .BuildServiceProvider();
+        await authorised.GetRequiredService<ICircuitStateStore>().WriteAsync("orders", new CircuitSnapshot { FailureCount = 3 }, CancellationToken.None);
+        Assert.Equal(3, (await authorised.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None)).Snapshot.FailureCount);
+
+        using var refused = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=wrong-s3cret,connectTimeout=500")
+            .BuildServiceProvider();
+        var error = await Record.ExceptionAsync(async () => await refused.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None));
+
+        Assert.IsType<CircuitStateStoreException>(error);
+        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-s3cret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddRedisCircuitStateStore_NoConnection_ThrowsOnResolve()
+    {
+        using var services = new ServiceCollection().AddRedisCircuitStateStore().BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<ICircuitStateStore>());
+
+        Assert.Contains("ConnectionString", error.Message, StringComparison.Ordinal);
+    }
+}
