@@ -123,6 +123,9 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// <value>Defaults to <see langword="null"/>: nothing is logged, telemetry events are still reported.</value>
     public ILogger? Logger { get; set; }
 
+    /// <summary>Returns a shallow copy, so that shared (for example configuration-bound) options can be adjusted per pipeline.</summary>
+    internal DistributedCircuitBreakerStrategyOptions<TResult> Clone() => (DistributedCircuitBreakerStrategyOptions<TResult>)MemberwiseClone();
+
     /// <inheritdoc/>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Polly.Distributed.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly;
+
+/// <summary>
+/// Adds the distributed circuit breaker inside <c>AddResilienceHandler(name, (builder, context) =&gt; ...)</c>.
+/// </summary>
+public static class DistributedCircuitBreakerResilienceHandlerExtensions
+{
+    /// <summary>
+    /// Adds a distributed circuit breaker to an <see cref="HttpClient"/> resilience pipeline. The store comes from
+    /// <paramref name="context"/>'s services, the options from <c>IOptionsMonitor&lt;HttpDistributedCircuitBreakerStrategyOptions&gt;</c>
+    /// (see <c>AddDistributedCircuitBreakerOptions</c>) and then <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="builder">The pipeline builder of the handler.</param>
+    /// <param name="context">The handler context.</param>
+    /// <param name="configure">Adjusts the options of this pipeline.</param>
+    /// <param name="optionsName">The name of the configured options; the default options when <see langword="null"/>.</param>
+    /// <returns>The same builder.</returns>
+    /// <remarks>
+    /// The circuit id is <see cref="DistributedCircuitBreakerStrategyOptions{TResult}.CircuitId"/> (by default the Lambda function name,
+    /// else the pipeline name); with <c>SelectPipelineByAuthority()</c> the downstream authority is appended (<c>my-function:api.example.com</c>),
+    /// so each host gets its own circuit.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">No <see cref="ICircuitStateStore"/> is registered and none is set.</exception>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">The options are invalid.</exception>
+    public static ResiliencePipelineBuilder<HttpResponseMessage> AddDistributedCircuitBreaker(
+        this ResiliencePipelineBuilder<HttpResponseMessage> builder,
+        ResilienceHandlerContext context,
+        Action<HttpDistributedCircuitBreakerStrategyOptions>? configure = null,
+        string? optionsName = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(context);
+
+        var options = (HttpDistributedCircuitBreakerStrategyOptions)context.GetOptions<HttpDistributedCircuitBreakerStrategyOptions>(optionsName).Clone();
+        configure?.Invoke(options);
+
+        options.StateStore ??= context.ServiceProvider.GetService<ICircuitStateStore>()
+            ?? throw new InvalidOperationException(
+                "No ICircuitStateStore is registered: call services.AddDynamoDbCircuitStateStore(), services.AddRedisCircuitStateStore() " +
+                "or services.AddInMemoryCircuitStateStore(), or set the StateStore option.");
+        options.Logger ??= context.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(DistributedCircuitBreakerPipelineBuilderExtensions.LoggerCategory);
+        options.CircuitId = CircuitIdFor(options.CircuitId ?? CircuitIdRules.Sanitize(context.BuilderName), context.InstanceName);
+
+        return builder.AddDistributedCircuitBreaker(options);
+    }
+
+    internal static string CircuitIdFor(string baseId, string? instanceName)
+    {
+        if (string.IsNullOrEmpty(instanceName))
+        {
+            return baseId;
+        }
+
+        var authority = Uri.TryCreate(instanceName, UriKind.Absolute, out var uri) ? uri.Authority : instanceName;
+        return CircuitIdRules.Sanitize(baseId + ":" + authority);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+
+namespace Polly.Distributed.CircuitBreaker.TestKit;
+
+/// <summary>
+/// A real HTTP server on 127.0.0.1 that answers 200, or a chosen failure status, and counts the requests it receives.
+/// </summary>
+public sealed class LoopbackDownstream : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _serving;
+    private int _requests;
+
+    public LoopbackDownstream()
+    {
+        var port = IntegrationEnvironment.FreeLoopbackPort();
+        Url = new Uri($"http://127.0.0.1:{port}/");
+        _listener.Prefixes.Add(Url.ToString());
+        _listener.Start();
+        _serving = Task.Run(ServeAsync);
+    }
+
+    public Uri Url { get; }
+
+    /// <summary>Gets or sets the status every request gets.</summary>
+    public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
+
+    /// <summary>Gets or sets how long each answer takes.</summary>
+    public TimeSpan Delay { get; set; }
+
+    public int Requests => Volatile.Read(ref _requests);
+
+    public void Dispose()
+    {
+        _listener.Close();
+        _serving.Wait(TimeSpan.FromSeconds(5));
+    }
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _requests);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    if (Delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(Delay);
+                    }
+
+                    context.Response.StatusCode = (int)Status;
+                    context.Response.Close();
+                }
+                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The client gave up (an attempt timeout) or the server is closing.
+                }
+            });
+        }
+    }
+}
