@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Distributed.CircuitBreaker;
+
+namespace HttpClientLambda;
+
+/// <summary>
+/// The function's services, built once per execution environment (at cold start) from environment variables:
+/// <list type="bullet">
+/// <item><c>DOWNSTREAM_URL</c>: the dependency the function calls (required).</item>
+/// <item><c>CIRCUITBREAKER_STORE</c>: <c>dynamodb</c> (default, table <c>CIRCUITBREAKER_TABLE</c>, optional <c>DYNAMODB_SERVICE_URL</c>),
+/// <c>redis</c> (<c>CIRCUITBREAKER_REDIS</c> connection string) or <c>memory</c>.</item>
+/// <item><c>CIRCUITBREAKER_KIND</c>: <c>distributed</c> (default) or <c>in-process</c> (Polly's own breaker, for comparison).</item>
+/// <item><c>CircuitBreaker__FailureThreshold</c>, <c>CircuitBreaker__BreakDuration</c>, ...: the breaker options.</item>
+/// </list>
+/// </summary>
+public static class FunctionServices
+{
+    public const string DownstreamClient = "downstream";
+
+    public static ServiceProvider Build(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        var downstream = new Uri(configuration["DOWNSTREAM_URL"] ?? throw new InvalidOperationException("Set DOWNSTREAM_URL to the dependency's base URL."));
+        var services = new ServiceCollection();
+        services.AddSingleton(configuration);
+        services.AddLogging(logging => logging
+            .AddConfiguration(configuration.GetSection("Logging"))
+            .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
+
+        // The only lines that know which store holds the circuits.
+        switch (configuration["CIRCUITBREAKER_STORE"]?.ToUpperInvariant() ?? "DYNAMODB")
+        {
+            case "REDIS":
+                services.AddRedisCircuitStateStore(o => o.ConnectionString = configuration["CIRCUITBREAKER_REDIS"]);
+                break;
+            case "MEMORY":
+                services.AddInMemoryCircuitStateStore();
+                break;
+            default:
+                services.AddDynamoDbCircuitStateStore(o =>
+                {
+                    o.TableName = configuration["CIRCUITBREAKER_TABLE"] ?? o.TableName;
+                    o.ServiceUrl = configuration["DYNAMODB_SERVICE_URL"];
+                });
+                break;
+        }
+
+        services.AddDistributedCircuitBreakerOptions(configuration.GetSection(HttpDistributedCircuitBreakerStrategyOptions.ConfigurationSectionName));
+        var inProcess = string.Equals(configuration["CIRCUITBREAKER_KIND"], "in-process", StringComparison.OrdinalIgnoreCase);
+
+        services.AddHttpClient(DownstreamClient, client => client.BaseAddress = downstream)
+            .AddResilienceHandler("downstream", (pipeline, context) =>
+            {
+                // The usual order: total timeout, retry, circuit breaker, attempt timeout.
+                pipeline.AddTimeout(TimeSpan.FromSeconds(10));
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = 1,
+                    Delay = TimeSpan.FromMilliseconds(50),
+                    ShouldHandle = args => new ValueTask<bool>(
+                        args.Outcome.Exception is not Polly.CircuitBreaker.BrokenCircuitException && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
+                });
+
+                if (inProcess)
+                {
+                    var options = context.GetOptions<HttpDistributedCircuitBreakerStrategyOptions>();
+                    pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+                    {
+                        FailureRatio = 0.5,
+                        MinimumThroughput = options.FailureThreshold,
+                        SamplingDuration = options.FailureWindow,
+                        BreakDuration = options.BreakDuration,
+                    });
+                }
+                else
+                {
+                    pipeline.AddDistributedCircuitBreaker(context);
+                }
+
+                pipeline.AddTimeout(TimeSpan.FromSeconds(2));
+            })
+            .SelectPipelineByAuthority();
+
+        services.AddHttpClient("control", client => client.BaseAddress = downstream);
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>The shared circuit id of the downstream: function name and authority, as the breaker derives it.</summary>
+    public static string CircuitIdOf(IConfiguration configuration, Uri downstream)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(downstream);
+
+        var functionName = configuration[$"{HttpDistributedCircuitBreakerStrategyOptions.ConfigurationSectionName}:CircuitId"]
+            ?? configuration[HttpDistributedCircuitBreakerStrategyOptions.CircuitIdEnvironmentVariable]
+            ?? "downstream-downstream";
+        return functionName + ":" + downstream.Authority;
+    }
+}
