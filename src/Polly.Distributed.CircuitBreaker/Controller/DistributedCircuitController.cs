@@ -53,14 +53,39 @@ internal sealed class DistributedCircuitController<TResult>
         _telemetry = telemetry;
         _callbacks = options;
         _readOperation = ct => _store.ReadAsync(_circuitId, ct);
-        _timedRead = () => CallStoreAsync(_readOperation);
+        _timedRead = () => CallStoreAsync(_readOperation).AsTask();
         _nowMs = NowMs;
     }
 
     public string CircuitId => _circuitId;
 
     /// <summary>Decides whether a call may pass, making the open to half-open transition (and in atomic mode the probe claim) when due.</summary>
-    public async ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
+    public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
+    {
+        // The hot path: a fresh cached closed circuit lets the call through with no store call and no allocation.
+        if (_cache is not null
+            && _cache.TryGetFresh(NowMs(), _cacheTtlMs, out var cached)
+            && cached.Snapshot.State == SharedCircuitState.Closed)
+        {
+            return new ValueTask<CallPermit>(CallPermit.Allowed(cached.Snapshot));
+        }
+
+        return AcquireFromStoreAsync(context);
+    }
+
+    /// <summary>Records the outcome of a call that was let through.</summary>
+    public ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    {
+        // A success only matters to a half-open circuit: a healthy call on a closed circuit costs no store call here.
+        if (permit.Observed is null || (!failed && permit.Observed.State != SharedCircuitState.HalfOpen && permit.ProbeOwner is null))
+        {
+            return default;
+        }
+
+        return RecordInStoreAsync(context, permit, failed, outcome);
+    }
+
+    private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context)
     {
         var entry = await TryReadAsync(context, StoreOperation.Read).ConfigureAwait(false);
         string? probeOwner = null;
@@ -132,15 +157,8 @@ internal sealed class DistributedCircuitController<TResult>
         return CallPermit.FailedOpen;
     }
 
-    /// <summary>Records the outcome of a call that was let through.</summary>
-    public async ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    private async ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
     {
-        // A success only matters to a half-open circuit: a healthy call on a closed circuit costs no store call here.
-        if (permit.Observed is null || (!failed && permit.Observed.State != SharedCircuitState.HalfOpen && permit.ProbeOwner is null))
-        {
-            return;
-        }
-
         await UpdateAsync(
             context,
             (snapshot, now) => failed
@@ -336,7 +354,7 @@ internal sealed class DistributedCircuitController<TResult>
     }
 
     // Bounds a store call even when the store ignores its cancellation token.
-    private async Task<T> CallStoreAsync<T>(Func<CancellationToken, ValueTask<T>> operation)
+    private async ValueTask<T> CallStoreAsync<T>(Func<CancellationToken, ValueTask<T>> operation)
     {
         using var timeout = new CancellationTokenSource(_storeTimeout, _timeProvider);
         Task<T>? task = null;
