@@ -39,7 +39,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         _client = client;
         _ownsClient = ownsClient;
         _options = options;
-        _projectionNames = CircuitSnapshotSchema.OwnedAttributes.ToDictionary(name => "#" + name, name => name, StringComparer.Ordinal);
+        _projectionNames = CircuitSnapshotSchema.OwnedAttributes
+            .Prepend(CircuitSnapshotSchema.IdAttribute)
+            .ToDictionary(name => "#" + name, name => name, StringComparer.Ordinal);
         _projection = string.Join(", ", _projectionNames.Keys);
     }
 

@@ -96,6 +96,21 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TryReplaceAsync_ItemWithOnlyForeignAttributes_ExistsAndIsReplaced()
+    {
+        var store = new DynamoDbCircuitStateStore(_client, new DynamoDbCircuitStateStoreOptions { TableName = Table, ReturnItemOnConditionFailure = false });
+        await DynamoDbServer.CreateStoreAsync(Table, _client);
+        await UpdateRawAsync("SET expiresAt = :t", new() { [":t"] = new AttributeValue { N = "1" } });
+
+        var read = await store.ReadAsync(_id, CancellationToken.None);
+        var replaced = await store.TryReplaceAsync(_id, read, new CircuitSnapshot { FailureCount = 1 }, CancellationToken.None);
+
+        Assert.True(read.Exists);
+        Assert.True(replaced.Succeeded);
+        Assert.Equal("1", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["expiresAt"].N);
+    }
+
+    [Fact]
     public async Task WriteAsync_ForeignAttributes_AreKept()
     {
         var store = await DynamoDbServer.CreateStoreAsync(Table, _client);

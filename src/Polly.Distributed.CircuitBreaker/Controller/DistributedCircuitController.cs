@@ -67,7 +67,7 @@ internal sealed class DistributedCircuitController<TResult>
             && _cache.TryGetFresh(NowMs(), _cacheTtlMs, out var cached)
             && cached.Snapshot.State == SharedCircuitState.Closed)
         {
-            return new ValueTask<CallPermit>(CallPermit.Allowed(cached.Snapshot));
+            return new ValueTask<CallPermit>(CallPermit.Allowed(cached));
         }
 
         return AcquireFromStoreAsync(context);
@@ -77,101 +77,27 @@ internal sealed class DistributedCircuitController<TResult>
     public ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
     {
         // A success only matters to a half-open circuit: a healthy call on a closed circuit costs no store call here.
-        if (permit.Observed is null || (!failed && permit.Observed.State != SharedCircuitState.HalfOpen && permit.ProbeOwner is null))
+        // A (possible) probe holder always reports, even if the store failed while it claimed: its claim may have landed.
+        if (permit.ProbeOwner is null
+            && (permit.Observed is null || (!failed && permit.Observed.Snapshot.State != SharedCircuitState.HalfOpen)))
         {
             return default;
         }
 
-        return RecordInStoreAsync(context, permit, failed, outcome);
-    }
-
-    private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context)
-    {
-        var entry = await TryReadAsync(context, StoreOperation.Read).ConfigureAwait(false);
-        string? probeOwner = null;
-
-        for (var attempt = 0; entry is not null && attempt < MaxWriteAttempts; attempt++)
-        {
-            var now = NowMs();
-            if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
-            {
-                probeOwner ??= Guid.NewGuid().ToString("N");
-            }
-
-            var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner);
-            switch (decision.Verdict)
-            {
-                case CheckVerdict.Allow:
-                    return CallPermit.Allowed(entry.Snapshot);
-
-                case CheckVerdict.Reject:
-                    return CallPermit.Rejected(CreateRejection(decision), entry.Snapshot);
-
-                case CheckVerdict.Transition when !_settings.Atomic:
-                    if (!await TryWriteAsync(context, decision.Next!).ConfigureAwait(false))
-                    {
-                        return CallPermit.FailedOpen;
-                    }
-
-                    await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
-                    return CallPermit.Allowed(decision.Next!);
-
-                case CheckVerdict.Transition:
-                    var replaced = await TryReplaceAsync(context, entry, decision.Next!).ConfigureAwait(false);
-                    if (replaced is null)
-                    {
-                        return CallPermit.FailedOpen;
-                    }
-
-                    if (replaced.Value.Succeeded)
-                    {
-                        await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
-                        return CallPermit.Allowed(decision.Next!, probeOwner);
-                    }
-
-                    entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
-                    break;
-
-                default:
-                    var claimed = await TryClaimProbeAsync(context, probeOwner!, now).ConfigureAwait(false);
-                    if (claimed is null)
-                    {
-                        return CallPermit.FailedOpen;
-                    }
-
-                    if (claimed.Value.Succeeded)
-                    {
-                        return CallPermit.Allowed(claimed.Value.Current!.Snapshot, probeOwner);
-                    }
-
-                    entry = await CurrentAfterConflictAsync(context, claimed.Value).ConfigureAwait(false);
-                    break;
-            }
-        }
-
-        if (entry is not null && _logger is not null)
-        {
-            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, MaxWriteAttempts);
-        }
-
-        return CallPermit.FailedOpen;
-    }
-
-    private async ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
-    {
-        await UpdateAsync(
+        return UpdateAsync(
             context,
+            permit,
             (snapshot, now) => failed
                 ? CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
                 : CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner),
-            outcome).ConfigureAwait(false);
+            outcome);
     }
 
     /// <summary>Gives back the probe lease of a call that its caller cancelled, so that another call may probe.</summary>
     public ValueTask ReleaseProbeAsync(ResilienceContext context, CallPermit permit) =>
         permit.ProbeOwner is null
             ? default
-            : UpdateAsync(context, (snapshot, now) => CircuitStateMachine.ReleaseProbe(snapshot, now, permit.ProbeOwner), outcome: null);
+            : UpdateAsync(context, permit, (snapshot, now) => CircuitStateMachine.ReleaseProbe(snapshot, now, permit.ProbeOwner), outcome: null);
 
     /// <summary>Isolates the circuit fleet-wide. Store errors are thrown to the caller.</summary>
     public Task IsolateAsync(CancellationToken cancellationToken) =>
@@ -184,15 +110,108 @@ internal sealed class DistributedCircuitController<TResult>
     /// <summary>Reads the shared state from the store, bypassing the cache. Store errors are thrown to the caller.</summary>
     public async Task<CircuitSnapshot> ReadSnapshotAsync(CancellationToken cancellationToken)
     {
+        var generation = _cache?.Generation ?? 0;
         var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
-        _cache?.Update(entry, fromStore: true, NowMs());
+        _cache?.UpdateFromStore(entry, generation, NowMs());
         return entry.Snapshot;
     }
 
-    private async ValueTask UpdateAsync(ResilienceContext context, Func<CircuitSnapshot, long, CircuitSnapshot?> transition, Outcome<TResult>? outcome)
+    private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context)
     {
-        var entry = await TryReadAsync(context, StoreOperation.Read).ConfigureAwait(false);
-        for (var attempt = 0; entry is not null && attempt < MaxWriteAttempts; attempt++)
+        var started = _timeProvider.GetTimestamp();
+        var entry = await TryReadAsync(context).ConfigureAwait(false);
+        var fromStore = _cache is null;
+        string? probeOwner = null;
+
+        var attempt = 0;
+        for (; entry is not null && attempt < MaxWriteAttempts && !PastDeadline(started); attempt++)
+        {
+            var now = NowMs();
+            if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
+            {
+                probeOwner ??= Guid.NewGuid().ToString("N");
+            }
+
+            var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner);
+            switch (decision.Verdict)
+            {
+                case CheckVerdict.Allow:
+                    return CallPermit.Allowed(entry);
+
+                case CheckVerdict.Reject:
+                    return CallPermit.Rejected(CreateRejection(decision), entry);
+
+                // An unconditional write overwrites whatever is stored: decide on a state read from the store, never on the cache.
+                case CheckVerdict.Transition when !_settings.Atomic && !fromStore:
+                    entry = await TryReadAsync(context, bypassCache: true).ConfigureAwait(false);
+                    fromStore = true;
+                    break;
+
+                case CheckVerdict.Transition when !_settings.Atomic:
+                    if (!await TryWriteAsync(context, decision.Next!).ConfigureAwait(false))
+                    {
+                        return CallPermit.FailedOpen;
+                    }
+
+                    await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
+                    return CallPermit.Allowed(new CircuitStateEntry(decision.Next!, true, null));
+
+                case CheckVerdict.Transition:
+                    var replaced = await TryReplaceAsync(context, entry, decision.Next!).ConfigureAwait(false);
+                    if (replaced is null)
+                    {
+                        // The write may have landed with our lease before the store call failed: report as its possible holder.
+                        return CallPermit.FailedOpen with { ProbeOwner = probeOwner };
+                    }
+
+                    if (replaced.Value.Succeeded)
+                    {
+                        await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
+                        return CallPermit.Allowed(replaced.Value.Current ?? new CircuitStateEntry(decision.Next!, true, null), probeOwner);
+                    }
+
+                    entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+                    break;
+
+                default:
+                    var claimed = await TryClaimProbeAsync(context, probeOwner!, now).ConfigureAwait(false);
+                    if (claimed is null)
+                    {
+                        return CallPermit.FailedOpen with { ProbeOwner = probeOwner };
+                    }
+
+                    if (claimed.Value.Succeeded)
+                    {
+                        return CallPermit.Allowed(claimed.Value.Current!, probeOwner);
+                    }
+
+                    entry = await CurrentAfterConflictAsync(context, claimed.Value).ConfigureAwait(false);
+                    break;
+            }
+        }
+
+        ReportGaveUp(entry, attempt);
+        return CallPermit.FailedOpen;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="transition"/> to the stored state. Atomic mode starts from the entry the call was admitted on
+    /// (for a probe, the one its own claim wrote), so a stale read can never hide the probe's lease; a conflict brings the
+    /// stored item. Last-writer-wins mode reads the store first, past the cache, because its write overwrites.
+    /// </summary>
+    private async ValueTask UpdateAsync(
+        ResilienceContext context,
+        CallPermit permit,
+        Func<CircuitSnapshot, long, CircuitSnapshot?> transition,
+        Outcome<TResult>? outcome)
+    {
+        var started = _timeProvider.GetTimestamp();
+        var entry = _settings.Atomic && permit.Observed is { } observed
+            ? observed
+            : await TryReadAsync(context, bypassCache: !_settings.Atomic).ConfigureAwait(false);
+
+        var attempt = 0;
+        for (; entry is not null && attempt < MaxWriteAttempts && !PastDeadline(started); attempt++)
         {
             var next = transition(entry.Snapshot, NowMs());
             if (next is null)
@@ -225,9 +244,17 @@ internal sealed class DistributedCircuitController<TResult>
             entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
         }
 
+        ReportGaveUp(entry, attempt);
+    }
+
+    // Each store call has its own timeout; this bounds a whole run of conflicting writes.
+    private bool PastDeadline(long started) => _timeProvider.GetElapsedTime(started) > _storeTimeout * 4;
+
+    private void ReportGaveUp(CircuitStateEntry? entry, int attempts)
+    {
         if (entry is not null && _logger is not null)
         {
-            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, MaxWriteAttempts);
+            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, attempts);
         }
     }
 
@@ -236,7 +263,7 @@ internal sealed class DistributedCircuitController<TResult>
         var current = await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
         var next = change(current, NowMs());
         await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
-        _cache?.Update(new CircuitStateEntry(next, true, null), fromStore: false, NowMs());
+        _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, NowMs());
 
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
@@ -249,27 +276,19 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
-    private async ValueTask<CircuitStateEntry?> CurrentAfterConflictAsync(ResilienceContext context, CircuitWriteResult conflict)
-    {
-        if (conflict.Current is { } current)
-        {
-            _cache?.Update(current, fromStore: true, NowMs());
-            return current;
-        }
+    private async ValueTask<CircuitStateEntry?> CurrentAfterConflictAsync(ResilienceContext context, CircuitWriteResult conflict) =>
+        conflict.Current ?? await TryReadAsync(context, bypassCache: true).ConfigureAwait(false);
 
-        // The store did not return the conflicting item: read it, past the cache, which may hold the stale one.
-        return await TryReadAsync(context, StoreOperation.Read, bypassCache: true).ConfigureAwait(false);
-    }
-
-    private async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, string operation, bool bypassCache = false)
+    private async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, bool bypassCache = false)
     {
         try
         {
             CircuitStateEntry entry;
             if (_cache is null || bypassCache)
             {
+                var generation = _cache?.Generation ?? 0;
                 entry = await CallStoreAsync(_readOperation).ConfigureAwait(false);
-                _cache?.Update(entry, fromStore: true, NowMs());
+                _cache?.UpdateFromStore(entry, generation, NowMs());
             }
             else if (!_cache.TryGetFresh(NowMs(), _cacheTtlMs, out entry))
             {
@@ -289,7 +308,7 @@ internal sealed class DistributedCircuitController<TResult>
         }
         catch (Exception ex)
         {
-            await ReportStoreFailureAsync(context, operation, ex).ConfigureAwait(false);
+            await ReportStoreFailureAsync(context, StoreOperation.Read, ex).ConfigureAwait(false);
             return null;
         }
     }
@@ -304,7 +323,7 @@ internal sealed class DistributedCircuitController<TResult>
                 return true;
             }).ConfigureAwait(false);
 
-            _cache?.Update(new CircuitStateEntry(next, true, null), fromStore: false, NowMs());
+            _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, NowMs());
             return true;
         }
         catch (Exception ex)
@@ -314,41 +333,41 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
-    private async ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, CircuitStateEntry expected, CircuitSnapshot next)
-    {
-        try
-        {
-            var result = await CallStoreAsync(ct => _store.TryReplaceAsync(_circuitId, expected, next, ct)).ConfigureAwait(false);
-            if (result.Succeeded && result.Current is { } written)
-            {
-                _cache?.Update(written, fromStore: true, NowMs());
-            }
+    private ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, CircuitStateEntry expected, CircuitSnapshot next) =>
+        TryConditionalWriteAsync(context, StoreOperation.TryReplace, ct => _store.TryReplaceAsync(_circuitId, expected, next, ct));
 
-            return result;
-        }
-        catch (Exception ex)
-        {
-            await ReportStoreFailureAsync(context, StoreOperation.TryReplace, ex).ConfigureAwait(false);
-            return null;
-        }
+    private ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, string owner, long now)
+    {
+        var leaseExpires = now + _settings.ProbeLeaseMs;
+        return TryConditionalWriteAsync(context, StoreOperation.TryClaimProbe, ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpires, now, ct));
     }
 
-    private async ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, string owner, long now)
+    private async ValueTask<CircuitWriteResult?> TryConditionalWriteAsync(
+        ResilienceContext context,
+        string operation,
+        Func<CancellationToken, ValueTask<CircuitWriteResult>> write)
     {
         try
         {
-            var leaseExpires = now + _settings.ProbeLeaseMs;
-            var result = await CallStoreAsync(ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpires, now, ct)).ConfigureAwait(false);
-            if (result.Succeeded && result.Current is { } written)
+            var generation = _cache?.Generation ?? 0;
+            var result = await CallStoreAsync(write).ConfigureAwait(false);
+            if (result.Current is { } current)
             {
-                _cache?.Update(written, fromStore: true, NowMs());
+                if (result.Succeeded)
+                {
+                    _cache?.UpdateAfterWrite(current, confirmedByStore: true, NowMs());
+                }
+                else
+                {
+                    _cache?.UpdateFromStore(current, generation, NowMs());
+                }
             }
 
             return result;
         }
         catch (Exception ex)
         {
-            await ReportStoreFailureAsync(context, StoreOperation.TryClaimProbe, ex).ConfigureAwait(false);
+            await ReportStoreFailureAsync(context, operation, ex).ConfigureAwait(false);
             return null;
         }
     }

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
@@ -50,6 +52,10 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
         return builder.AddDistributedCircuitBreaker(options);
     }
 
+    /// <summary>
+    /// Appends the downstream authority to the circuit id. The base id is kept as given, so an invalid one still fails validation;
+    /// an authority that would make the id too long is shortened and ends with a hash of itself, so hosts never share a circuit by accident.
+    /// </summary>
     internal static string CircuitIdFor(string baseId, string? instanceName)
     {
         if (string.IsNullOrEmpty(instanceName))
@@ -57,7 +63,16 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
             return baseId;
         }
 
-        var authority = Uri.TryCreate(instanceName, UriKind.Absolute, out var uri) ? uri.Authority : instanceName;
-        return CircuitIdRules.Sanitize(baseId + ":" + authority);
+        var authority = CircuitIdRules.Sanitize(Uri.TryCreate(instanceName, UriKind.Absolute, out var uri) ? uri.Authority : instanceName);
+        var room = CircuitIdRules.MaxLength - baseId.Length - 1;
+        if (authority.Length > room && room > HashLength + 1)
+        {
+            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(instanceName)), 0, HashLength / 2).ToLowerInvariant();
+            authority = authority[..(room - HashLength - 1)] + "." + hash;
+        }
+
+        return baseId + ":" + authority;
     }
+
+    private const int HashLength = 16;
 }

@@ -16,7 +16,8 @@ internal static class DynamoDbCircuitItem
 
     public static CircuitStateEntry ToEntry(Dictionary<string, AttributeValue>? item)
     {
-        if (item is null || item.Count == 0)
+        // An item exists when its key does, even if it holds none of the circuit attributes (only others').
+        if (item is null || !item.ContainsKey(CircuitSnapshotSchema.IdAttribute))
         {
             return new CircuitStateEntry(CircuitSnapshot.Initial, false, new DynamoDbItemVersion(null));
         }

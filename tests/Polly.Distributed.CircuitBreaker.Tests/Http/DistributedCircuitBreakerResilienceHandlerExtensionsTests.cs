@@ -165,6 +165,26 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     }
 
     [Fact]
+    public void CircuitIdFor_InvalidBaseId_IsKeptSoValidationRejectsIt()
+    {
+        Assert.Equal("my function:api.example.com", DistributedCircuitBreakerResilienceHandlerExtensions.CircuitIdFor("my function", "https://api.example.com"));
+    }
+
+    [Fact]
+    public void CircuitIdFor_AuthorityTooLong_FitsAndKeepsHostsApart()
+    {
+        var baseId = new string('f', 200);
+
+        var first = DistributedCircuitBreakerResilienceHandlerExtensions.CircuitIdFor(baseId, "https://" + new string('a', 80) + ".example.com");
+        var second = DistributedCircuitBreakerResilienceHandlerExtensions.CircuitIdFor(baseId, "https://" + new string('a', 80) + ".example.org");
+
+        Assert.Equal(256, first.Length);
+        Assert.Equal(256, second.Length);
+        Assert.NotEqual(first, second);
+        Assert.StartsWith(baseId + ":", first, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ShouldHandle_Default_TreatsTransientHttpOutcomesAsFailures()
     {
         var options = new HttpDistributedCircuitBreakerStrategyOptions();

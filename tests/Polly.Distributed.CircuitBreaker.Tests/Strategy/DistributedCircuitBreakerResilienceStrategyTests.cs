@@ -87,16 +87,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     public async Task Execute_CallCancelledByCaller_CountsAsNeither()
     {
         var pipeline = Build(o => o.ShouldHandle = _ => new ValueTask<bool>(true));
-        using var cancellation = new CancellationTokenSource();
 
-        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
-            ct =>
-            {
-                cancellation.Cancel();
-                ct.ThrowIfCancellationRequested();
-                return new ValueTask<int>(1);
-            },
-            cancellation.Token));
+        await CancelDuringCallAsync(pipeline);
 
         Assert.Equal(0, (await ReadAsync()).FailureCount);
         Assert.Equal(0, _store.AllWrites);
@@ -309,16 +301,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         var pipeline = Build(o => o.Consistency = CircuitConsistency.Atomic);
         await FailAsync(pipeline, 5);
         _time.Advance(TimeSpan.FromSeconds(10));
-        using var cancellation = new CancellationTokenSource();
 
-        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
-            ct =>
-            {
-                cancellation.Cancel();
-                ct.ThrowIfCancellationRequested();
-                return new ValueTask<int>(1);
-            },
-            cancellation.Token));
+        await CancelDuringCallAsync(pipeline);
 
         Assert.Null((await ReadAsync()).ProbeLeaseOwner);
         Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
@@ -379,6 +363,20 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         {
             await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("503")));
         }
+    }
+
+    private static async Task CancelDuringCallAsync(ResiliencePipeline pipeline)
+    {
+        using var cancellation = new CancellationTokenSource();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+            ct =>
+            {
+                cancellation.Cancel();
+                ct.ThrowIfCancellationRequested();
+                return new ValueTask<int>(1);
+            },
+            cancellation.Token));
     }
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;

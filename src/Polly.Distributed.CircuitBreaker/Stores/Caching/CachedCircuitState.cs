@@ -4,17 +4,25 @@ namespace Polly.Distributed.CircuitBreaker.Stores.Caching;
 /// The cached state of one circuit in one store, shared by every breaker of the process.
 /// Concurrent misses make a single store read.
 /// </summary>
+/// <remarks>
+/// Every change bumps a generation. A store read applies its result only if no change happened while it was in flight,
+/// so a read that started before this process wrote can never bring back the older state as fresh.
+/// </remarks>
 internal sealed class CachedCircuitState
 {
     private readonly object _gate = new();
     private Value? _value;
+    private long _generation;
     private TaskCompletionSource<CircuitStateEntry>? _pendingRead;
+
+    /// <summary>Gets the generation to pass to <see cref="UpdateFromStore"/> for a store call about to start.</summary>
+    public long Generation => Volatile.Read(ref _generation);
 
     /// <summary>Returns the cached entry if it came from the store less than <paramref name="ttlMs"/> ago.</summary>
     public bool TryGetFresh(long nowMs, long ttlMs, out CircuitStateEntry entry)
     {
         var value = Volatile.Read(ref _value);
-        if (value is not null && nowMs - value.FetchedAtMs < ttlMs)
+        if (value is { FetchedAtMs: { } fetchedAt } && nowMs - fetchedAt < ttlMs)
         {
             entry = value.Entry;
             return true;
@@ -29,10 +37,12 @@ internal sealed class CachedCircuitState
     {
         TaskCompletionSource<CircuitStateEntry>? joined;
         TaskCompletionSource<CircuitStateEntry> pending;
+        long generation;
         lock (_gate)
         {
             joined = _pendingRead;
             pending = _pendingRead ??= new TaskCompletionSource<CircuitStateEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+            generation = _generation;
         }
 
         if (joined is not null)
@@ -43,7 +53,7 @@ internal sealed class CachedCircuitState
         try
         {
             var entry = await read().ConfigureAwait(false);
-            Update(entry, fromStore: true, nowMs());
+            UpdateFromStore(entry, generation, nowMs());
             pending.SetResult(entry);
             return entry;
         }
@@ -63,17 +73,37 @@ internal sealed class CachedCircuitState
     }
 
     /// <summary>
-    /// Replaces the cached entry. Only an entry that came from the store (a read, or a conditional write that
-    /// matched it) restarts the freshness; a local unconditional write keeps the old freshness.
+    /// Caches what a store call that started at <paramref name="generation"/> returned, unless the cache changed since:
+    /// then the store's answer may predate this process's own write.
     /// </summary>
-    public void Update(CircuitStateEntry entry, bool fromStore, long nowMs)
+    public void UpdateFromStore(CircuitStateEntry entry, long generation, long nowMs)
     {
         lock (_gate)
         {
-            var fetchedAt = fromStore ? nowMs : _value?.FetchedAtMs ?? long.MinValue;
-            Volatile.Write(ref _value, new Value(entry, fetchedAt));
+            if (_generation == generation)
+            {
+                Set(entry, nowMs);
+            }
         }
     }
 
-    private sealed record Value(CircuitStateEntry Entry, long FetchedAtMs);
+    /// <summary>
+    /// Caches the result of this process's own write. A conditional write that matched the store restarts the freshness
+    /// (<paramref name="confirmedByStore"/>); an unconditional write keeps the old freshness, so it never hides others' writes longer.
+    /// </summary>
+    public void UpdateAfterWrite(CircuitStateEntry entry, bool confirmedByStore, long nowMs)
+    {
+        lock (_gate)
+        {
+            Set(entry, confirmedByStore ? nowMs : _value?.FetchedAtMs);
+        }
+    }
+
+    private void Set(CircuitStateEntry entry, long? fetchedAtMs)
+    {
+        _generation++;
+        Volatile.Write(ref _value, new Value(entry, fetchedAtMs));
+    }
+
+    private sealed record Value(CircuitStateEntry Entry, long? FetchedAtMs);
 }

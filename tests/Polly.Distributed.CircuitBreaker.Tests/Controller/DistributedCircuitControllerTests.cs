@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Time.Testing;
+using Polly.CircuitBreaker;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
+
+/// <summary>Regression tests from the review of the I/O layer: stale reads, cached writes, writes that land but time out.</summary>
+public class DistributedCircuitControllerTests
+{
+    private const string CircuitId = "orders";
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+    private readonly InMemoryCircuitStateStore _shared = new();
+
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    [Fact]
+    public async Task Record_AtomicProbeFailsWhileReadsAreStale_ReopensInsteadOfHoldingLease()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        var stale = new StaleReadStore(_shared);
+        await stale.FreezeReadsAsync();
+        var pipeline = Build(stale, CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero);
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+
+        var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(1, stored.ConsecutiveOpens);
+        Assert.Null(stored.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public async Task Record_LastWriterWinsWithCachedClosed_DoesNotOverwriteAnotherProcesssOpen()
+    {
+        var cachedProcess = Build(new SeparateCacheStore(_shared), CircuitConsistency.LastWriterWins, cacheTtl: TimeSpan.FromSeconds(10));
+        var otherProcess = Build(new SeparateCacheStore(_shared), CircuitConsistency.LastWriterWins, cacheTtl: TimeSpan.Zero);
+        await FailAsync(cachedProcess, 3);
+        await FailAsync(otherProcess, 2);
+        var opened = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+
+        await FailAsync(cachedProcess, 1);
+
+        Assert.Equal(SharedCircuitState.Open, opened.State);
+        Assert.Equal(opened, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot);
+    }
+
+    [Fact]
+    public async Task Acquire_AtomicTransitionLandsButStoreCallFails_ProbeOutcomeStillRecorded()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        var pipeline = Build(new LandsThenThrowsStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero);
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+
+        var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Null(stored.ProbeLeaseOwner);
+    }
+
+    private ResiliencePipeline Build(ICircuitStateStore store, CircuitConsistency consistency, TimeSpan cacheTtl) =>
+        new ResiliencePipelineBuilder { TimeProvider = _time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = store,
+                Consistency = consistency,
+                CacheTtl = cacheTtl,
+            })
+            .Build();
+
+    private static async Task FailAsync(ResiliencePipeline pipeline, int times)
+    {
+        for (var i = 0; i < times; i++)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+        }
+    }
+
+    /// <summary>A store of its own instance, as another process has, so that it gets a cache of its own.</summary>
+    private class SeparateCacheStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        public virtual ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public virtual ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+    }
+
+    /// <summary>Reads keep returning what was stored when they were frozen, as a lagging replica does.</summary>
+    private sealed class StaleReadStore(ICircuitStateStore inner) : SeparateCacheStore(inner)
+    {
+        private readonly ICircuitStateStore _inner = inner;
+        private CircuitStateEntry? _frozen;
+
+        public async Task FreezeReadsAsync() => _frozen = await _inner.ReadAsync(CircuitId, CancellationToken.None);
+
+        public override ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+            _frozen is { } frozen ? new(frozen) : base.ReadAsync(circuitId, cancellationToken);
+    }
+
+    /// <summary>Applies a conditional write, then fails as a timed-out network call does.</summary>
+    private sealed class LandsThenThrowsStore(ICircuitStateStore inner) : SeparateCacheStore(inner)
+    {
+        private bool _thrown;
+
+        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+        {
+            var result = await base.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+            if (!_thrown)
+            {
+                _thrown = true;
+                throw new TimeoutException("the answer was lost");
+            }
+
+            return result;
+        }
+    }
+}
