@@ -84,13 +84,7 @@ internal sealed class DistributedCircuitController<TResult>
             return default;
         }
 
-        return UpdateAsync(
-            context,
-            permit,
-            (snapshot, now) => failed
-                ? CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
-                : CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner),
-            outcome);
+        return RecordInStoreAsync(context, permit, failed, outcome);
     }
 
     /// <summary>Gives back the probe lease of a call that its caller cancelled, so that another call may probe.</summary>
@@ -193,6 +187,16 @@ internal sealed class DistributedCircuitController<TResult>
         ReportGaveUp(entry, attempt);
         return CallPermit.FailedOpen;
     }
+
+    // Kept apart from RecordAsync so that the hot path does not allocate this closure.
+    private ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome) =>
+        UpdateAsync(
+            context,
+            permit,
+            (snapshot, now) => failed
+                ? CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
+                : CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner),
+            outcome);
 
     /// <summary>
     /// Applies <paramref name="transition"/> to the stored state. Atomic mode starts from the entry the call was admitted on
