@@ -33,5 +33,5 @@ case "$store" in
 esac
 
 dotnet build "$REPO_ROOT/samples/HttpClientLambda.LocalFleet" -c Release -v quiet -nologo \
-  | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available)' || true
+  | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available|The URL of repository remote)' || true
 dotnet "$REPO_ROOT/samples/HttpClientLambda.LocalFleet/bin/Release/net10.0/HttpClientLambda.LocalFleet.dll" "$@"

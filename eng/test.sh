@@ -13,7 +13,7 @@ start_redis
 results="$(mktemp -d)"
 set +e
 dotnet test "$REPO_ROOT/Polly.Distributed.sln" -c Release --logger trx --results-directory "$results" 2>&1 \
-  | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available)'
+  | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available|The URL of repository remote)'
 status=${PIPESTATUS[0]}
 set -e
 
