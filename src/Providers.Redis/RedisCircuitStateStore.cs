@@ -11,23 +11,30 @@ namespace Polly.Distributed.CircuitBreaker.Redis;
 /// Unconditional writes are one <c>HSET</c> (with <c>HDEL</c> of lease fields, in the same transaction); conditional writes
 /// and the probe claim are single Lua scripts, so each is one atomic round trip. Reconnection is StackExchange.Redis's own.
 /// </remarks>
-public sealed class RedisCircuitStateStore : ICircuitStateStore
+public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
 {
     private static readonly RedisValue[] LeaseFields = [.. CircuitSnapshotSchema.LeaseAttributes.Select(name => (RedisValue)name)];
 
     private readonly IConnectionMultiplexer _connection;
+    private readonly bool _ownsConnection;
     private readonly RedisCircuitStateStoreOptions _options;
 
     /// <summary>Initializes a new instance of the <see cref="RedisCircuitStateStore"/> class.</summary>
     /// <param name="connection">The connection; the caller keeps ownership.</param>
     /// <param name="options">The store options.</param>
     public RedisCircuitStateStore(IConnectionMultiplexer connection, RedisCircuitStateStoreOptions options)
+        : this(connection, options, ownsConnection: false)
+    {
+    }
+
+    internal RedisCircuitStateStore(IConnectionMultiplexer connection, RedisCircuitStateStoreOptions options, bool ownsConnection)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.KeyPrefix);
 
         _connection = connection;
+        _ownsConnection = ownsConnection;
         _options = options;
     }
 
@@ -120,6 +127,15 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore
 
         var result = await EvaluateAsync(circuitId, RedisScripts.ClaimProbe, arguments).ConfigureAwait(false);
         return new CircuitWriteResult((int)result[0] == 1, RedisCircuitHash.ToEntry(EncodedFields(result)));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_ownsConnection)
+        {
+            _connection.Dispose();
+        }
     }
 
     private static string[] EncodedFields(RedisResult[] result) => [.. result.Skip(1).Select(value => (string)value!)];

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Polly.Distributed.CircuitBreaker;
 
@@ -26,7 +27,7 @@ public static class DistributedCircuitBreakerOptionsServiceCollectionExtensions
         services.AddOptions<HttpDistributedCircuitBreakerStrategyOptions>(name ?? Options.Options.DefaultName)
             .Bind(section)
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<HttpDistributedCircuitBreakerStrategyOptions>, BoundOptionsValidator>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpDistributedCircuitBreakerStrategyOptions>, BoundOptionsValidator>());
         return services;
     }
 

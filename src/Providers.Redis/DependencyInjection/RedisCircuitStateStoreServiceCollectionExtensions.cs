@@ -30,12 +30,18 @@ public static class RedisCircuitStateStoreServiceCollectionExtensions
         services.RemoveAll<ICircuitStateStore>();
         services.AddSingleton(sp =>
         {
-            var connection = sp.GetService<IConnectionMultiplexer>()
-                ?? (configuration is null
-                    ? throw new InvalidOperationException(
-                        $"No IConnectionMultiplexer is registered and {nameof(RedisCircuitStateStoreOptions)}.{nameof(RedisCircuitStateStoreOptions.ConnectionString)} is not set.")
-                    : ConnectionMultiplexer.Connect(configuration));
-            return new RedisCircuitStateStore(connection, options);
+            if (sp.GetService<IConnectionMultiplexer>() is { } registered)
+            {
+                return new RedisCircuitStateStore(registered, options);
+            }
+
+            if (configuration is null)
+            {
+                throw new InvalidOperationException(
+                    $"No IConnectionMultiplexer is registered and {nameof(RedisCircuitStateStoreOptions)}.{nameof(RedisCircuitStateStoreOptions.ConnectionString)} is not set.");
+            }
+
+            return new RedisCircuitStateStore(ConnectionMultiplexer.Connect(configuration), options, ownsConnection: true);
         });
         services.AddSingleton<ICircuitStateStore>(static sp => sp.GetRequiredService<RedisCircuitStateStore>());
         return services;
