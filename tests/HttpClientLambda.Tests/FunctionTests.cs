@@ -45,6 +45,18 @@ public sealed class FunctionTests : IDisposable
     }
 
     [Fact]
+    public async Task FunctionHandler_Toggle_PostsToDownstreamAndReturnsItsHealth()
+    {
+        _downstream.Body = "{\"healthy\":false}";
+
+        var response = await InvokeAsync(new Function(BuildServices()), "/toggle");
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Equal(new ToggleResult(false), Body<ToggleResult>(response));
+        Assert.Equal("POST /toggle", _downstream.LastRequest);
+    }
+
+    [Fact]
     public async Task FunctionHandler_UnknownRoute_Returns404()
     {
         Assert.Equal(404, (await InvokeAsync(new Function(BuildServices()), "/nope")).StatusCode);

@@ -25,6 +25,12 @@ public sealed class LoopbackDownstream : IDisposable
     /// <summary>Gets or sets the status every request gets.</summary>
     public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
 
+    /// <summary>Gets or sets the JSON body of every answer, if any.</summary>
+    public string? Body { get; set; }
+
+    /// <summary>Gets the method and path of the last request.</summary>
+    public string? LastRequest { get; private set; }
+
     /// <summary>Gets or sets how long each answer takes.</summary>
     public TimeSpan Delay { get; set; }
 
@@ -51,6 +57,7 @@ public sealed class LoopbackDownstream : IDisposable
             }
 
             Interlocked.Increment(ref _requests);
+            LastRequest = $"{context.Request.HttpMethod} {context.Request.Url?.AbsolutePath}";
             _ = Task.Run(async () =>
             {
                 try
@@ -61,6 +68,12 @@ public sealed class LoopbackDownstream : IDisposable
                     }
 
                     context.Response.StatusCode = (int)Status;
+                    if (Body is { } body)
+                    {
+                        context.Response.ContentType = "application/json";
+                        await context.Response.OutputStream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(body));
+                    }
+
                     context.Response.Close();
                 }
                 catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
