@@ -38,6 +38,7 @@ ensure_redis() {
 }
 
 free_port() {
+  ensure_node
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})'
 }
 

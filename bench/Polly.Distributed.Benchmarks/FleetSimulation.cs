@@ -22,23 +22,17 @@ internal static class FleetSimulation
     {
         Console.WriteLine($"Fleet simulation: {Environments} environments, threshold {Threshold}, dead dependency, DynamoDB-compatible server at {serviceUrl}, {rounds} rounds.");
         Console.WriteLine($"{"breaker",-32} {"calls to dead dependency",26} {"stored failureCount",20} {"opens",6} {"time",8}");
-        await RunAsync("Polly in-memory (no sharing)", () => new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
-        {
-            FailureRatio = 1.0,
-            MinimumThroughput = Threshold,
-            SamplingDuration = TimeSpan.FromMinutes(1),
-            BreakDuration = TimeSpan.FromMinutes(1),
-        }), serviceUrl: null, rounds);
-
+        await RunAsync("Polly in-memory (no sharing)", serviceUrl: null, rounds, consistency: default);
         foreach (var consistency in new[] { CircuitConsistency.LastWriterWins, CircuitConsistency.Atomic })
         {
-            await RunAsync($"Polly.Distributed {consistency}", null!, serviceUrl, rounds, consistency);
+            await RunAsync($"Polly.Distributed {consistency}", serviceUrl, rounds, consistency);
         }
 
         return 0;
     }
 
-    private static async Task RunAsync(string title, Func<ResiliencePipelineBuilder> inProcess, string? serviceUrl, int rounds, CircuitConsistency consistency = default)
+    // serviceUrl null: Polly's own in-memory breaker in every environment.
+    private static async Task RunAsync(string title, string? serviceUrl, int rounds, CircuitConsistency consistency)
     {
         var calls = new List<int>();
         var stored = new List<long>();
@@ -49,11 +43,24 @@ internal static class FleetSimulation
             var circuitId = $"fleet-{Guid.NewGuid():N}";
             var opened = 0;
             var clients = new List<AmazonDynamoDBClient>();
+            ValueTask CountOpen()
+            {
+                Interlocked.Increment(ref opened);
+                return default;
+            }
+
             var pipelines = Enumerable.Range(0, Environments).Select(_ =>
             {
                 if (serviceUrl is null)
                 {
-                    return inProcess().Build();
+                    return new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
+                    {
+                        FailureRatio = 1.0,
+                        MinimumThroughput = Threshold,
+                        SamplingDuration = TimeSpan.FromMinutes(1),
+                        BreakDuration = TimeSpan.FromMinutes(1),
+                        OnOpened = _ => CountOpen(),
+                    }).Build();
                 }
 
                 var client = CreateClient(serviceUrl);
@@ -67,11 +74,7 @@ internal static class FleetSimulation
                     MaxBreakDuration = TimeSpan.FromMinutes(1),
                     StoreTimeout = TimeSpan.FromSeconds(10),
                     Consistency = consistency,
-                    OnOpened = _ =>
-                    {
-                        Interlocked.Increment(ref opened);
-                        return default;
-                    },
+                    OnOpened = _ => CountOpen(),
                 }).Build();
             }).ToArray();
 
@@ -103,7 +106,7 @@ internal static class FleetSimulation
             await Task.WhenAll(environments);
 
             calls.Add(reached);
-            opens.Add(serviceUrl is null ? Environments : opened);
+            opens.Add(opened);
             if (serviceUrl is not null)
             {
                 var store = new DynamoDbCircuitStateStore(clients[0], new DynamoDbCircuitStateStoreOptions { TableName = "fleet-simulation", ConsistentRead = true });

@@ -23,7 +23,7 @@ public sealed class DynamoDbOutageTests
         var pipeline = new ResiliencePipelineBuilder<int>()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
             {
-                CircuitId = "outage",
+                CircuitId = "outage-circuit",
                 StateStore = store,
                 FailureThreshold = 2,
                 BreakDuration = TimeSpan.FromHours(1),
@@ -42,7 +42,7 @@ public sealed class DynamoDbOutageTests
         Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
         var own = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new InvalidOperationException("own failure")));
         Assert.Equal("own failure", own.Message);
-        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains("'outage'", StringComparison.Ordinal));
+        Assert.Contains(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains("'outage-circuit'", StringComparison.Ordinal));
 
         await server.StartAsync();
 

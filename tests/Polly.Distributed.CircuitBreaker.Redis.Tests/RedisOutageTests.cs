@@ -9,7 +9,7 @@ namespace Polly.Distributed.CircuitBreaker.Redis.Tests;
 public sealed class RedisOutageTests
 {
     [Fact]
-    public async Task Execute_RedisKilledAndRestarted_FailsOpenThenResumes()
+    public async Task Execute_RedisKilledAndRestartedEmpty_FailsOpenThenCountsAgain()
     {
         var redisServer = IntegrationEnvironment.Require(IntegrationEnvironment.RedisServerVariable);
         var port = IntegrationEnvironment.FreeLoopbackPort();

@@ -82,7 +82,7 @@ public abstract class FleetTests
     }
 
     [Fact]
-    public async Task LastWriterWinsFleet_ConcurrentFailures_StillOpens()
+    public async Task LastWriterWinsFleet_RepeatedConcurrentFailureWaves_Opens()
     {
         var circuitId = NewCircuitId();
         var fleet = BuildFleet(circuitId, CircuitConsistency.LastWriterWins, failureThreshold: 5);

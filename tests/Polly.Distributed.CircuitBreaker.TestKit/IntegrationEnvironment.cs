@@ -14,7 +14,12 @@ public static class IntegrationEnvironment
     public const string DynaliteCliVariable = "DYNALITE_CLI";
     public const string RedisServerVariable = "REDIS_SERVER_BIN";
 
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Set by eng/test.sh once it has started the servers.</summary>
+    public const string RequireServersVariable = "POLLY_DISTRIBUTED_REQUIRE_SERVERS";
+
+    public static bool ServersRequired =>
+        string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)
+        || Environment.GetEnvironmentVariable(RequireServersVariable) == "1";
 
     /// <summary>Returns the variable's value, or fails (CI) or skips (elsewhere) the running test.</summary>
     public static string Require(string variable)
@@ -26,9 +31,9 @@ public static class IntegrationEnvironment
         }
 
         var reason = $"{variable} is not set, so the real server is missing: run the suite with 'bash eng/test.sh'.";
-        if (IsCi)
+        if (ServersRequired)
         {
-            throw new InvalidOperationException("CI=true requires every integration test to run. " + reason);
+            throw new InvalidOperationException("CI=true (or eng/test.sh) requires every integration test to run. " + reason);
         }
 
         Assert.Skip(reason);

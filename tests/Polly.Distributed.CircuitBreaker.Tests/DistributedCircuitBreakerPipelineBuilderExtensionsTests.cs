@@ -91,6 +91,21 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
     }
 
     [Fact]
+    public void Options_LambdaFunctionNameSet_IsTheDefaultCircuitId()
+    {
+        var previous = Environment.GetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME");
+        Environment.SetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME", "orders-function");
+        try
+        {
+            Assert.Equal("orders-function", new DistributedCircuitBreakerStrategyOptions().CircuitId);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME", previous);
+        }
+    }
+
+    [Fact]
     public void GetPipelineDescriptor_WithTimeoutAndRetry_ShowsStrategyAndOptions()
     {
         var options = ValidOptions();
@@ -125,20 +140,36 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
     }
 
     [Fact]
-    public async Task Telemetry_CircuitOpens_ReportsPollyEventNamesAndSeverities()
+    public async Task Telemetry_FullCycleAndStoreFailure_ReportsPollyEventNamesAndSeverities()
     {
         var listener = new RecordingTelemetryListener();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var store = new InMemoryCircuitStateStore();
         var options = ValidOptions();
         options.FailureThreshold = 1;
-        options.StateStore = new FaultyStoreAfterFirstWrite();
-        var pipeline = new ResiliencePipelineBuilder();
-        pipeline.AddDistributedCircuitBreaker(options);
-        var built = pipeline.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build();
+        options.SuccessThreshold = 1;
+        options.StateStore = store;
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        builder.AddDistributedCircuitBreaker(options);
+        var pipeline = builder.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build();
 
-        await Assert.ThrowsAsync<HttpRequestException>(async () => await built.ExecuteAsync(_ => throw new HttpRequestException()));
-        await built.ExecuteAsync(_ => default);
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException()));
+        time.Advance(options.BreakDuration);
+        await pipeline.ExecuteAsync(_ => default);
 
-        Assert.Contains(("OnCircuitOpened", ResilienceEventSeverity.Error), listener.Events);
+        Assert.Equal(
+            [
+                ("OnCircuitOpened", ResilienceEventSeverity.Error),
+                ("OnCircuitHalfOpened", ResilienceEventSeverity.Warning),
+                ("OnCircuitClosed", ResilienceEventSeverity.Information),
+            ],
+            listener.Events.Where(e => e.Item1.StartsWith("OnCircuit", StringComparison.Ordinal)));
+
+        options.StateStore = new Strategy.FaultyCircuitStateStore(store) { Mode = Strategy.FaultyCircuitStateStore.Fault.Throw };
+        var failing = new ResiliencePipelineBuilder();
+        failing.AddDistributedCircuitBreaker(options);
+        await failing.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build().ExecuteAsync(_ => default);
+
         Assert.Contains(("OnCircuitStateStoreFailure", ResilienceEventSeverity.Warning), listener.Events);
     }
 
@@ -159,26 +190,5 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
                 Events.Add((args.Event.EventName, args.Event.Severity));
             }
         }
-    }
-
-    private sealed class FaultyStoreAfterFirstWrite : ICircuitStateStore
-    {
-        private readonly InMemoryCircuitStateStore _inner = new();
-        private bool _written;
-
-        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
-            _written ? throw new InvalidOperationException("down") : _inner.ReadAsync(circuitId, cancellationToken);
-
-        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
-        {
-            _written = true;
-            return _inner.WriteAsync(circuitId, snapshot, cancellationToken);
-        }
-
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
-
-        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
     }
 }

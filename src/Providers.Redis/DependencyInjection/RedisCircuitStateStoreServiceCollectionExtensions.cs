@@ -54,7 +54,9 @@ public static class RedisCircuitStateStoreServiceCollectionExtensions
             var configuration = ConfigurationOptions.Parse(connectionString);
 
             // Start even when Redis is down: the breaker fails open and StackExchange.Redis reconnects in the background.
+            // While disconnected, commands fail at once instead of queueing until the breaker's timeout.
             configuration.AbortOnConnectFail = false;
+            configuration.BacklogPolicy = BacklogPolicy.FailFast;
             return configuration;
         }
         catch (ArgumentException ex)

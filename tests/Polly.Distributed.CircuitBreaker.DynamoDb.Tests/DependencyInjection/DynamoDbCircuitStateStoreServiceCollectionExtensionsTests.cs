@@ -53,6 +53,21 @@ public sealed class DynamoDbCircuitStateStoreServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void Options_CircuitBreakerTableSet_IsTheDefaultTableName()
+    {
+        var previous = Environment.GetEnvironmentVariable("CIRCUITBREAKER_TABLE");
+        Environment.SetEnvironmentVariable("CIRCUITBREAKER_TABLE", "circuits-from-env");
+        try
+        {
+            Assert.Equal("circuits-from-env", new DynamoDbCircuitStateStoreOptions().TableName);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CIRCUITBREAKER_TABLE", previous);
+        }
+    }
+
+    [Fact]
     public void AddDynamoDbCircuitStateStore_NoTableName_ThrowsNamingTheVariable()
     {
         var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddDynamoDbCircuitStateStore(o => o.TableName = null));

@@ -46,6 +46,38 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void AddRedisCircuitStateStore_DefaultOptions_KeysStartWithCircuitbreakerPrefix()
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton<IConnectionMultiplexer>(RedisServer.Shared)
+            .AddRedisCircuitStateStore()
+            .BuildServiceProvider();
+
+        Assert.Equal("circuitbreaker:orders", services.GetRequiredService<RedisCircuitStateStore>().KeyOf("orders"));
+    }
+
+    [Fact]
+    public async Task AddRedisCircuitStateStore_RedisDownAtStartUp_ResolvesAndFailsOpenNamingEndpoint()
+    {
+        var port = IntegrationEnvironment.FreeLoopbackPort();
+        using var services = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},connectTimeout=300")
+            .BuildServiceProvider();
+        var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger();
+        var pipeline = new ResiliencePipelineBuilder<int>()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = "orders",
+                StateStore = services.GetRequiredService<ICircuitStateStore>(),
+                Logger = logger,
+            })
+            .Build();
+
+        Assert.Equal(4, await pipeline.ExecuteAsync(_ => new ValueTask<int>(4)));
+        Assert.Contains($"127.0.0.1:{port}", logger.LatestRecord.Message + logger.LatestRecord.Exception, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddRedisCircuitStateStore_NoConnection_ThrowsOnResolve()
     {
         using var services = new ServiceCollection().AddRedisCircuitStateStore().BuildServiceProvider();

@@ -127,7 +127,8 @@ public class CircuitStateMachineTests
     {
         var next = CircuitStateMachine.RecordFailure(Closed with { FailureCount = 4, LastFailureUnixMs = Now - 60_000 }, Now, LastWriterWins, null);
 
-        Assert.Equal(SharedCircuitState.Open, next!.State);
+        Assert.Equal(5, next!.FailureCount);
+        Assert.Equal(SharedCircuitState.Open, next.State);
     }
 
     [Fact]
@@ -191,7 +192,7 @@ public class CircuitStateMachineTests
     }
 
     [Fact]
-    public void RecordOutcome_Open_ChangesNothing()
+    public void RecordFailureAndRecordSuccess_Open_ChangeNothing()
     {
         var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now + 5_000, ConsecutiveOpens = 2 };
 

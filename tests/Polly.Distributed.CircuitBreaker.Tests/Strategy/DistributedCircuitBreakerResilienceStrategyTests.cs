@@ -19,7 +19,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     public DistributedCircuitBreakerResilienceStrategyTests() => _store = new CountingCircuitStateStore(_shared);
 
     [Fact]
-    public async Task Execute_HealthyCallOnClosedCircuit_ReadsOnceAndWritesNothing()
+    public async Task Execute_HealthyCallsOnClosedCircuit_OneReadEachAndNoWrite()
     {
         var pipeline = Build();
 
@@ -126,23 +126,34 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds() + 20_000, reopened.NextAttemptUnixMs);
     }
 
-    [Fact]
-    public async Task Execute_LateFailureWhileOpen_DoesNotExtendBreak()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Execute_LateOutcomeWhileOpen_ChangesNothing(bool lateFailure)
     {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot
+        {
+            State = SharedCircuitState.HalfOpen,
+            FailureCount = 5,
+            ConsecutiveOpens = 2,
+        }, CancellationToken.None);
         var pipeline = Build();
         var other = Build();
         var release = new TaskCompletionSource();
         var slowCall = pipeline.ExecuteAsync(async _ =>
         {
             await release.Task;
-            throw new InvalidOperationException("late failure");
+            return lateFailure ? throw new InvalidOperationException("late failure") : 1;
         }).AsTask();
-        await FailAsync(other, 5);
+        await FailAsync(other, 1);
         var opened = await ReadAsync();
+        _time.Advance(TimeSpan.FromSeconds(3));
 
         release.SetResult();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => slowCall);
+        await Xunit.Record.ExceptionAsync(() => slowCall);
 
+        Assert.Equal(SharedCircuitState.Open, opened.State);
+        Assert.Equal(3, opened.ConsecutiveOpens);
         Assert.Equal(opened, await ReadAsync());
     }
 
@@ -251,7 +262,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     }
 
     [Fact]
-    public async Task Execute_StoreHangsPastTimeout_FailsOpenWithinTimeout()
+    public async Task Execute_StoreHangsPastTimeout_FailsOpenWithCallsOwnResult()
     {
         var faulty = new FaultyCircuitStateStore(_shared) { Mode = FaultyCircuitStateStore.Fault.Hang };
         var pipeline = new ResiliencePipelineBuilder()
@@ -264,7 +275,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
             })
             .Build();
 
-        var result = await pipeline.ExecuteAsync(_ => new ValueTask<string>("own result"));
+        // The bound only turns a regression (a hang) into a failure instead of a stuck run.
+        var result = await pipeline.ExecuteAsync(_ => new ValueTask<string>("own result")).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal("own result", result);
         Assert.Contains("did not answer within 50 ms", _logger.LatestRecord.Message + _logger.LatestRecord.Exception, StringComparison.Ordinal);
@@ -332,6 +344,88 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(1, (await ReadAsync()).SuccessCount);
     }
 
+    [Fact]
+    public async Task Execute_StoreWriteFails_FailsOpenWithCallsOwnOutcomeNamingTheWrite()
+    {
+        var failures = new List<OnCircuitStateStoreFailureArguments>();
+        var pipeline = Build(o =>
+        {
+            o.StateStore = new FailingWriteStore(_shared);
+            o.FailureThreshold = 1;
+            o.OnStateStoreFailure = args =>
+            {
+                failures.Add(args);
+                return default;
+            };
+        });
+
+        var own = await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("own")));
+
+        Assert.Equal("own", own.Message);
+        Assert.Equal("WriteAsync", Assert.Single(failures).Operation);
+        Assert.Contains("WriteAsync", _logger.LatestRecord.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_AtomicFullCycle_OpensProbesAndClosesOnce()
+    {
+        var pipeline = Build(o => o.Consistency = CircuitConsistency.Atomic);
+        await FailAsync(pipeline, 5);
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+        await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+
+        var closed = await ReadAsync();
+        Assert.Equal(SharedCircuitState.Closed, closed.State);
+        Assert.Null(closed.ProbeLeaseOwner);
+        Assert.Equal(["opened", "half-opened", "closed"], _events);
+    }
+
+    [Fact]
+    public async Task Execute_AtomicWithCache_OpensOnceAndRejectsFromCache()
+    {
+        var pipeline = Build(o =>
+        {
+            o.Consistency = CircuitConsistency.Atomic;
+            o.CacheTtl = TimeSpan.FromSeconds(5);
+        });
+
+        await FailAsync(pipeline, 5);
+        var readsAfterOpen = _store.Reads;
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+
+        Assert.Equal(5, (await ReadAsync()).FailureCount);
+        Assert.Equal(["opened"], _events);
+        Assert.Equal(readsAfterOpen, _store.Reads);
+    }
+
+    [Fact]
+    public async Task Execute_CachedBusyEnvironment_SeesOtherEnvironmentsOpenOnceTtlPasses()
+    {
+        var busy = Build(o => o.CacheTtl = TimeSpan.FromSeconds(2));
+        var other = Build(o => o.StateStore = new CountingCircuitStateStore(_shared));
+        await busy.ExecuteAsync(_ => new ValueTask<int>(1));
+        await FailAsync(other, 5);
+
+        Assert.Equal(1, await busy.ExecuteAsync(_ => new ValueTask<int>(1)));
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await busy.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
+    public async Task Execute_TwoBreakersOnOneStoreInstance_ShareOneCacheEntry()
+    {
+        var first = Build(o => o.CacheTtl = TimeSpan.FromSeconds(5));
+        var second = Build(o => o.CacheTtl = TimeSpan.FromSeconds(5));
+
+        await first.ExecuteAsync(_ => new ValueTask<int>(1));
+        await second.ExecuteAsync(_ => new ValueTask<int>(1));
+
+        Assert.Equal(1, _store.Reads);
+    }
+
     private ResiliencePipeline Build(Action<DistributedCircuitBreakerStrategyOptions>? configure = null)
     {
         var options = new DistributedCircuitBreakerStrategyOptions
@@ -380,6 +474,20 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     }
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+
+    private sealed class FailingWriteStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("write refused");
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("write refused");
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("write refused");
+    }
 
     private sealed class MalformedItemStore(ICircuitStateStore inner) : ICircuitStateStore
     {
