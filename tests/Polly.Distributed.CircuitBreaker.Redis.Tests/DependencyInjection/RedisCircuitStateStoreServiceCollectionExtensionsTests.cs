@@ -70,6 +70,7 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
                 CircuitId = "orders",
                 StateStore = services.GetRequiredService<ICircuitStateStore>(),
                 Logger = logger,
+                StoreTimeout = TimeSpan.FromSeconds(10),
             })
             .Build();
 
