@@ -15,9 +15,10 @@ namespace HttpClientLambda;
 /// </summary>
 public sealed class Function
 {
-    // One service provider per execution environment: created at cold start, reused by every warm invocation.
+    // One service provider per execution environment: created in the init phase (the runtime constructs the handler
+    // there), reused by every warm invocation.
     private static readonly Lazy<ServiceProvider> SharedServices = new(() =>
-        FunctionServices.Build(new ConfigurationBuilder().AddEnvironmentVariables().Build()));
+        FunctionServices.WarmUp(FunctionServices.Build(new ConfigurationBuilder().AddEnvironmentVariables().Build())));
 
     private readonly IServiceProvider _services;
 

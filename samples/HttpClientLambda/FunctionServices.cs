@@ -4,6 +4,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Distributed.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.DynamoDb;
 
 namespace HttpClientLambda;
 
@@ -88,6 +89,29 @@ public static class FunctionServices
 
         services.AddHttpClient("control", client => client.BaseAddress = downstream);
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>
+    /// Checks and warms the DynamoDB store before the first invocation, so a cold start does not spend its first store call
+    /// (TLS handshake, credentials) against the breaker's store timeout. A failure is logged, not thrown: the breaker fails open.
+    /// </summary>
+    public static ServiceProvider WarmUp(ServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        if (services.GetService<ICircuitStateStore>() is DynamoDbCircuitStateStore dynamoDb)
+        {
+            try
+            {
+                dynamoDb.WarmUpAsync().GetAwaiter().GetResult();
+            }
+            catch (CircuitStateStoreException ex)
+            {
+                services.GetRequiredService<ILoggerFactory>().CreateLogger("HttpClientLambda").LogWarning(ex, "The circuit state store is not ready: {Error}", ex.Message);
+            }
+        }
+
+        return services;
     }
 
     /// <summary>The shared circuit id of the downstream: function name and authority, as the breaker derives it.</summary>

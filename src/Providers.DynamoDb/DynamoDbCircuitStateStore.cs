@@ -110,6 +110,18 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     }
 
     /// <summary>
+    /// Reads a circuit id that no breaker uses, to check at start-up that the table and endpoint answer, and to warm the
+    /// connection (TLS, credentials, code paths) so the first real call fits in the breaker's store timeout. On AWS Lambda,
+    /// call it from the function's constructor: the init phase is not billed as an invocation and is not bound by the store timeout.
+    /// Needs only <c>dynamodb:GetItem</c>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>A task that completes when the table answered.</returns>
+    /// <exception cref="CircuitStateStoreException">The table is missing or the endpoint cannot be reached; the message names both.</exception>
+    public async Task WarmUpAsync(CancellationToken cancellationToken = default) =>
+        await ReadCoreAsync("polly-distributed-warm-up", consistent: false, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
     /// Creates the table (partition key <c>id</c> of type string, on-demand billing) unless it exists, and waits until it is active.
     /// Needs <c>dynamodb:DescribeTable</c> and <c>dynamodb:CreateTable</c>, which the breaker itself never uses.
     /// </summary>

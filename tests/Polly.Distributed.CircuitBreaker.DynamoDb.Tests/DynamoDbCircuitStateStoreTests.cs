@@ -172,6 +172,26 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task WarmUpAsync_TableExists_Completes()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+
+        await store.WarmUpAsync();
+
+        Assert.False((await store.ReadAsync("polly-distributed-warm-up", CancellationToken.None)).Exists);
+    }
+
+    [Fact]
+    public async Task WarmUpAsync_MissingTable_ThrowsNamingTableAndEndpoint()
+    {
+        var store = new DynamoDbCircuitStateStore(_client, new DynamoDbCircuitStateStoreOptions { TableName = "no-such-table" });
+
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(() => store.WarmUpAsync());
+
+        Assert.Contains("'no-such-table' does not exist at http://127.0.0.1:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Execute_MissingTable_FailsOpenAndLogsTableName()
     {
         var logger = new FakeLogger();
