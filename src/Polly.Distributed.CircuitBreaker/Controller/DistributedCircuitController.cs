@@ -16,6 +16,9 @@ internal sealed class DistributedCircuitController<TResult>
 {
     internal const int MaxWriteAttempts = 100;
 
+    // A foreign item may hold any nextAttempt: RetryAfter stays representable.
+    private const long MaxRetryAfterMs = 365L * 24 * 60 * 60 * 1000;
+
     private readonly ICircuitStateStore _store;
     private readonly string _circuitId;
     private readonly CircuitBreakerSettings _settings;
@@ -130,7 +133,8 @@ internal sealed class DistributedCircuitController<TResult>
             switch (decision.Verdict)
             {
                 case CheckVerdict.Allow:
-                    return CallPermit.Allowed(entry);
+                    // Holding the lease here means a retried claim met its own earlier, successful write.
+                    return CallPermit.Allowed(entry, HoldsLease(entry, probeOwner) ? probeOwner : null);
 
                 case CheckVerdict.Reject:
                     return CallPermit.Rejected(CreateRejection(decision), entry);
@@ -154,24 +158,31 @@ internal sealed class DistributedCircuitController<TResult>
                     var replaced = await TryReplaceAsync(context, entry, decision.Next!).ConfigureAwait(false);
                     if (replaced is null)
                     {
-                        // The write may have landed with our lease before the store call failed: report as its possible holder.
-                        return CallPermit.FailedOpen with { ProbeOwner = probeOwner };
+                        return PossibleProbeHolder(decision.Next!, probeOwner);
                     }
 
-                    if (replaced.Value.Succeeded)
+                    var stored = replaced.Value.Succeeded
+                        ? replaced.Value.Current ?? new CircuitStateEntry(decision.Next!, true, null)
+                        : await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+
+                    // A conflict that shows our own lease is our write, applied by a retry of the store client.
+                    if (replaced.Value.Succeeded || (stored is not null && HoldsLease(stored, probeOwner)))
                     {
-                        await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
-                        return CallPermit.Allowed(replaced.Value.Current ?? new CircuitStateEntry(decision.Next!, true, null), probeOwner);
+                        var permit = CallPermit.Allowed(stored!, probeOwner);
+                        await RaiseHoldingLeaseAsync(context, permit, entry.Snapshot, decision.Next!).ConfigureAwait(false);
+                        return permit;
                     }
 
-                    entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+                    entry = stored;
                     break;
 
                 default:
                     var claimed = await TryClaimProbeAsync(context, probeOwner!, now).ConfigureAwait(false);
                     if (claimed is null)
                     {
-                        return CallPermit.FailedOpen with { ProbeOwner = probeOwner };
+                        return PossibleProbeHolder(
+                            entry.Snapshot with { ProbeLeaseOwner = probeOwner, ProbeLeaseExpiresUnixMs = now + _settings.ProbeLeaseMs, StateTimestampUnixMs = now },
+                            probeOwner);
                     }
 
                     if (claimed.Value.Succeeded)
@@ -186,6 +197,31 @@ internal sealed class DistributedCircuitController<TResult>
 
         ReportGaveUp(entry, attempt);
         return CallPermit.FailedOpen;
+    }
+
+    private static bool HoldsLease(CircuitStateEntry entry, string? probeOwner) =>
+        probeOwner is not null && entry.Snapshot.State == SharedCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
+
+    /// <summary>
+    /// A claim or transition whose store call failed may still have landed with this call's lease. The call reports as its
+    /// possible holder, starting from what it tried to write with no concurrency token: the first conditional write then
+    /// conflicts and the store returns its item as it really is, from which the outcome applies only if the lease is ours.
+    /// </summary>
+    private static CallPermit PossibleProbeHolder(CircuitSnapshot attempted, string? probeOwner) =>
+        new(null, new CircuitStateEntry(attempted, true, null), probeOwner);
+
+    // The user's OnHalfOpened may throw: give the lease back first, or the fleet waits for it to expire.
+    private async ValueTask RaiseHoldingLeaseAsync(ResilienceContext context, CallPermit permit, CircuitSnapshot before, CircuitSnapshot after)
+    {
+        try
+        {
+            await RaiseTransitionAsync(context, before, after, outcome: null, manual: false).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ReleaseProbeAsync(context, permit).ConfigureAwait(false);
+            throw;
+        }
     }
 
     // Kept apart from RecordAsync so that the hot path does not allocate this closure.
@@ -266,8 +302,9 @@ internal sealed class DistributedCircuitController<TResult>
     {
         var current = await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
         var next = change(current, NowMs());
+        var generation = _cache?.Generation ?? 0;
         await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
-        _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, NowMs());
+        _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
 
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
@@ -321,13 +358,14 @@ internal sealed class DistributedCircuitController<TResult>
     {
         try
         {
+            var generation = _cache?.Generation ?? 0;
             await CallStoreAsync(async ct =>
             {
                 await _store.WriteAsync(_circuitId, next, ct).ConfigureAwait(false);
                 return true;
             }).ConfigureAwait(false);
 
-            _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, NowMs());
+            _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
             return true;
         }
         catch (Exception ex)
@@ -359,7 +397,7 @@ internal sealed class DistributedCircuitController<TResult>
             {
                 if (result.Succeeded)
                 {
-                    _cache?.UpdateAfterWrite(current, confirmedByStore: true, NowMs());
+                    _cache?.UpdateAfterWrite(current, confirmedByStore: true, generation, NowMs());
                 }
                 else
                 {
@@ -394,6 +432,8 @@ internal sealed class DistributedCircuitController<TResult>
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && timeout.IsCancellationRequested))
         {
+            // Cancel the abandoned request too, so that it cannot land long after the breaker moved on.
+            await timeout.CancelAsync().ConfigureAwait(false);
             if (task is { IsCompleted: false })
             {
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
@@ -473,7 +513,7 @@ internal sealed class DistributedCircuitController<TResult>
             ? new IsolatedCircuitException($"The circuit '{_circuitId}' is isolated manually; calls are rejected until it is closed.")
             : new BrokenCircuitException(
                 $"The circuit '{_circuitId}' is open; calls are rejected for the next {decision.RetryAfterMs} ms.",
-                TimeSpan.FromMilliseconds(decision.RetryAfterMs));
+                TimeSpan.FromMilliseconds(Math.Min(decision.RetryAfterMs, MaxRetryAfterMs)));
         _telemetry.SetTelemetrySource(exception);
         return exception;
     }

@@ -32,6 +32,19 @@ internal static class CircuitStateMachine
                     ProbeLeaseExpiresUnixMs = settings.Atomic ? now + settings.ProbeLeaseMs : 0,
                 });
 
+            // Our own claim, seen again when a retried write reports a conflict with itself: this call is the probe.
+            case SharedCircuitState.HalfOpen when settings.Atomic && probeOwner is not null && current.ProbeLeaseOwner == probeOwner:
+                return CheckDecision.Allow;
+
+            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now) && current.ProbeLeaseExpiresUnixMs - now > 2 * settings.ProbeLeaseMs:
+                // Further ahead than any lease this configuration grants (twice, for clock skew): corrupt, so take it over by compare-and-set.
+                return CheckDecision.Transition(current with
+                {
+                    ProbeLeaseOwner = probeOwner,
+                    ProbeLeaseExpiresUnixMs = now + settings.ProbeLeaseMs,
+                    StateTimestampUnixMs = now,
+                });
+
             case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now):
                 return CheckDecision.Reject(current.ProbeLeaseExpiresUnixMs - now);
 

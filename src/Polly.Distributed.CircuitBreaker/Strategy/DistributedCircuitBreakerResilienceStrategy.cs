@@ -40,7 +40,18 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             return outcome;
         }
 
-        var failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(context.ContinueOnCapturedContext);
+        bool failed;
+        try
+        {
+            failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+        catch
+        {
+            // A throwing predicate must not leave the fleet waiting for this call's probe lease to expire.
+            await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
+            throw;
+        }
+
         await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
         return outcome;
     }

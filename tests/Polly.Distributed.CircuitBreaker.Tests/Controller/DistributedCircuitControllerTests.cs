@@ -56,7 +56,97 @@ public class DistributedCircuitControllerTests
         Assert.Null(stored.ProbeLeaseOwner);
     }
 
-    private ResiliencePipeline Build(ICircuitStateStore store, CircuitConsistency consistency, TimeSpan cacheTtl) =>
+    [Fact]
+    public async Task Acquire_AtomicTransitionLandsButFailsWithCachedOpen_ProbeSuccessStillCloses()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now + 1_000 }, CancellationToken.None);
+        var pipeline = Build(new LandsThenThrowsStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.FromSeconds(5), successThreshold: 1);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        await pipeline.ExecuteAsync(_ => default);
+
+        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+    }
+
+    [Fact]
+    public async Task Acquire_AtomicTransitionRetriedByStoreClient_ConflictWithOwnWriteIsTheProbe()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        var halfOpened = 0;
+        var pipeline = Build(new LandsThenReportsConflictStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, successThreshold: 1, onHalfOpened: () => halfOpened++);
+
+        await pipeline.ExecuteAsync(_ => default);
+
+        Assert.Equal(1, halfOpened);
+        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+    }
+
+    [Fact]
+    public async Task Acquire_OnHalfOpenedThrows_LeaseIsGivenBack()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        var pipeline = Build(_shared, CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, onHalfOpened: () => throw new InvalidOperationException("callback failed"));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => default));
+
+        var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
+        Assert.Null(stored.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public async Task Execute_ShouldHandleThrowsForProbe_LeaseIsGivenBack()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 5 }, CancellationToken.None);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = _shared,
+                Consistency = CircuitConsistency.Atomic,
+                ShouldHandle = _ => throw new InvalidOperationException("predicate failed"),
+            })
+            .Build();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => default));
+
+        Assert.Null((await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public async Task Acquire_AtomicLeaseFarInTheFuture_IsTakenOverAsCorrupt()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot
+        {
+            State = SharedCircuitState.HalfOpen,
+            ProbeLeaseOwner = "corrupt",
+            ProbeLeaseExpiresUnixMs = Now + 1_000_000_000_000,
+        }, CancellationToken.None);
+        var pipeline = Build(_shared, CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, successThreshold: 1);
+
+        await pipeline.ExecuteAsync(_ => default);
+
+        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+    }
+
+    [Fact]
+    public async Task Acquire_ForeignNextAttemptFarAhead_RejectsWithBoundedRetryAfter()
+    {
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now + 100_000_000_000_000 }, CancellationToken.None);
+        var pipeline = Build(_shared, CircuitConsistency.LastWriterWins, cacheTtl: TimeSpan.Zero);
+
+        var rejection = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+
+        Assert.Equal(TimeSpan.FromDays(365), rejection.RetryAfter);
+    }
+
+    private ResiliencePipeline Build(
+        ICircuitStateStore store,
+        CircuitConsistency consistency,
+        TimeSpan cacheTtl,
+        int successThreshold = 2,
+        Action? onHalfOpened = null) =>
         new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
@@ -64,6 +154,12 @@ public class DistributedCircuitControllerTests
                 StateStore = store,
                 Consistency = consistency,
                 CacheTtl = cacheTtl,
+                SuccessThreshold = successThreshold,
+                OnHalfOpened = _ =>
+                {
+                    onHalfOpened?.Invoke();
+                    return default;
+                },
             })
             .Build();
 
@@ -99,6 +195,25 @@ public class DistributedCircuitControllerTests
 
         public override ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
             _frozen is { } frozen ? new(frozen) : base.ReadAsync(circuitId, cancellationToken);
+    }
+
+    /// <summary>Applies a conditional write, then answers as a store client's automatic retry of it would: a conflict with itself.</summary>
+    private sealed class LandsThenReportsConflictStore(ICircuitStateStore inner) : SeparateCacheStore(inner)
+    {
+        private readonly ICircuitStateStore _inner = inner;
+        private bool _conflicted;
+
+        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+        {
+            var result = await base.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+            if (!_conflicted && result.Succeeded)
+            {
+                _conflicted = true;
+                return new CircuitWriteResult(false, await _inner.ReadAsync(circuitId, cancellationToken));
+            }
+
+            return result;
+        }
     }
 
     /// <summary>Applies a conditional write, then fails as a timed-out network call does.</summary>

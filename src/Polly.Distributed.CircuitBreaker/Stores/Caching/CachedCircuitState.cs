@@ -88,14 +88,16 @@ internal sealed class CachedCircuitState
     }
 
     /// <summary>
-    /// Caches the result of this process's own write. A conditional write that matched the store restarts the freshness
-    /// (<paramref name="confirmedByStore"/>); an unconditional write keeps the old freshness, so it never hides others' writes longer.
+    /// Caches the result of this process's own write that started at <paramref name="generation"/>. A conditional write that
+    /// matched the store restarts the freshness (<paramref name="confirmedByStore"/>); an unconditional write keeps the old
+    /// freshness, so it never hides others' writes longer. If the cache changed while the write was in flight, either value
+    /// may be the newer one: the entry is kept stale, so the next call reads the store.
     /// </summary>
-    public void UpdateAfterWrite(CircuitStateEntry entry, bool confirmedByStore, long nowMs)
+    public void UpdateAfterWrite(CircuitStateEntry entry, bool confirmedByStore, long generation, long nowMs)
     {
         lock (_gate)
         {
-            Set(entry, confirmedByStore ? nowMs : _value?.FetchedAtMs);
+            Set(entry, _generation != generation ? null : confirmedByStore ? nowMs : _value?.FetchedAtMs);
         }
     }
 

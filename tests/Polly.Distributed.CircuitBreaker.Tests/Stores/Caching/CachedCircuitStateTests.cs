@@ -30,7 +30,7 @@ public class CachedCircuitStateTests
         var release = new TaskCompletionSource<CircuitStateEntry>();
         var read = cache.ReadSharedAsync(() => release.Task, () => 10);
 
-        cache.UpdateAfterWrite(Open, confirmedByStore: true, nowMs: 5);
+        cache.UpdateAfterWrite(Open, confirmedByStore: true, cache.Generation, nowMs: 5);
         release.SetResult(Closed);
         await read;
 
@@ -43,11 +43,11 @@ public class CachedCircuitStateTests
     {
         var cache = new CachedCircuitState();
 
-        cache.UpdateAfterWrite(Open, confirmedByStore: false, nowMs: 0);
+        cache.UpdateAfterWrite(Open, confirmedByStore: false, cache.Generation, nowMs: 0);
         Assert.False(cache.TryGetFresh(0, 1_000, out _));
 
         cache.UpdateFromStore(Closed, cache.Generation, nowMs: 0);
-        cache.UpdateAfterWrite(Open, confirmedByStore: false, nowMs: 900);
+        cache.UpdateAfterWrite(Open, confirmedByStore: false, cache.Generation, nowMs: 900);
         Assert.True(cache.TryGetFresh(999, 1_000, out var cached));
         Assert.Same(Open, cached);
         Assert.False(cache.TryGetFresh(1_000, 1_000, out _));
@@ -58,11 +58,23 @@ public class CachedCircuitStateTests
     {
         var cache = new CachedCircuitState();
         var generation = cache.Generation;
-        cache.UpdateAfterWrite(Open, confirmedByStore: true, nowMs: 0);
+        cache.UpdateAfterWrite(Open, confirmedByStore: true, cache.Generation, nowMs: 0);
 
         cache.UpdateFromStore(Closed, generation, nowMs: 1);
 
         Assert.True(cache.TryGetFresh(1, 100, out var cached));
         Assert.Same(Open, cached);
+    }
+
+    [Fact]
+    public void UpdateAfterWrite_CacheChangedDuringWrite_KeepsEntryStale()
+    {
+        var cache = new CachedCircuitState();
+        var generation = cache.Generation;
+        cache.UpdateFromStore(Open, cache.Generation, nowMs: 0);
+
+        cache.UpdateAfterWrite(Closed, confirmedByStore: true, generation, nowMs: 1);
+
+        Assert.False(cache.TryGetFresh(1, 100, out _));
     }
 }
