@@ -28,7 +28,10 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly long _cacheTtlMs;
     private readonly ILogger? _logger;
     private readonly ResilienceStrategyTelemetry _telemetry;
-    private readonly DistributedCircuitBreakerStrategyOptions<TResult> _callbacks;
+    private readonly Func<OnCircuitOpenedArguments<TResult>, ValueTask>? _onOpened;
+    private readonly Func<OnCircuitClosedArguments<TResult>, ValueTask>? _onClosed;
+    private readonly Func<OnCircuitHalfOpenedArguments, ValueTask>? _onHalfOpened;
+    private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
     private readonly Func<CancellationToken, ValueTask<CircuitStateEntry>> _readOperation;
     private readonly Func<Task<CircuitStateEntry>> _timedRead;
     private readonly Func<long> _nowMs;
@@ -54,7 +57,10 @@ internal sealed class DistributedCircuitController<TResult>
         _cache = _cacheTtlMs > 0 ? CircuitStateCache.For(_store, _circuitId) : null;
         _logger = options.Logger;
         _telemetry = telemetry;
-        _callbacks = options;
+        _onOpened = options.OnOpened;
+        _onClosed = options.OnClosed;
+        _onHalfOpened = options.OnHalfOpened;
+        _onStateStoreFailure = options.OnStateStoreFailure;
         _readOperation = ct => _store.ReadAsync(_circuitId, ct);
         _timedRead = () => CallStoreAsync(_readOperation).AsTask();
         _nowMs = NowMs;
@@ -452,7 +458,7 @@ internal sealed class DistributedCircuitController<TResult>
 
         var args = new OnCircuitStateStoreFailureArguments(context, _circuitId, operation, exception);
         _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
-        if (_callbacks.OnStateStoreFailure is { } callback)
+        if (_onStateStoreFailure is { } callback)
         {
             await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
         }
@@ -470,7 +476,7 @@ internal sealed class DistributedCircuitController<TResult>
             var breakDuration = after.IsIsolated ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(after.NextAttemptUnixMs - after.StateTimestampUnixMs);
             var args = new OnCircuitOpenedArguments<TResult>(context, outcome ?? default, breakDuration, manual);
             Report(ResilienceEventSeverity.Error, DistributedCircuitBreakerEvents.OnCircuitOpened, context, outcome, args);
-            if (_callbacks.OnOpened is { } onOpened)
+            if (_onOpened is { } onOpened)
             {
                 await onOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
             }
@@ -479,7 +485,7 @@ internal sealed class DistributedCircuitController<TResult>
         {
             var args = new OnCircuitClosedArguments<TResult>(context, outcome ?? default, manual);
             Report(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnCircuitClosed, context, outcome, args);
-            if (_callbacks.OnClosed is { } onClosed)
+            if (_onClosed is { } onClosed)
             {
                 await onClosed(args).ConfigureAwait(context.ContinueOnCapturedContext);
             }
@@ -488,7 +494,7 @@ internal sealed class DistributedCircuitController<TResult>
         {
             var args = new OnCircuitHalfOpenedArguments(context);
             _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitHalfOpened), context, args);
-            if (_callbacks.OnHalfOpened is { } onHalfOpened)
+            if (_onHalfOpened is { } onHalfOpened)
             {
                 await onHalfOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
             }
