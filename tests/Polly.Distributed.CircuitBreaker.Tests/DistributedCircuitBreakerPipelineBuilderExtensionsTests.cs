@@ -7,6 +7,7 @@ using Polly.Timeout;
 
 namespace Polly.Distributed.CircuitBreaker.Tests;
 
+[Collection(nameof(ProcessEnvironmentCollection))]
 public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
 {
     public static TheoryData<string, Action<DistributedCircuitBreakerStrategyOptions>> InvalidOptions => new()

@@ -8,6 +8,7 @@ using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Http;
 
+[Collection(nameof(ProcessEnvironmentCollection))]
 public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : IDisposable
 {
     private readonly LoopbackDownstream _sick = new() { Status = HttpStatusCode.InternalServerError };
@@ -42,6 +43,28 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
         var stored = await services.GetRequiredService<InMemoryCircuitStateStore>().ReadAsync("orders-fn", CancellationToken.None);
         Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
         Assert.Equal(3, stored.Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task AddResilienceHandler_NoCircuitIdAndNoFunctionName_UsesPipelineName()
+    {
+        var previous = Environment.GetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME");
+        Environment.SetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME", null);
+        try
+        {
+            using var services = BuildServices(pipeline => pipeline.AddResilienceHandler("breaker", (builder, context) =>
+                builder.AddDistributedCircuitBreaker(context, o => o.FailureThreshold = 1)));
+            var client = services.GetRequiredService<IHttpClientFactory>().CreateClient("downstream");
+
+            await client.GetAsync(_sick.Url);
+
+            var stored = await services.GetRequiredService<InMemoryCircuitStateStore>().ReadAsync("downstream-breaker", CancellationToken.None);
+            Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AWS_LAMBDA_FUNCTION_NAME", previous);
+        }
     }
 
     [Fact]
