@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Polly.CircuitBreaker;
@@ -11,12 +10,9 @@ public sealed class DynamoDbOutageTests
     [Fact]
     public async Task Execute_DynamoDbStopsAndRestarts_FailsOpenThenResumesFromSharedItem()
     {
-        var cli = IntegrationEnvironment.Require(IntegrationEnvironment.DynaliteCliVariable);
-        var port = IntegrationEnvironment.FreeLoopbackPort();
         var data = Directory.CreateTempSubdirectory("dynalite-outage-");
-        using var server = new ServerProcess("node", port, cli, "--host", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--path", data.FullName);
-        await server.StartAsync();
-        using var client = DynamoDbServer.CreateClient($"http://127.0.0.1:{port}");
+        using var server = await ServerProcess.StartDynaliteAsync(data.FullName);
+        using var client = DynamoDbServer.CreateClient($"http://127.0.0.1:{server.Port}");
         var store = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "outage" });
         await store.CreateTableIfNotExistsAsync();
         var logger = new FakeLogger();

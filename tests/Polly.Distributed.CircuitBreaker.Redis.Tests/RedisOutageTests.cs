@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Polly.CircuitBreaker;
@@ -11,12 +10,8 @@ public sealed class RedisOutageTests
     [Fact]
     public async Task Execute_RedisKilledAndRestartedEmpty_FailsOpenThenCountsAgain()
     {
-        var redisServer = IntegrationEnvironment.Require(IntegrationEnvironment.RedisServerVariable);
-        var port = IntegrationEnvironment.FreeLoopbackPort();
-        var portText = port.ToString(CultureInfo.InvariantCulture);
-        using var server = new ServerProcess(redisServer, port, "--bind", "127.0.0.1", "--port", portText, "--save", string.Empty, "--appendonly", "no");
-        await server.StartAsync();
-        using var connection = RedisServer.Connect($"127.0.0.1:{portText}");
+        using var server = await ServerProcess.StartRedisAsync();
+        using var connection = RedisServer.Connect($"127.0.0.1:{server.Port}");
         var store = RedisServer.CreateStore(connection);
         var logger = new FakeLogger();
         var pipeline = new ResiliencePipelineBuilder<int>()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
 
 namespace Polly.Distributed.CircuitBreaker.TestKit;
@@ -20,6 +21,29 @@ public sealed class ServerProcess : IDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>Starts a redis-server of the test's own, without persistence, on a free loopback port.</summary>
+    public static async Task<ServerProcess> StartRedisAsync(params string[] extraArguments)
+    {
+        var executable = IntegrationEnvironment.Require(IntegrationEnvironment.RedisServerVariable);
+        var port = IntegrationEnvironment.FreeLoopbackPort();
+        var server = new ServerProcess(
+            executable,
+            port,
+            ["--bind", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--save", string.Empty, "--appendonly", "no", .. extraArguments]);
+        await server.StartAsync();
+        return server;
+    }
+
+    /// <summary>Starts a dynalite of the test's own on a free loopback port, keeping its data in <paramref name="dataDirectory"/> across restarts.</summary>
+    public static async Task<ServerProcess> StartDynaliteAsync(string dataDirectory)
+    {
+        var cli = IntegrationEnvironment.Require(IntegrationEnvironment.DynaliteCliVariable);
+        var port = IntegrationEnvironment.FreeLoopbackPort();
+        var server = new ServerProcess("node", port, cli, "--host", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--path", dataDirectory);
+        await server.StartAsync();
+        return server;
+    }
 
     public async Task StartAsync()
     {

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using System.Globalization;
 using Polly.Distributed.CircuitBreaker.TestKit;
 using StackExchange.Redis;
 
@@ -24,10 +23,8 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
     [Fact]
     public async Task AddRedisCircuitStateStore_ConnectionStringWithPassword_AuthenticatesAndNeverShowsPassword()
     {
-        var redisServer = IntegrationEnvironment.Require(IntegrationEnvironment.RedisServerVariable);
-        var port = IntegrationEnvironment.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture);
-        using var server = new ServerProcess(redisServer, int.Parse(port, CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--port", port, "--save", string.Empty, "--requirepass", "s3cret-value");
-        await server.StartAsync();
+        using var server = await ServerProcess.StartRedisAsync("--requirepass", "s3cret-value");
+        var port = server.Port;
 
         using var authorised = new ServiceCollection()
             .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=s3cret-value")
