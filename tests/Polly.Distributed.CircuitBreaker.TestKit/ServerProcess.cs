@@ -31,8 +31,7 @@ public sealed class ServerProcess : IDisposable
             executable,
             port,
             ["--bind", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--save", string.Empty, "--appendonly", "no", .. extraArguments]);
-        await server.StartAsync();
-        return server;
+        return await StartOrDisposeAsync(server);
     }
 
     /// <summary>Starts a dynalite of the test's own on a free loopback port, keeping its data in <paramref name="dataDirectory"/> across restarts.</summary>
@@ -41,8 +40,21 @@ public sealed class ServerProcess : IDisposable
         var cli = IntegrationEnvironment.Require(IntegrationEnvironment.DynaliteCliVariable);
         var port = IntegrationEnvironment.FreeLoopbackPort();
         var server = new ServerProcess("node", port, cli, "--host", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--path", dataDirectory);
-        await server.StartAsync();
-        return server;
+        return await StartOrDisposeAsync(server);
+    }
+
+    private static async Task<ServerProcess> StartOrDisposeAsync(ServerProcess server)
+    {
+        try
+        {
+            await server.StartAsync();
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
     }
 
     public async Task StartAsync()
@@ -64,7 +76,7 @@ public sealed class ServerProcess : IDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
@@ -84,7 +96,7 @@ public sealed class ServerProcess : IDisposable
             }
         }
 
-        throw new TimeoutException($"{_fileName} did not listen on 127.0.0.1:{Port} within 15 s.");
+        throw new TimeoutException($"{_fileName} did not listen on 127.0.0.1:{Port} within 30 s.");
     }
 
     public void Stop()
