@@ -109,6 +109,39 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         return await SendConditionalAsync(circuitId, request, response => DynamoDbCircuitItem.ToEntry(response.Attributes), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// One <c>UpdateItem</c> with <c>ADD</c> counts the failure (a second one starts a new failure window), and a second
+    /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. Each request's id
+    /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
+    /// counts once and keeps its opening.
+    /// </remarks>
+    public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
+        string circuitId,
+        CircuitFailureIncrement increment,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(increment);
+
+        var counted = await CountFailureAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
+        if (counted.Outcome == CircuitIncrementOutcome.NotCounted
+            || counted.Current.Snapshot.State != SharedCircuitState.Closed
+            || counted.Current.Snapshot.FailureCount < increment.OpenAtCount)
+        {
+            return counted;
+        }
+
+        var openWriteId = increment.WriteId + ":open";
+        var request = NewUpdate(circuitId);
+        request.ReturnValues = ReturnValue.ALL_NEW;
+        DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId);
+        var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, cancellationToken).ConfigureAwait(false);
+        return new CircuitIncrementResult(
+            opened ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
+            DynamoDbCircuitItem.ToEntry(item));
+    }
+
     /// <summary>
     /// Reads a circuit id that no breaker uses, to check at start-up that the table and endpoint answer, and to warm the
     /// connection (TLS, credentials, code paths) so the first real call fits in the breaker's store timeout. On AWS Lambda,
@@ -173,25 +206,95 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         Key = DynamoDbCircuitItem.Key(circuitId),
     };
 
-    private async Task<CircuitStateEntry> ReadCoreAsync(string circuitId, bool consistent, CancellationToken cancellationToken)
+    private async Task<CircuitStateEntry> ReadCoreAsync(string circuitId, bool consistent, CancellationToken cancellationToken) =>
+        DynamoDbCircuitItem.ToEntry(await ReadItemAsync(circuitId, consistent, projection: true, cancellationToken).ConfigureAwait(false));
+
+    private async Task<Dictionary<string, AttributeValue>?> ReadItemAsync(string circuitId, bool consistent, bool projection, CancellationToken cancellationToken)
     {
         var request = new GetItemRequest
         {
             TableName = TableName,
             Key = DynamoDbCircuitItem.Key(circuitId),
             ConsistentRead = consistent,
-            ProjectionExpression = _projection,
-            ExpressionAttributeNames = _projectionNames,
         };
+
+        if (projection)
+        {
+            request.ProjectionExpression = _projection;
+            request.ExpressionAttributeNames = _projectionNames;
+        }
 
         try
         {
             var response = await _client.GetItemAsync(request, cancellationToken).ConfigureAwait(false);
-            return DynamoDbCircuitItem.ToEntry(response.Item);
+            return response.Item;
         }
         catch (Exception ex) when (IsClientError(ex))
         {
             throw Describe("GetItem", circuitId, ex);
+        }
+    }
+
+    private async Task<CircuitIncrementResult> CountFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
+    {
+        // Each turn follows a change by another writer (a new window began, or ended, in between): a few turns at most.
+        Dictionary<string, AttributeValue>? item = null;
+        for (var turn = 0; turn < 4; turn++)
+        {
+            var restart = DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs);
+            var request = NewUpdate(circuitId);
+            request.ReturnValues = ReturnValue.ALL_NEW;
+            if (restart)
+            {
+                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment);
+            }
+            else
+            {
+                DynamoDbCircuitItem.SetFailureIncrement(request, increment);
+            }
+
+            bool applied;
+            (applied, item) = await SendIdempotentAsync(circuitId, request, increment.WriteId, cancellationToken).ConfigureAwait(false);
+            if (applied)
+            {
+                return new CircuitIncrementResult(CircuitIncrementOutcome.Counted, DynamoDbCircuitItem.ToEntry(item));
+            }
+
+            if (!restart && !DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs))
+            {
+                break;
+            }
+        }
+
+        return new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, DynamoDbCircuitItem.ToEntry(item));
+    }
+
+    /// <summary>
+    /// Sends a conditional update that records <paramref name="writeId"/>. A condition failure on an item that already holds
+    /// the id means an earlier attempt of this same request was applied (the SDK retried after losing the response).
+    /// </summary>
+    private async Task<(bool Applied, Dictionary<string, AttributeValue>? Item)> SendIdempotentAsync(
+        string circuitId,
+        UpdateItemRequest request,
+        string writeId,
+        CancellationToken cancellationToken)
+    {
+        if (_options.ReturnItemOnConditionFailure)
+        {
+            request.ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD;
+        }
+
+        try
+        {
+            var response = await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+            return (true, response.Attributes);
+        }
+        catch (ConditionalCheckFailedException conflict)
+        {
+            var item = conflict.Item is { Count: > 0 } returned
+                ? returned
+                : await ReadItemAsync(circuitId, consistent: true, projection: false, cancellationToken).ConfigureAwait(false);
+            return (DynamoDbCircuitItem.Recorded(item, writeId), item);
         }
     }
 

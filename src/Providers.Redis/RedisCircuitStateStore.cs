@@ -130,6 +130,39 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// One Lua script. StackExchange.Redis never resends a command it may have sent, so a request is applied at most once
+    /// and <see cref="CircuitFailureIncrement.WriteId"/> is not needed here.
+    /// </remarks>
+    public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
+        string circuitId,
+        CircuitFailureIncrement increment,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(increment);
+
+        RedisValue[] arguments =
+        [
+            RedisCircuitHash.FieldNames.Length,
+            .. RedisCircuitHash.FieldNames,
+            increment.NowUnixMs,
+            increment.WindowStartUnixMs,
+            increment.OpenAtCount,
+            increment.OpenUntilUnixMs,
+        ];
+
+        var result = await EvaluateAsync(circuitId, RedisScripts.IncrementFailure, arguments).ConfigureAwait(false);
+        var outcome = (int)result[0] switch
+        {
+            2 => CircuitIncrementOutcome.CountedAndOpened,
+            1 => CircuitIncrementOutcome.Counted,
+            _ => CircuitIncrementOutcome.NotCounted,
+        };
+        return new CircuitIncrementResult(outcome, RedisCircuitHash.ToEntry(EncodedFields(result)));
+    }
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         if (_ownsConnection)

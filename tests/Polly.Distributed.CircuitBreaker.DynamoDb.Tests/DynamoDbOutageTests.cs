@@ -28,10 +28,7 @@ public sealed class DynamoDbOutageTests
                 Logger = logger,
             })
             .Build();
-        for (var i = 0; i < 2; i++)
-        {
-            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
-        }
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
 
         server.Stop();
 
@@ -45,7 +42,7 @@ public sealed class DynamoDbOutageTests
         Exception? resumed = null;
         for (var attempt = 0; attempt < 50 && resumed is not BrokenCircuitException; attempt++)
         {
-            resumed = await Record.ExceptionAsync(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+            resumed = await Record.ExceptionAsync(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
             await Task.Delay(100);
         }
 

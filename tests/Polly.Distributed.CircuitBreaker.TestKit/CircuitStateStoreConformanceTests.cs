@@ -229,4 +229,127 @@ public abstract class CircuitStateStoreConformanceTests
 
         Assert.Single(results, r => r.Succeeded);
     }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_MissingItem_CountsOne()
+    {
+        var id = NewCircuitId();
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Equal(1, stored.FailureCount);
+        Assert.Equal(Now, stored.LastFailureUnixMs);
+        Assert.Equal(stored, result.Current.Snapshot);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_LastFailureInWindow_AddsOne()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 3, LastFailureUnixMs = Now - 1_000 }, CancellationToken.None);
+
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(4, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_LastFailureBeforeWindow_StartsAgainAtOne()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 60_001 }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
+        Assert.Equal(1, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_ReachesThreshold_OpensWithoutLease()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10, ConsecutiveOpens = 2 }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(Now + 10_000, stored.NextAttemptUnixMs);
+        Assert.Equal(0, stored.ConsecutiveOpens);
+        Assert.Equal(5, stored.FailureCount);
+        Assert.Null(stored.ProbeLeaseOwner);
+    }
+
+    [Theory]
+    [InlineData(SharedCircuitState.Open)]
+    [InlineData(SharedCircuitState.HalfOpen)]
+    public async Task TryIncrementFailureAsync_NotClosed_WritesNothing(SharedCircuitState state)
+    {
+        var id = NewCircuitId();
+        var before = SampleSnapshot with { State = state };
+        await Store.WriteAsync(id, before, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.NotCounted, result.Outcome);
+        Assert.Equal(before, result.Current.Snapshot);
+        Assert.Equal(before, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_CountAtMaximum_Saturates()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = long.MaxValue, LastFailureUnixMs = Now }, CancellationToken.None);
+
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: long.MaxValue), CancellationToken.None);
+
+        var stored = await Store.ReadAsync(id, CancellationToken.None);
+        Assert.Null(stored.MalformedReason);
+        Assert.Equal(long.MaxValue, stored.Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_ConcurrentIncrements_CountsEveryOne()
+    {
+        var id = NewCircuitId();
+        const int Writers = 40;
+        const int EachWrites = 5;
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(async () =>
+        {
+            var counted = 0;
+            for (var i = 0; i < EachWrites; i++)
+            {
+                var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 1_000_000), CancellationToken.None);
+                counted += result.Outcome == CircuitIncrementOutcome.Counted ? 1 : 0;
+            }
+
+            return counted;
+        })));
+
+        Assert.Equal(Writers * EachWrites, outcomes.Sum());
+        Assert.Equal(Writers * EachWrites, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_ConcurrentAtThreshold_ExactlyOneOpens()
+    {
+        var id = NewCircuitId();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => Task.Run(async () =>
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None))));
+
+        Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
+        Assert.True(results.Count(r => r.Outcome != CircuitIncrementOutcome.NotCounted) >= 5);
+        Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
+    }
+
+    protected static CircuitFailureIncrement Increment(long openAt) =>
+        new(Guid.NewGuid().ToString("N"), Now, Now - 60_000, openAt, Now + 10_000);
 }

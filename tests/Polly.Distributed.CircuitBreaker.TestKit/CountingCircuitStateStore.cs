@@ -9,6 +9,7 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
     private int _writes;
     private int _replaces;
     private int _claims;
+    private int _increments;
 
     public int Reads => Volatile.Read(ref _reads);
 
@@ -18,7 +19,9 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
 
     public int Claims => Volatile.Read(ref _claims);
 
-    public int AllWrites => Writes + Replaces + Claims;
+    public int Increments => Volatile.Read(ref _increments);
+
+    public int AllWrites => Writes + Replaces + Claims + Increments;
 
     public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
@@ -46,6 +49,13 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
         Interlocked.Increment(ref _claims);
         await DelayAsync(cancellationToken);
         return await inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+    }
+
+    public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _increments);
+        await DelayAsync(cancellationToken);
+        return await inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
     }
 
     private async ValueTask DelayAsync(CancellationToken cancellationToken)

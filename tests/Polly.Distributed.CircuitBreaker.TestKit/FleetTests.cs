@@ -30,7 +30,9 @@ public abstract class FleetTests
         var stored = await ReadAsync(circuitId);
         Assert.Equal(1, opened);
         Assert.Equal(SharedCircuitState.Open, stored.State);
-        Assert.Equal(5, stored.FailureCount);
+
+        // Failures counted before the opening write landed stay counted (a store may open in a second step).
+        Assert.InRange(stored.FailureCount, 5, FleetSize);
     }
 
     [Fact]

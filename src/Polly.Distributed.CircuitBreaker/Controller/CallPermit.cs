@@ -4,13 +4,14 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// The result of the check before a call.
 /// </summary>
 /// <param name="Rejection">The exception to return instead of calling, or <see langword="null"/> when the call may pass.</param>
-/// <param name="Observed">The stored entry the decision was made on, or <see langword="null"/> when the store failed and the call passes unrecorded.</param>
+/// <param name="Observed">The stored entry the decision was made on, or <see langword="null"/> when the store failed.</param>
 /// <param name="ProbeOwner">In atomic mode, the lease identity when this call is the half-open probe.</param>
-internal readonly record struct CallPermit(Exception? Rejection, CircuitStateEntry? Observed, string? ProbeOwner)
+/// <param name="StoreTimeLeft">What the call may still spend waiting for the store when it records its outcome.</param>
+internal readonly record struct CallPermit(Exception? Rejection, CircuitStateEntry? Observed, string? ProbeOwner, TimeSpan StoreTimeLeft)
 {
-    public static CallPermit FailedOpen => default;
+    public static CallPermit FailedOpen(TimeSpan storeTimeLeft) => new(null, null, null, storeTimeLeft);
 
-    public static CallPermit Allowed(CircuitStateEntry observed, string? probeOwner = null) => new(null, observed, probeOwner);
+    public static CallPermit Allowed(CircuitStateEntry observed, TimeSpan storeTimeLeft, string? probeOwner = null) => new(null, observed, probeOwner, storeTimeLeft);
 
-    public static CallPermit Rejected(Exception rejection, CircuitStateEntry observed) => new(rejection, observed, null);
+    public static CallPermit Rejected(Exception rejection, CircuitStateEntry? observed) => new(rejection, observed, null, TimeSpan.Zero);
 }

@@ -1,48 +1,35 @@
-using Microsoft.Extensions.Logging;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.State;
-using Polly.Distributed.CircuitBreaker.Stores.Caching;
-using Polly.Distributed.CircuitBreaker.Telemetry;
 using Polly.Telemetry;
 
 namespace Polly.Distributed.CircuitBreaker.Controller;
 
 /// <summary>
-/// Applies the <see cref="CircuitStateMachine"/> to the shared state: reads, writes (unconditional or conditional with
-/// retries), the cache, the bounded store timeout, fail-open and the circuit events.
+/// The admission and record protocol: applies the <see cref="CircuitStateMachine"/> to the shared state through the
+/// <see cref="CircuitStoreGateway"/>, and raises the events of the transitions this process makes.
 /// </summary>
+/// <remarks>
+/// Atomic mode counts a failure of a closed circuit with one commutative store increment (which also opens the circuit at
+/// the threshold, for exactly one writer); every other change is a conditional write that one writer wins, and a loser
+/// decides again on the stored state it is given. Last-writer-wins mode reads, computes and writes unconditionally.
+/// </remarks>
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
 internal sealed class DistributedCircuitController<TResult>
 {
-    internal const int MaxWriteAttempts = 100;
-
     // A foreign item may hold any nextAttempt: RetryAfter stays representable.
     private const long MaxRetryAfterMs = 365L * 24 * 60 * 60 * 1000;
 
-    private readonly ICircuitStateStore _store;
-    private readonly string _circuitId;
+    private readonly CircuitStoreGateway _store;
+    private readonly CircuitTransitionEvents<TResult> _events;
     private readonly CircuitBreakerSettings _settings;
-    private readonly TimeProvider _timeProvider;
-    private readonly TimeSpan _storeTimeout;
-    private readonly CachedCircuitState? _cache;
-    private readonly long _cacheTtlMs;
-    private readonly ILogger? _logger;
     private readonly ResilienceStrategyTelemetry _telemetry;
-    private readonly Func<OnCircuitOpenedArguments<TResult>, ValueTask>? _onOpened;
-    private readonly Func<OnCircuitClosedArguments<TResult>, ValueTask>? _onClosed;
-    private readonly Func<OnCircuitHalfOpenedArguments, ValueTask>? _onHalfOpened;
-    private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
-    private readonly Func<CancellationToken, ValueTask<CircuitStateEntry>> _readOperation;
-    private readonly Func<Task<CircuitStateEntry>> _timedRead;
-    private readonly Func<long> _nowMs;
 
     public DistributedCircuitController(
         DistributedCircuitBreakerStrategyOptions<TResult> options,
         TimeProvider timeProvider,
         ResilienceStrategyTelemetry telemetry)
     {
-        _store = options.StateStore!;
-        _circuitId = options.CircuitId!;
+        CircuitId = options.CircuitId!;
         _settings = new CircuitBreakerSettings(
             options.FailureThreshold,
             options.SuccessThreshold,
@@ -51,44 +38,40 @@ internal sealed class DistributedCircuitController<TResult>
             (long)options.FailureWindow.TotalMilliseconds,
             (long)options.ProbeLeaseDuration.TotalMilliseconds,
             options.Consistency == CircuitConsistency.Atomic);
-        _timeProvider = timeProvider;
-        _storeTimeout = options.StoreTimeout;
-        _cacheTtlMs = (long)options.CacheTtl.TotalMilliseconds;
-        _cache = _cacheTtlMs > 0 ? CircuitStateCache.For(_store, _circuitId) : null;
-        _logger = options.Logger;
+        _store = new CircuitStoreGateway(
+            options.StateStore!,
+            CircuitId,
+            options.StoreTimeout,
+            options.CacheTtl,
+            timeProvider,
+            options.Logger,
+            telemetry,
+            options.OnStateStoreFailure);
+        _events = new CircuitTransitionEvents<TResult>(options, telemetry);
         _telemetry = telemetry;
-        _onOpened = options.OnOpened;
-        _onClosed = options.OnClosed;
-        _onHalfOpened = options.OnHalfOpened;
-        _onStateStoreFailure = options.OnStateStoreFailure;
-        _readOperation = ct => _store.ReadAsync(_circuitId, ct);
-        _timedRead = () => CallStoreAsync(_readOperation).AsTask();
-        _nowMs = NowMs;
     }
 
-    public string CircuitId => _circuitId;
+    public string CircuitId { get; }
 
     /// <summary>Decides whether a call may pass, making the open to half-open transition (and in atomic mode the probe claim) when due.</summary>
     public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
     {
         // The hot path: a fresh cached closed circuit lets the call through with no store call and no allocation.
-        if (_cache is not null
-            && _cache.TryGetFresh(NowMs(), _cacheTtlMs, out var cached)
-            && cached.Snapshot.State == SharedCircuitState.Closed)
+        if (_store.Caches && _store.TryGetFresh(out var cached) && cached.Snapshot.State == SharedCircuitState.Closed)
         {
-            return new ValueTask<CallPermit>(CallPermit.Allowed(cached));
+            return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
         }
 
         return AcquireFromStoreAsync(context);
     }
 
-    /// <summary>Records the outcome of a call that was let through.</summary>
+    /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
     public ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
     {
-        // A success only matters to a half-open circuit: a healthy call on a closed circuit costs no store call here.
-        // A (possible) probe holder always reports, even if the store failed while it claimed: its claim may have landed.
-        if (permit.ProbeOwner is null
-            && (permit.Observed is null || (!failed && permit.Observed.Snapshot.State != SharedCircuitState.HalfOpen)))
+        // A success moves only a half-open circuit (in atomic mode, only through the probe): a healthy call on a closed
+        // circuit costs no store call here. A failure is counted even when the check could not read the store.
+        if (permit.StoreTimeLeft <= TimeSpan.Zero
+            || (!failed && permit.ProbeOwner is null && (_settings.Atomic || permit.Observed?.Snapshot.State != SharedCircuitState.HalfOpen)))
         {
             return default;
         }
@@ -98,9 +81,14 @@ internal sealed class DistributedCircuitController<TResult>
 
     /// <summary>Gives back the probe lease of a call that its caller cancelled, so that another call may probe.</summary>
     public ValueTask ReleaseProbeAsync(ResilienceContext context, CallPermit permit) =>
-        permit.ProbeOwner is null
+        permit.ProbeOwner is null || permit.Observed is null
             ? default
-            : UpdateAsync(context, permit, (snapshot, now) => CircuitStateMachine.ReleaseProbe(snapshot, now, permit.ProbeOwner), outcome: null);
+            : UpdateAtomicallyAsync(
+                context,
+                _store.StartBudget(_store.StoreTimeout, CancellationToken.None),
+                permit.Observed,
+                (snapshot, now) => CircuitStateMachine.ReleaseProbe(snapshot, now, permit.ProbeOwner),
+                outcome: null);
 
     /// <summary>Isolates the circuit fleet-wide. Store errors are thrown to the caller.</summary>
     public Task IsolateAsync(CancellationToken cancellationToken) =>
@@ -111,28 +99,28 @@ internal sealed class DistributedCircuitController<TResult>
         ChangeManuallyAsync(CircuitStateMachine.Close, cancellationToken);
 
     /// <summary>Reads the shared state from the store, bypassing the cache. Store errors are thrown to the caller.</summary>
-    public async Task<CircuitSnapshot> ReadSnapshotAsync(CancellationToken cancellationToken)
-    {
-        var generation = _cache?.Generation ?? 0;
-        var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
-        _cache?.UpdateFromStore(entry, generation, NowMs());
-        return entry.Snapshot;
-    }
+    public async Task<CircuitSnapshot> ReadSnapshotAsync(CancellationToken cancellationToken) =>
+        (await _store.ReadOrThrowAsync(cancellationToken).ConfigureAwait(false)).Snapshot;
+
+    private static string NewWriteId() => Guid.NewGuid().ToString("N");
+
+    private static bool HoldsLease(CircuitStateEntry entry, string? probeOwner) =>
+        probeOwner is not null && entry.Snapshot.State == SharedCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
 
     private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context)
     {
-        var started = _timeProvider.GetTimestamp();
-        var entry = await TryReadAsync(context).ConfigureAwait(false);
-        var fromStore = _cache is null;
+        var budget = _store.StartBudget(_store.StoreTimeout, context.CancellationToken);
+        var entry = await _store.TryReadAsync(context, budget, bypassCache: false).ConfigureAwait(false);
+        var fromStore = !_store.Caches;
         string? probeOwner = null;
 
-        var attempt = 0;
-        for (; entry is not null && attempt < MaxWriteAttempts && !PastDeadline(started); attempt++)
+        // Each turn follows a change that another writer made in between, and spends the same budget.
+        while (entry is not null)
         {
-            var now = NowMs();
+            var now = _store.NowMs();
             if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
             {
-                probeOwner ??= Guid.NewGuid().ToString("N");
+                probeOwner ??= NewWriteId();
             }
 
             var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner);
@@ -140,41 +128,41 @@ internal sealed class DistributedCircuitController<TResult>
             {
                 case CheckVerdict.Allow:
                     // Holding the lease here means a retried claim met its own earlier, successful write.
-                    return CallPermit.Allowed(entry, HoldsLease(entry, probeOwner) ? probeOwner : null);
+                    return CallPermit.Allowed(entry, _store.Remaining(budget), HoldsLease(entry, probeOwner) ? probeOwner : null);
 
                 case CheckVerdict.Reject:
                     return CallPermit.Rejected(CreateRejection(decision), entry);
 
                 // An unconditional write overwrites whatever is stored: decide on a state read from the store, never on the cache.
                 case CheckVerdict.Transition when !_settings.Atomic && !fromStore:
-                    entry = await TryReadAsync(context, bypassCache: true).ConfigureAwait(false);
+                    entry = await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false);
                     fromStore = true;
                     break;
 
                 case CheckVerdict.Transition when !_settings.Atomic:
-                    if (!await TryWriteAsync(context, decision.Next!).ConfigureAwait(false))
+                    if (!await _store.TryWriteAsync(context, budget, decision.Next!).ConfigureAwait(false))
                     {
-                        return CallPermit.FailedOpen;
+                        return WithoutStore(budget, probeOwner);
                     }
 
-                    await RaiseTransitionAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
-                    return CallPermit.Allowed(new CircuitStateEntry(decision.Next!, true, null));
+                    await _events.RaiseAsync(context, entry.Snapshot, decision.Next!, outcome: null, manual: false).ConfigureAwait(false);
+                    return CallPermit.Allowed(new CircuitStateEntry(decision.Next!, true, null), _store.Remaining(budget));
 
                 case CheckVerdict.Transition:
-                    var replaced = await TryReplaceAsync(context, entry, decision.Next!).ConfigureAwait(false);
-                    if (replaced is null)
+                    var replaced = await _store.TryReplaceAsync(context, budget, entry, decision.Next!).ConfigureAwait(false);
+                    if (replaced is not { } replacement)
                     {
-                        return PossibleProbeHolder(decision.Next!, probeOwner);
+                        return WithoutStore(budget, probeOwner);
                     }
 
-                    var stored = replaced.Value.Succeeded
-                        ? replaced.Value.Current ?? new CircuitStateEntry(decision.Next!, true, null)
-                        : await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
+                    var stored = replacement.Current ?? (replacement.Succeeded
+                        ? new CircuitStateEntry(decision.Next!, true, null)
+                        : await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false));
 
                     // A conflict that shows our own lease is our write, applied by a retry of the store client.
-                    if (replaced.Value.Succeeded || (stored is not null && HoldsLease(stored, probeOwner)))
+                    if (stored is not null && (replacement.Succeeded || HoldsLease(stored, probeOwner)))
                     {
-                        var permit = CallPermit.Allowed(stored!, probeOwner);
+                        var permit = CallPermit.Allowed(stored, _store.Remaining(budget), HoldsLease(stored, probeOwner) ? probeOwner : null);
                         await RaiseHoldingLeaseAsync(context, permit, entry.Snapshot, decision.Next!).ConfigureAwait(false);
                         return permit;
                     }
@@ -183,45 +171,40 @@ internal sealed class DistributedCircuitController<TResult>
                     break;
 
                 default:
-                    var claimed = await TryClaimProbeAsync(context, probeOwner!, now).ConfigureAwait(false);
-                    if (claimed is null)
+                    var claimed = await _store.TryClaimProbeAsync(context, budget, probeOwner!, now + _settings.ProbeLeaseMs, now).ConfigureAwait(false);
+                    if (claimed is not { } claim)
                     {
-                        return PossibleProbeHolder(
-                            entry.Snapshot with { ProbeLeaseOwner = probeOwner, ProbeLeaseExpiresUnixMs = now + _settings.ProbeLeaseMs, StateTimestampUnixMs = now },
-                            probeOwner);
+                        return WithoutStore(budget, probeOwner);
                     }
 
-                    if (claimed.Value.Succeeded)
+                    entry = claim.Current ?? await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false);
+                    if (entry is not null && (claim.Succeeded || HoldsLease(entry, probeOwner)))
                     {
-                        return CallPermit.Allowed(claimed.Value.Current!, probeOwner);
+                        return CallPermit.Allowed(entry, _store.Remaining(budget), probeOwner);
                     }
 
-                    entry = await CurrentAfterConflictAsync(context, claimed.Value).ConfigureAwait(false);
                     break;
             }
         }
 
-        ReportGaveUp(entry, attempt);
-        return CallPermit.FailedOpen;
+        return WithoutStore(budget, probeOwner);
     }
 
-    private static bool HoldsLease(CircuitStateEntry entry, string? probeOwner) =>
-        probeOwner is not null && entry.Snapshot.State == SharedCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
-
-    /// <summary>
-    /// A claim or transition whose store call failed may still have landed with this call's lease. The call reports as its
-    /// possible holder, starting from what it tried to write with no concurrency token: the first conditional write then
-    /// conflicts and the store returns its item as it really is, from which the outcome applies only if the lease is ours.
-    /// </summary>
-    private static CallPermit PossibleProbeHolder(CircuitSnapshot attempted, string? probeOwner) =>
-        new(null, new CircuitStateEntry(attempted, true, null), probeOwner);
+    /// <summary>The store could not answer: act on the last state this process saw, failing open only when it rejects nothing.</summary>
+    private CallPermit WithoutStore(StoreBudget budget, string? probeOwner)
+    {
+        var decision = CircuitStateMachine.WithoutStore(_store.LastKnown, _store.NowMs(), _settings, probeOwner);
+        return decision.Verdict == CheckVerdict.Reject
+            ? CallPermit.Rejected(CreateRejection(decision), observed: null)
+            : CallPermit.FailedOpen(_store.Remaining(budget));
+    }
 
     // The user's OnHalfOpened may throw: give the lease back first, or the fleet waits for it to expire.
     private async ValueTask RaiseHoldingLeaseAsync(ResilienceContext context, CallPermit permit, CircuitSnapshot before, CircuitSnapshot after)
     {
         try
         {
-            await RaiseTransitionAsync(context, before, after, outcome: null, manual: false).ConfigureAwait(false);
+            await _events.RaiseAsync(context, before, after, outcome: null, manual: false).ConfigureAwait(false);
         }
         catch
         {
@@ -230,92 +213,117 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
-    // Kept apart from RecordAsync so that the hot path does not allocate this closure.
-    private ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome) =>
-        UpdateAsync(
-            context,
-            permit,
-            (snapshot, now) => failed
-                ? CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
-                : CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner),
-            outcome);
+    private async ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    {
+        var budget = _store.StartBudget(permit.StoreTimeLeft, context.CancellationToken);
+        Func<CircuitSnapshot, long, CircuitSnapshot?> transition = failed
+            ? (snapshot, now) => CircuitStateMachine.RecordFailure(snapshot, now, _settings, permit.ProbeOwner)
+            : (snapshot, now) => CircuitStateMachine.RecordSuccess(snapshot, now, _settings, permit.ProbeOwner);
 
-    /// <summary>
-    /// Applies <paramref name="transition"/> to the stored state. Atomic mode starts from the entry the call was admitted on
-    /// (for a probe, the one its own claim wrote), so a stale read can never hide the probe's lease; a conflict brings the
-    /// stored item. Last-writer-wins mode reads the store first, past the cache, because its write overwrites.
-    /// </summary>
-    private async ValueTask UpdateAsync(
+        if (!_settings.Atomic)
+        {
+            await UpdateLastWriterWinsAsync(context, budget, transition, outcome).ConfigureAwait(false);
+        }
+        else if (permit.ProbeOwner is { } && permit.Observed is { } admittedOn)
+        {
+            // The probe starts from the entry its own claim wrote, so a stale read can never hide its lease.
+            await UpdateAtomicallyAsync(context, budget, admittedOn, transition, outcome).ConfigureAwait(false);
+        }
+        else
+        {
+            await CountFailureAsync(context, budget, outcome).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Last-writer-wins: read past the cache (the write overwrites), compute, write.</summary>
+    private async ValueTask UpdateLastWriterWinsAsync(
         ResilienceContext context,
-        CallPermit permit,
+        StoreBudget budget,
+        Func<CircuitSnapshot, long, CircuitSnapshot?> transition,
+        Outcome<TResult> outcome)
+    {
+        var entry = await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false);
+        if (entry is not null
+            && transition(entry.Snapshot, _store.NowMs()) is { } next
+            && await _store.TryWriteAsync(context, budget, next).ConfigureAwait(false))
+        {
+            await _events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Atomic: one commutative increment; a closed item the store could not count (malformed) is replaced by compare-and-set.</summary>
+    private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, Outcome<TResult> outcome)
+    {
+        var increment = CircuitStateMachine.FailureIncrement(_store.NowMs(), _settings, NewWriteId());
+        while (await _store.TryIncrementFailureAsync(context, budget, increment).ConfigureAwait(false) is { } result)
+        {
+            switch (result.Outcome)
+            {
+                case CircuitIncrementOutcome.CountedAndOpened:
+                    await _events.RaiseAsync(context, CircuitSnapshot.Initial, result.Current.Snapshot, outcome, manual: false).ConfigureAwait(false);
+                    return;
+
+                // Counted, or not counted because the circuit is open or half-open: a late outcome changes nothing there.
+                case CircuitIncrementOutcome.Counted:
+                case CircuitIncrementOutcome.NotCounted when result.Current.Snapshot.State != SharedCircuitState.Closed:
+                    return;
+            }
+
+            var current = result.Current;
+            var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, _settings, probeOwner: null)!;
+            if (await _store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(false) is not { } replaced)
+            {
+                return;
+            }
+
+            if (replaced.Succeeded)
+            {
+                await _events.RaiseAsync(context, current.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Atomic: compare-and-set from <paramref name="entry"/>; a conflict brings the stored item to decide again.</summary>
+    private async ValueTask UpdateAtomicallyAsync(
+        ResilienceContext context,
+        StoreBudget budget,
+        CircuitStateEntry entry,
         Func<CircuitSnapshot, long, CircuitSnapshot?> transition,
         Outcome<TResult>? outcome)
     {
-        var started = _timeProvider.GetTimestamp();
-        var entry = _settings.Atomic && permit.Observed is { } observed
-            ? observed
-            : await TryReadAsync(context, bypassCache: !_settings.Atomic).ConfigureAwait(false);
-
-        var attempt = 0;
-        for (; entry is not null && attempt < MaxWriteAttempts && !PastDeadline(started); attempt++)
+        while (transition(entry.Snapshot, _store.NowMs()) is { } next)
         {
-            var next = transition(entry.Snapshot, NowMs());
-            if (next is null)
+            if (await _store.TryReplaceAsync(context, budget, entry, next).ConfigureAwait(false) is not { } replaced)
             {
                 return;
             }
 
-            if (!_settings.Atomic)
+            if (replaced.Succeeded)
             {
-                if (await TryWriteAsync(context, next).ConfigureAwait(false))
-                {
-                    await RaiseTransitionAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
-                }
-
+                await _events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
                 return;
             }
 
-            var replaced = await TryReplaceAsync(context, entry, next).ConfigureAwait(false);
-            if (replaced is null)
+            if ((replaced.Current ?? await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false)) is not { } stored)
             {
                 return;
             }
 
-            if (replaced.Value.Succeeded)
-            {
-                await RaiseTransitionAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
-                return;
-            }
-
-            entry = await CurrentAfterConflictAsync(context, replaced.Value).ConfigureAwait(false);
-        }
-
-        ReportGaveUp(entry, attempt);
-    }
-
-    // Each store call has its own timeout; this bounds a whole run of conflicting writes.
-    private bool PastDeadline(long started) => _timeProvider.GetElapsedTime(started) > _storeTimeout * 4;
-
-    private void ReportGaveUp(CircuitStateEntry? entry, int attempts)
-    {
-        if (entry is not null && _logger is not null)
-        {
-            DistributedCircuitBreakerLog.ConflictRetriesExhausted(_logger, _circuitId, attempts);
+            entry = stored;
         }
     }
 
     private async Task ChangeManuallyAsync(Func<CircuitSnapshot, long, CircuitSnapshot> change, CancellationToken cancellationToken)
     {
-        var current = await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
-        var next = change(current, NowMs());
-        var generation = _cache?.Generation ?? 0;
-        await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
-        _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
+        var current = (await _store.ReadOrThrowAsync(cancellationToken).ConfigureAwait(false)).Snapshot;
+        var next = change(current, _store.NowMs());
+        await _store.WriteOrThrowAsync(next, cancellationToken).ConfigureAwait(false);
 
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
-            await RaiseTransitionAsync(context, current, next, outcome: null, manual: true).ConfigureAwait(false);
+            await _events.RaiseAsync(context, current, next, outcome: null, manual: true).ConfigureAwait(false);
         }
         finally
         {
@@ -323,214 +331,14 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
-    private async ValueTask<CircuitStateEntry?> CurrentAfterConflictAsync(ResilienceContext context, CircuitWriteResult conflict) =>
-        conflict.Current ?? await TryReadAsync(context, bypassCache: true).ConfigureAwait(false);
-
-    private async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, bool bypassCache = false)
-    {
-        try
-        {
-            CircuitStateEntry entry;
-            if (_cache is null || bypassCache)
-            {
-                var generation = _cache?.Generation ?? 0;
-                entry = await CallStoreAsync(_readOperation).ConfigureAwait(false);
-                _cache?.UpdateFromStore(entry, generation, NowMs());
-            }
-            else if (!_cache.TryGetFresh(NowMs(), _cacheTtlMs, out entry))
-            {
-                entry = await _cache.ReadSharedAsync(_timedRead, _nowMs).ConfigureAwait(false);
-            }
-            else
-            {
-                return entry;
-            }
-
-            if (entry.MalformedReason is { } reason && _logger is not null)
-            {
-                DistributedCircuitBreakerLog.MalformedState(_logger, _circuitId, reason);
-            }
-
-            return entry;
-        }
-        catch (Exception ex)
-        {
-            await ReportStoreFailureAsync(context, StoreOperation.Read, ex).ConfigureAwait(false);
-            return null;
-        }
-    }
-
-    private async ValueTask<bool> TryWriteAsync(ResilienceContext context, CircuitSnapshot next)
-    {
-        try
-        {
-            var generation = _cache?.Generation ?? 0;
-            await CallStoreAsync(async ct =>
-            {
-                await _store.WriteAsync(_circuitId, next, ct).ConfigureAwait(false);
-                return true;
-            }).ConfigureAwait(false);
-
-            _cache?.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
-            return true;
-        }
-        catch (Exception ex)
-        {
-            await ReportStoreFailureAsync(context, StoreOperation.Write, ex).ConfigureAwait(false);
-            return false;
-        }
-    }
-
-    private ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, CircuitStateEntry expected, CircuitSnapshot next) =>
-        TryConditionalWriteAsync(context, StoreOperation.TryReplace, ct => _store.TryReplaceAsync(_circuitId, expected, next, ct));
-
-    private ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, string owner, long now)
-    {
-        var leaseExpires = now + _settings.ProbeLeaseMs;
-        return TryConditionalWriteAsync(context, StoreOperation.TryClaimProbe, ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpires, now, ct));
-    }
-
-    private async ValueTask<CircuitWriteResult?> TryConditionalWriteAsync(
-        ResilienceContext context,
-        string operation,
-        Func<CancellationToken, ValueTask<CircuitWriteResult>> write)
-    {
-        try
-        {
-            var generation = _cache?.Generation ?? 0;
-            var result = await CallStoreAsync(write).ConfigureAwait(false);
-            if (result.Current is { } current)
-            {
-                if (result.Succeeded)
-                {
-                    _cache?.UpdateAfterWrite(current, confirmedByStore: true, generation, NowMs());
-                }
-                else
-                {
-                    _cache?.UpdateFromStore(current, generation, NowMs());
-                }
-            }
-
-            return result;
-        }
-        catch (Exception ex)
-        {
-            await ReportStoreFailureAsync(context, operation, ex).ConfigureAwait(false);
-            return null;
-        }
-    }
-
-    // Bounds a store call even when the store ignores its cancellation token.
-    private async ValueTask<T> CallStoreAsync<T>(Func<CancellationToken, ValueTask<T>> operation)
-    {
-        using var timeout = new CancellationTokenSource(_storeTimeout, _timeProvider);
-        Task<T>? task = null;
-        try
-        {
-            var pending = operation(timeout.Token);
-            if (pending.IsCompleted)
-            {
-                return pending.Result;
-            }
-
-            task = pending.AsTask();
-            return await task.WaitAsync(_storeTimeout, _timeProvider).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && timeout.IsCancellationRequested))
-        {
-            // Cancel the abandoned request too, so that it cannot land long after the breaker moved on.
-            await timeout.CancelAsync().ConfigureAwait(false);
-            if (task is { IsCompleted: false })
-            {
-                _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            }
-
-            throw new TimeoutException($"The circuit state store did not answer within {_storeTimeout.TotalMilliseconds} ms.", ex);
-        }
-    }
-
-    private async ValueTask ReportStoreFailureAsync(ResilienceContext context, string operation, Exception exception)
-    {
-        if (_logger is not null)
-        {
-            DistributedCircuitBreakerLog.StoreFailed(_logger, _circuitId, operation, exception.Message, exception);
-        }
-
-        var args = new OnCircuitStateStoreFailureArguments(context, _circuitId, operation, exception);
-        _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
-        if (_onStateStoreFailure is { } callback)
-        {
-            await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
-        }
-    }
-
-    private async ValueTask RaiseTransitionAsync(
-        ResilienceContext context,
-        CircuitSnapshot before,
-        CircuitSnapshot after,
-        Outcome<TResult>? outcome,
-        bool manual)
-    {
-        if (after.State == SharedCircuitState.Open && (before.State != SharedCircuitState.Open || (manual && !before.IsIsolated)))
-        {
-            var breakDuration = after.IsIsolated ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(after.NextAttemptUnixMs - after.StateTimestampUnixMs);
-            var args = new OnCircuitOpenedArguments<TResult>(context, outcome ?? default, breakDuration, manual);
-            Report(ResilienceEventSeverity.Error, DistributedCircuitBreakerEvents.OnCircuitOpened, context, outcome, args);
-            if (_onOpened is { } onOpened)
-            {
-                await onOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
-            }
-        }
-        else if (after.State == SharedCircuitState.Closed && before.State != SharedCircuitState.Closed)
-        {
-            var args = new OnCircuitClosedArguments<TResult>(context, outcome ?? default, manual);
-            Report(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnCircuitClosed, context, outcome, args);
-            if (_onClosed is { } onClosed)
-            {
-                await onClosed(args).ConfigureAwait(context.ContinueOnCapturedContext);
-            }
-        }
-        else if (after.State == SharedCircuitState.HalfOpen && before.State == SharedCircuitState.Open)
-        {
-            var args = new OnCircuitHalfOpenedArguments(context);
-            _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitHalfOpened), context, args);
-            if (_onHalfOpened is { } onHalfOpened)
-            {
-                await onHalfOpened(args).ConfigureAwait(context.ContinueOnCapturedContext);
-            }
-        }
-    }
-
-    private void Report<TArgs>(ResilienceEventSeverity severity, string name, ResilienceContext context, Outcome<TResult>? outcome, TArgs args)
-    {
-        if (outcome is { } value)
-        {
-            _telemetry.Report(new ResilienceEvent(severity, name), context, value, args);
-        }
-        else
-        {
-            _telemetry.Report(new ResilienceEvent(severity, name), context, args);
-        }
-    }
-
     private BrokenCircuitException CreateRejection(CheckDecision decision)
     {
         BrokenCircuitException exception = decision.Isolated
-            ? new IsolatedCircuitException($"The circuit '{_circuitId}' is isolated manually; calls are rejected until it is closed.")
+            ? new IsolatedCircuitException($"The circuit '{CircuitId}' is isolated manually; calls are rejected until it is closed.")
             : new BrokenCircuitException(
-                $"The circuit '{_circuitId}' is open; calls are rejected for the next {decision.RetryAfterMs} ms.",
+                $"The circuit '{CircuitId}' is open; calls are rejected for the next {decision.RetryAfterMs} ms.",
                 TimeSpan.FromMilliseconds(Math.Min(decision.RetryAfterMs, MaxRetryAfterMs)));
         _telemetry.SetTelemetrySource(exception);
         return exception;
-    }
-
-    private long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static class StoreOperation
-    {
-        public const string Read = nameof(ICircuitStateStore.ReadAsync);
-        public const string Write = nameof(ICircuitStateStore.WriteAsync);
-        public const string TryReplace = nameof(ICircuitStateStore.TryReplaceAsync);
-        public const string TryClaimProbe = nameof(ICircuitStateStore.TryClaimProbeAsync);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace Polly.Distributed.CircuitBreaker;
 
@@ -9,7 +10,7 @@ namespace Polly.Distributed.CircuitBreaker;
 /// Numbers travel as invariant decimal strings (DynamoDB <c>N</c> values, Redis hash fields). Parsing never throws:
 /// a malformed item reads as <see cref="CircuitSnapshot.Initial"/> with a reason, and is replaced by the next write.
 /// </remarks>
-public static class CircuitSnapshotSchema
+public static partial class CircuitSnapshotSchema
 {
     /// <summary>The partition key attribute (<c>S</c>) holding the circuit id.</summary>
     public const string IdAttribute = "id";
@@ -162,7 +163,7 @@ public static class CircuitSnapshotSchema
 
             if (!TryParseNumber(text, out numbers[i]))
             {
-                malformedReason = $"{name} '{text}' is not a non-negative whole number";
+                malformedReason = $"{name} '{text}' is not a non-negative number";
                 return CircuitSnapshot.Initial;
             }
         }
@@ -186,20 +187,24 @@ public static class CircuitSnapshotSchema
 
     private static bool TryParseNumber(string text, out long value)
     {
-        // JavaScript writers may store whole numbers in exponent or fractional form ("1.7e12", "3.0").
         if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
         {
             return true;
         }
 
-        if (decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
-            && number >= 0 && number <= long.MaxValue && decimal.Truncate(number) == number)
+        // JavaScript writers may store numbers in fractional or exponent form ("1795819490356.5", "1.7e12"): round them,
+        // and saturate what exceeds a long (even past double's range, which parses as infinity). The Redis scripts read numbers with the same grammar.
+        value = 0;
+        if (!NumberGrammar().IsMatch(text)
+            || !double.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var number))
         {
-            value = (long)number;
-            return true;
+            return false;
         }
 
-        value = 0;
-        return false;
+        value = number >= long.MaxValue ? long.MaxValue : (long)Math.Round(number, MidpointRounding.AwayFromZero);
+        return true;
     }
+
+    [GeneratedRegex("^[0-9]+(\\.[0-9]+)?$|^[0-9]+\\.?[0-9]*[eE][-+]?[0-9]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex NumberGrammar();
 }

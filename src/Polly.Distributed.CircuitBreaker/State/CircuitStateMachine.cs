@@ -78,6 +78,41 @@ internal static class CircuitStateMachine
         }
     }
 
+    /// <summary>
+    /// In atomic mode, what to ask the store for a failure of a closed circuit: a commutative increment that opens the
+    /// circuit at the threshold. The store applies it as <see cref="RecordFailure"/> would, in one step.
+    /// </summary>
+    public static CircuitFailureIncrement FailureIncrement(long now, CircuitBreakerSettings settings, string writeId) =>
+        new(writeId, now, now - settings.FailureWindowMs, settings.FailureThreshold, now + BreakDurationMs(0, settings));
+
+    /// <summary>
+    /// Decides a call when the store cannot answer, from the last state this process saw: an open circuit keeps rejecting
+    /// until its next attempt plus one lease (time for the store to answer the half-open claim), and a half-open one whose
+    /// lease another call holds (or that half-opened less than a lease ago) keeps rejecting until the lease ends.
+    /// Otherwise the call passes (fail open).
+    /// </summary>
+    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner)
+    {
+        switch (lastKnown?.State)
+        {
+            case SharedCircuitState.Open when lastKnown.IsIsolated:
+                return CheckDecision.Reject(lastKnown.NextAttemptUnixMs - now, isolated: true);
+
+            case SharedCircuitState.Open when now < SaturatingAdd(lastKnown.NextAttemptUnixMs, settings.ProbeLeaseMs):
+                return CheckDecision.Reject(Math.Max(lastKnown.NextAttemptUnixMs - now, 0));
+
+            case SharedCircuitState.HalfOpen when settings.Atomic && lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now):
+                return CheckDecision.Reject(lastKnown.ProbeLeaseExpiresUnixMs - now);
+
+            // Just half-opened: a claim may be under way that this process cannot see.
+            case SharedCircuitState.HalfOpen when settings.Atomic && now < SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs):
+                return CheckDecision.Reject(SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs) - now);
+
+            default:
+                return CheckDecision.Allow;
+        }
+    }
+
     /// <summary>The state after a call whose outcome counts as a success.</summary>
     public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
     {
@@ -136,6 +171,8 @@ internal static class CircuitStateMachine
 
         return Math.Min(duration, settings.MaxBreakDurationMs);
     }
+
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings) =>
         WithoutLease(current with

@@ -55,4 +55,18 @@ public interface ICircuitStateStore
         long leaseExpiresUnixMs,
         long nowUnixMs,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts one failure of a closed circuit atomically, and opens the circuit when the count reaches the threshold,
+    /// as described on <see cref="CircuitFailureIncrement"/>. Unlike a compare-and-set, concurrent increments never
+    /// conflict: each is applied in one step by the store.
+    /// </summary>
+    /// <param name="circuitId">The circuit id.</param>
+    /// <param name="increment">The failure to count.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>What the store did, and the stored entry after it.</returns>
+    ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
+        string circuitId,
+        CircuitFailureIncrement increment,
+        CancellationToken cancellationToken);
 }

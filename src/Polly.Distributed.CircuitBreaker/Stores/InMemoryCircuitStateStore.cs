@@ -87,6 +87,34 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
         }
     }
 
+    /// <inheritdoc/>
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
+        string circuitId,
+        CircuitFailureIncrement increment,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        ArgumentNullException.ThrowIfNull(increment);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        while (true)
+        {
+            var exists = _items.TryGetValue(circuitId, out var current);
+            current ??= CircuitStateEntry.Missing;
+            var (outcome, next) = increment.ApplyTo(current.Snapshot);
+            if (next is null)
+            {
+                return new(new CircuitIncrementResult(outcome, current));
+            }
+
+            var stored = Stored(next);
+            if (exists ? _items.TryUpdate(circuitId, stored, current) : _items.TryAdd(circuitId, stored))
+            {
+                return new(new CircuitIncrementResult(outcome, stored));
+            }
+        }
+    }
+
     // A fresh token per write makes the entry's record equality an exact version check.
     private static CircuitStateEntry Stored(CircuitSnapshot snapshot) => new(snapshot, true, new object());
 }

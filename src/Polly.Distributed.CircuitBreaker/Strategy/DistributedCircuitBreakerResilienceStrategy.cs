@@ -25,7 +25,17 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         ResilienceContext context,
         TState state)
     {
-        var permit = await _controller.AcquireAsync(context).ConfigureAwait(context.ContinueOnCapturedContext);
+        CallPermit permit;
+        try
+        {
+            permit = await _controller.AcquireAsync(context).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+        catch (OperationCanceledException ex) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up while the breaker waited for the store.
+            return Outcome.FromException<TResult>(ex);
+        }
+
         if (permit.Rejection is { } rejection)
         {
             return Outcome.FromException<TResult>(rejection);
@@ -52,7 +62,15 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             throw;
         }
 
-        await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+        try
+        {
+            await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up while the outcome was being recorded: it still gets the call's own outcome.
+        }
+
         return outcome;
     }
 }

@@ -20,11 +20,4 @@ internal static partial class DistributedCircuitBreakerLog
         Level = LogLevel.Warning,
         Message = "The stored state of circuit '{CircuitId}' is malformed ({Reason}); it reads as CLOSED and the next write replaces it")]
     public static partial void MalformedState(ILogger logger, string circuitId, string reason);
-
-    [LoggerMessage(
-        EventId = 3,
-        EventName = "CircuitStateConflictRetriesExhausted",
-        Level = LogLevel.Warning,
-        Message = "Gave up updating circuit '{CircuitId}' after {Attempts} conflicting writes; this outcome is not recorded")]
-    public static partial void ConflictRetriesExhausted(ILogger logger, string circuitId, int attempts);
 }

@@ -7,6 +7,12 @@ namespace Polly.Distributed.CircuitBreaker.DynamoDb.Internal;
 /// </summary>
 internal static class DynamoDbCircuitItem
 {
+    /// <summary>
+    /// This store's own attribute (string set): the ids of the conditional writes applied since the circuit last changed state,
+    /// so that a request the SDK retries after its response was lost is recognised as already applied. Every state write clears it.
+    /// </summary>
+    public const string RecentWriteIdsAttribute = "recentWriteIds";
+
     private static readonly string[] StringAttributes = [CircuitSnapshotSchema.CircuitStateAttribute, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute];
 
     public static Dictionary<string, AttributeValue> Key(string circuitId) => new()
@@ -58,7 +64,7 @@ internal static class DynamoDbCircuitItem
             set.Add($"{NameOf(request, name)} = {ValueOf(request, value)}");
         }
 
-        var remove = CircuitSnapshotSchema.LeaseAttributes.Where(name => !attributes.ContainsKey(name)).Select(name => NameOf(request, name)).ToList();
+        var remove = CircuitSnapshotSchema.LeaseAttributes.Where(name => !attributes.ContainsKey(name)).Append(RecentWriteIdsAttribute).Select(name => NameOf(request, name)).ToList();
         request.UpdateExpression = "SET " + string.Join(", ", set) + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
     }
 
@@ -97,6 +103,99 @@ internal static class DynamoDbCircuitItem
             $"{stateName} IN ({ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.HalfOpenText })}, {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.LegacyHalfOpenText })}) " +
             $"AND (attribute_not_exists({ownerName}) OR attribute_not_exists({expiresName}) OR {expiresName} <= {now})";
     }
+
+    /// <summary>
+    /// Builds the failure count within the window: <c>ADD</c> one to a valid count of a closed circuit whose last failure
+    /// is still in the window, recording the request's id so that a retry of an applied request is recognised.
+    /// </summary>
+    public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment)
+    {
+        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
+        var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
+        var writeIds = NameOf(request, RecentWriteIdsAttribute);
+        var now = ValueOf(request, Number(increment.NowUnixMs));
+        var zero = ValueOf(request, Number(0));
+
+        request.UpdateExpression =
+            $"ADD {count} {ValueOf(request, Number(1))}, {writeIds} {ValueOf(request, new AttributeValue { SS = [increment.WriteId] })} " +
+            $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}";
+        request.ConditionExpression =
+            $"{ClosedCondition(request)} AND {ValidNumberCondition(request, count, zero)} " +
+            $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} " +
+            $"OR ({ValidNumberCondition(request, lastFailure, zero)} AND {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))})) " +
+            $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = increment.WriteId })})";
+    }
+
+    /// <summary>Builds the first failure of a new window: count 1 on a closed circuit whose last failure is before the window.</summary>
+    public static void SetFailureWindowRestart(UpdateItemRequest request, CircuitFailureIncrement increment)
+    {
+        var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
+        var now = ValueOf(request, Number(increment.NowUnixMs));
+        var zero = ValueOf(request, Number(0));
+
+        request.UpdateExpression =
+            $"SET {NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {ValueOf(request, Number(1))}, {lastFailure} = {now}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [increment.WriteId] })}";
+        request.ConditionExpression =
+            $"{ClosedCondition(request)} AND {ValidNumberCondition(request, lastFailure, zero)} AND {lastFailure} > {zero} " +
+            $"AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}";
+    }
+
+    /// <summary>Builds the opening at the threshold: only a closed circuit whose count reached it opens, so exactly one writer does.</summary>
+    public static void SetOpenAtThreshold(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId)
+    {
+        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
+        var zero = ValueOf(request, Number(0));
+
+        request.UpdateExpression =
+            $"SET {NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.SuccessCountAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {ValueOf(request, Number(increment.NowUnixMs))}, " +
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })} " +
+            $"REMOVE {string.Join(", ", CircuitSnapshotSchema.LeaseAttributes.Select(name => NameOf(request, name)))}";
+        request.ConditionExpression =
+            $"{ClosedCondition(request)} AND {ValidNumberCondition(request, count, zero)} AND {count} >= {ValueOf(request, Number(increment.OpenAtCount))}";
+    }
+
+    /// <summary>Whether <paramref name="item"/> records the write <paramref name="writeId"/>: a retried request that was applied before.</summary>
+    public static bool Recorded(Dictionary<string, AttributeValue>? item, string writeId) =>
+        item is not null && item.TryGetValue(RecentWriteIdsAttribute, out var ids) && ids.SS is { } set && set.Contains(writeId);
+
+    /// <summary>Whether a stored item is closed with a last failure before the window, as the window restart's condition reads it.</summary>
+    public static bool FailureWindowEnded(Dictionary<string, AttributeValue>? item, long windowStartUnixMs)
+    {
+        if (item is null
+            || (item.TryGetValue(CircuitSnapshotSchema.CircuitStateAttribute, out var state) && state.S != CircuitSnapshotSchema.ClosedText)
+            || !item.TryGetValue(CircuitSnapshotSchema.LastFailureTimeAttribute, out var lastFailure)
+            || lastFailure.N is null)
+        {
+            return false;
+        }
+
+        return decimal.TryParse(lastFailure.N, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && value > 0 && value < windowStartUnixMs;
+    }
+
+    // The Node library reads an item without circuitState or schemaVersion differently from the shared defaults: create them.
+    private static string NewItemDefaults(UpdateItemRequest request)
+    {
+        var state = NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute);
+        var version = NameOf(request, CircuitSnapshotSchema.SchemaVersionAttribute);
+        return $"{state} = if_not_exists({state}, {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.ClosedText })}), " +
+            $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))})";
+    }
+
+    private static string ClosedCondition(UpdateItemRequest request)
+    {
+        var state = NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute);
+        return $"(attribute_not_exists({state}) OR {state} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.ClosedText })})";
+    }
+
+    private static string ValidNumberCondition(UpdateItemRequest request, string name, string zero) =>
+        $"(attribute_not_exists({name}) OR (attribute_type({name}, {ValueOf(request, new AttributeValue { S = "N" })}) AND {name} >= {zero}))";
 
     private static AttributeValue Number(long value) => new() { N = CircuitSnapshotSchema.FormatNumber(value) };
 

@@ -10,6 +10,8 @@ internal static class RedisScripts
 
     public static readonly string ClaimProbe = Load("claim-probe.lua");
 
+    public static readonly string IncrementFailure = Load("increment-failure.lua");
+
     private static string Load(string name)
     {
         using var stream = typeof(RedisScripts).Assembly.GetManifestResourceStream("Polly.Distributed.CircuitBreaker.Redis.Scripts." + name)

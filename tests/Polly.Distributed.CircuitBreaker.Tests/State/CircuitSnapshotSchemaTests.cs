@@ -29,7 +29,9 @@ public class CircuitSnapshotSchemaTests
     [InlineData("circuitState", "BROKEN", "unknown circuitState 'BROKEN'")]
     [InlineData("failureCount", "-1", "failureCount '-1'")]
     [InlineData("nextAttempt", "soon", "nextAttempt 'soon'")]
-    [InlineData("successCount", "1.5", "successCount '1.5'")]
+    [InlineData("successCount", "1.5.2", "successCount '1.5.2'")]
+    [InlineData("successCount", " 2", "successCount ' 2'")]
+    [InlineData("lastFailureTime", "Infinity", "lastFailureTime 'Infinity'")]
     public void Parse_MalformedAttribute_ReadsClosedWithReason(string attribute, string value, string reasonStart)
     {
         var snapshot = CircuitSnapshotSchema.Parse(name => name == attribute ? value : name == "circuitState" ? "OPEN" : "3", out var reason);
@@ -42,6 +44,10 @@ public class CircuitSnapshotSchemaTests
     [InlineData("1.75e12", 1_750_000_000_000)]
     [InlineData("3.0", 3)]
     [InlineData("42", 42)]
+    [InlineData("1795819490356.5", 1_795_819_490_357)]
+    [InlineData("2.4", 2)]
+    [InlineData("9223372036854775808", long.MaxValue)]
+    [InlineData("1e400", long.MaxValue)]
     public void Parse_JavaScriptNumberForms_ReadsWholeNumbers(string text, long expected)
     {
         var snapshot = CircuitSnapshotSchema.Parse(name => name == "nextAttempt" ? text : null, out var reason);

@@ -265,4 +265,67 @@ public class CircuitStateMachineTests
         Assert.False(closed.IsIsolated);
         Assert.Equal(Now + 5, closed.NextAttemptUnixMs);
     }
+
+    [Theory]
+    [InlineData(3, 1_000, 4, false)]
+    [InlineData(4, 1_000, 5, true)]
+    [InlineData(4, 60_001, 1, false)]
+    public void FailureIncrement_AppliedToClosed_MatchesRecordFailure(long failures, long sinceLastFailureMs, long expectedCount, bool opens)
+    {
+        var closed = Closed with { FailureCount = failures, LastFailureUnixMs = Now - sinceLastFailureMs };
+
+        var (outcome, next) = CircuitStateMachine.FailureIncrement(Now, LastWriterWins, "write-1").ApplyTo(closed);
+
+        Assert.Equal(CircuitStateMachine.RecordFailure(closed, Now, LastWriterWins, null), next);
+        Assert.Equal(expectedCount, next!.FailureCount);
+        Assert.Equal(opens ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted, outcome);
+    }
+
+    [Fact]
+    public void FailureIncrement_AppliedToOpen_CountsNothing()
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now + 1 };
+
+        var (outcome, next) = CircuitStateMachine.FailureIncrement(Now, Atomic, "write-1").ApplyTo(open);
+
+        Assert.Equal(CircuitIncrementOutcome.NotCounted, outcome);
+        Assert.Null(next);
+    }
+
+    [Fact]
+    public void WithoutStore_NothingKnown_Allows()
+    {
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(null, Now, Atomic, null).Verdict);
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(Closed, Now, Atomic, null).Verdict);
+    }
+
+    [Theory]
+    [InlineData(-1, true)]
+    [InlineData(29_999, true)]
+    [InlineData(30_000, false)]
+    public void WithoutStore_OpenSeen_RejectsUntilNextAttemptPlusOneLease(long sinceNextAttemptMs, bool rejects)
+    {
+        var open = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now - sinceNextAttemptMs };
+
+        var expected = rejects ? CheckVerdict.Reject : CheckVerdict.Allow;
+        Assert.Equal(expected, CircuitStateMachine.WithoutStore(open, Now, LastWriterWins, null).Verdict);
+    }
+
+    [Fact]
+    public void WithoutStore_HalfOpenWithOthersLease_RejectsUntilLeaseEnds()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 500 };
+
+        var decision = CircuitStateMachine.WithoutStore(leased, Now, Atomic, "me");
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(500, decision.RetryAfterMs);
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(leased, Now + 500, Atomic, "me").Verdict);
+    }
+
+    [Fact]
+    public void WithoutStore_HalfOpenLastWriterWins_Allows()
+    {
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(HalfOpen with { StateTimestampUnixMs = Now }, Now, LastWriterWins, null).Verdict);
+    }
 }

@@ -34,6 +34,9 @@ internal sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircu
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
         Mode == Fault.None ? inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken) : throw new InvalidOperationException("store is down");
 
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+        Mode == Fault.None ? inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken) : throw new InvalidOperationException("store is down");
+
     // Ignores cancellation on purpose: the breaker must bound the call by itself.
     private static async Task<T> HangAsync<T>()
     {

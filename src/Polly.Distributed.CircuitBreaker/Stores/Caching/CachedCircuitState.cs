@@ -18,6 +18,9 @@ internal sealed class CachedCircuitState
     /// <summary>Gets the generation to pass to <see cref="UpdateFromStore"/> for a store call about to start.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
+    /// <summary>Gets the last entry this process saw, however old, or <see langword="null"/> when it saw none.</summary>
+    public CircuitStateEntry? LastKnown => Volatile.Read(ref _value)?.Entry;
+
     /// <summary>Returns the cached entry if it came from the store less than <paramref name="ttlMs"/> ago.</summary>
     public bool TryGetFresh(long nowMs, long ttlMs, out CircuitStateEntry entry)
     {

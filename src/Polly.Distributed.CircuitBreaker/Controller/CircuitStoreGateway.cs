@@ -1,0 +1,276 @@
+using Microsoft.Extensions.Logging;
+using Polly.Distributed.CircuitBreaker.Stores.Caching;
+using Polly.Distributed.CircuitBreaker.Telemetry;
+using Polly.Telemetry;
+
+namespace Polly.Distributed.CircuitBreaker.Controller;
+
+/// <summary>
+/// Every store call a breaker makes during a protected call: bounded by the call's <see cref="StoreBudget"/> and the
+/// caller's token, kept in the process-wide cache, and turned into a reported failure (never an exception) when the store
+/// cannot answer.
+/// </summary>
+internal sealed class CircuitStoreGateway
+{
+    private readonly ICircuitStateStore _store;
+    private readonly string _circuitId;
+    private readonly TimeProvider _timeProvider;
+    private readonly CachedCircuitState _state;
+    private readonly long _cacheTtlMs;
+    private readonly bool _storeRunsInline;
+    private readonly ILogger? _logger;
+    private readonly ResilienceStrategyTelemetry _telemetry;
+    private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
+    private readonly Func<CancellationToken, ValueTask<CircuitStateEntry>> _readOperation;
+    private readonly Func<long> _nowMs;
+
+    public CircuitStoreGateway(
+        ICircuitStateStore store,
+        string circuitId,
+        TimeSpan storeTimeout,
+        TimeSpan cacheTtl,
+        TimeProvider timeProvider,
+        ILogger? logger,
+        ResilienceStrategyTelemetry telemetry,
+        Func<OnCircuitStateStoreFailureArguments, ValueTask>? onStateStoreFailure)
+    {
+        _store = store;
+        _circuitId = circuitId;
+        StoreTimeout = storeTimeout;
+        _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
+        _timeProvider = timeProvider;
+        _state = CircuitStateCache.For(store, circuitId);
+
+        // The in-memory store completes synchronously and never blocks: no thread hop, no timer.
+        _storeRunsInline = store is InMemoryCircuitStateStore;
+        _logger = logger;
+        _telemetry = telemetry;
+        _onStateStoreFailure = onStateStoreFailure;
+        _readOperation = ct => _store.ReadAsync(_circuitId, ct);
+        _nowMs = NowMs;
+    }
+
+    public TimeSpan StoreTimeout { get; }
+
+    public bool Caches => _cacheTtlMs > 0;
+
+    /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
+    public CircuitSnapshot? LastKnown => _state.LastKnown?.Snapshot;
+
+    public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public StoreBudget StartBudget(TimeSpan allowed, CancellationToken cancellationToken) => new(_timeProvider.GetTimestamp(), allowed, cancellationToken);
+
+    public TimeSpan Remaining(StoreBudget budget) => budget.Remaining(_timeProvider);
+
+    public bool TryGetFresh(out CircuitStateEntry entry) => _state.TryGetFresh(NowMs(), _cacheTtlMs, out entry);
+
+    /// <summary>Reads the circuit, from the cache when it is fresh (unless <paramref name="bypassCache"/>); <see langword="null"/> when the store failed.</summary>
+    public async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, StoreBudget budget, bool bypassCache)
+    {
+        try
+        {
+            CircuitStateEntry entry;
+            if (!Caches || bypassCache)
+            {
+                var generation = _state.Generation;
+                entry = await CallAsync(_readOperation, budget).ConfigureAwait(false);
+                _state.UpdateFromStore(entry, generation, NowMs());
+            }
+            else if (!TryGetFresh(out entry))
+            {
+                // Concurrent misses share one read; the joined read is bounded by this call's budget all the same.
+                var shared = _state.ReadSharedAsync(() => CallAsync(_readOperation, StartBudget(StoreTimeout, CancellationToken.None)).AsTask(), _nowMs);
+                entry = await shared.WaitAsync(Remaining(budget), _timeProvider, budget.CancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                return entry;
+            }
+
+            if (entry.MalformedReason is { } reason && _logger is not null)
+            {
+                DistributedCircuitBreakerLog.MalformedState(_logger, _circuitId, reason);
+            }
+
+            return entry;
+        }
+        catch (Exception ex) when (!IsCallerCancellation(ex, budget))
+        {
+            await ReportFailureAsync(context, StoreOperation.Read, ex).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>Writes the state unconditionally; <see langword="false"/> when the store failed.</summary>
+    public async ValueTask<bool> TryWriteAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot next)
+    {
+        try
+        {
+            var generation = _state.Generation;
+            await CallAsync(
+                async ct =>
+                {
+                    await _store.WriteAsync(_circuitId, next, ct).ConfigureAwait(false);
+                    return true;
+                },
+                budget).ConfigureAwait(false);
+
+            _state.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
+            return true;
+        }
+        catch (Exception ex) when (!IsCallerCancellation(ex, budget))
+        {
+            await ReportFailureAsync(context, StoreOperation.Write, ex).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    public ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, StoreBudget budget, CircuitStateEntry expected, CircuitSnapshot next) =>
+        TryConditionalAsync(
+            context,
+            budget,
+            StoreOperation.TryReplace,
+            ct => _store.TryReplaceAsync(_circuitId, expected, next, ct),
+            static result => (result.Succeeded, result.Current));
+
+    public ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, StoreBudget budget, string owner, long leaseExpiresUnixMs, long now) =>
+        TryConditionalAsync(
+            context,
+            budget,
+            StoreOperation.TryClaimProbe,
+            ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpiresUnixMs, now, ct),
+            static result => (result.Succeeded, result.Current));
+
+    public ValueTask<CircuitIncrementResult?> TryIncrementFailureAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment) =>
+        TryConditionalAsync(
+            context,
+            budget,
+            StoreOperation.TryIncrementFailure,
+            ct => _store.TryIncrementFailureAsync(_circuitId, increment, ct),
+            static result => (result.Outcome != CircuitIncrementOutcome.NotCounted, result.Current));
+
+    /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
+    public async Task<CircuitStateEntry> ReadOrThrowAsync(CancellationToken cancellationToken)
+    {
+        var generation = _state.Generation;
+        var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
+        _state.UpdateFromStore(entry, generation, NowMs());
+        return entry;
+    }
+
+    /// <summary>Writes the circuit for an operator; store errors are thrown.</summary>
+    public async Task WriteOrThrowAsync(CircuitSnapshot next, CancellationToken cancellationToken)
+    {
+        var generation = _state.Generation;
+        await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
+        _state.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
+    }
+
+    private static bool IsCallerCancellation(Exception exception, StoreBudget budget) =>
+        exception is OperationCanceledException && budget.CancellationToken.IsCancellationRequested;
+
+    private async ValueTask<TResult?> TryConditionalAsync<TResult>(
+        ResilienceContext context,
+        StoreBudget budget,
+        string operation,
+        Func<CancellationToken, ValueTask<TResult>> write,
+        Func<TResult, (bool Wrote, CircuitStateEntry? Current)> describe)
+        where TResult : struct
+    {
+        try
+        {
+            var generation = _state.Generation;
+            var result = await CallAsync(write, budget).ConfigureAwait(false);
+            var (wrote, current) = describe(result);
+            if (current is not null)
+            {
+                if (wrote)
+                {
+                    _state.UpdateAfterWrite(current, confirmedByStore: true, generation, NowMs());
+                }
+                else
+                {
+                    _state.UpdateFromStore(current, generation, NowMs());
+                }
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (!IsCallerCancellation(ex, budget))
+        {
+            await ReportFailureAsync(context, operation, ex).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Runs one store call within what is left of <paramref name="budget"/>. Except for the in-memory store, the call
+    /// starts on the thread pool, so a client that blocks its calling thread (synchronous credential resolution or connect)
+    /// is bounded as well; on timeout its token is cancelled so the abandoned request stops as soon as the client allows.
+    /// </summary>
+    private async ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> operation, StoreBudget budget)
+    {
+        var callerToken = budget.CancellationToken;
+        var remaining = Remaining(budget);
+        if (remaining <= TimeSpan.Zero)
+        {
+            throw new TimeoutException($"The call's store time budget of {StoreTimeout.TotalMilliseconds} ms is spent.");
+        }
+
+        if (_storeRunsInline)
+        {
+            var pending = operation(callerToken);
+            if (pending.IsCompleted)
+            {
+                return pending.Result;
+            }
+
+            return await pending.AsTask().WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        var token = timeout.Token;
+        var task = Task.Run(() => operation(token).AsTask(), token);
+        try
+        {
+            return await task.WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && !callerToken.IsCancellationRequested))
+        {
+            throw new TimeoutException($"The circuit state store did not answer within {StoreTimeout.TotalMilliseconds} ms, the call's store time budget.", ex);
+        }
+        finally
+        {
+            if (!task.IsCompleted)
+            {
+                await timeout.CancelAsync().ConfigureAwait(false);
+                _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async ValueTask ReportFailureAsync(ResilienceContext context, string operation, Exception exception)
+    {
+        if (_logger is not null)
+        {
+            DistributedCircuitBreakerLog.StoreFailed(_logger, _circuitId, operation, exception.Message, exception);
+        }
+
+        var args = new OnCircuitStateStoreFailureArguments(context, _circuitId, operation, exception);
+        _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
+        if (_onStateStoreFailure is { } callback)
+        {
+            await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+    }
+
+    private static class StoreOperation
+    {
+        public const string Read = nameof(ICircuitStateStore.ReadAsync);
+        public const string Write = nameof(ICircuitStateStore.WriteAsync);
+        public const string TryReplace = nameof(ICircuitStateStore.TryReplaceAsync);
+        public const string TryClaimProbe = nameof(ICircuitStateStore.TryClaimProbeAsync);
+        public const string TryIncrementFailure = nameof(ICircuitStateStore.TryIncrementFailureAsync);
+    }
+}
