@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Produces the figures in README.md: the fleet simulation (50 environments against dynalite) and the hot-path
-# BenchmarkDotNet run. Results are written to bench/results/.
+# Produces the figures in README.md: the fleet simulation (50, 200 and 1,000 environments on the in-memory store,
+# redis-server and dynalite) and the hot-path BenchmarkDotNet run. Results are written to bench/results/.
+# "bash eng/bench.sh fleet" runs the fleet simulation only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
 start_dynalite
+start_redis
 dotnet build "$REPO_ROOT/bench/Polly.Distributed.Benchmarks" -c Release -v quiet -nologo >/dev/null
 bench="$REPO_ROOT/bench/Polly.Distributed.Benchmarks/bin/Release/net10.0/Polly.Distributed.Benchmarks.dll"
 mkdir -p "$REPO_ROOT/bench/results"
 
-dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" 20 | tee "$REPO_ROOT/bench/results/fleet-simulation.txt"
+dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" 50,200,1000 | tee "$REPO_ROOT/bench/results/fleet-simulation.md"
+[ "${1:-}" = "fleet" ] && exit 0
 dotnet "$bench" --filter '*HotPath*' --job short --artifacts "$REPO_ROOT/bench/results/BenchmarkDotNet" --exporters github
 cp "$REPO_ROOT"/bench/results/BenchmarkDotNet/results/*-report-github.md "$REPO_ROOT/bench/results/hot-path.md"
 rm -rf "$REPO_ROOT/bench/results/BenchmarkDotNet"

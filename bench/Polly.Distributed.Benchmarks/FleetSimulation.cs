@@ -4,126 +4,263 @@ using Amazon.Runtime;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.DynamoDb;
+using Polly.Distributed.CircuitBreaker.Redis;
+using StackExchange.Redis;
 
 namespace Polly.Distributed.Benchmarks;
 
 /// <summary>
-/// The measurement SPEC.md quotes for the Node.js library: 50 execution environments (each with its own breaker and its
-/// own DynamoDB client) call a dead dependency at once, each until its breaker rejects; threshold 5.
-/// Counts the calls that reached the dependency and what the shared item says when the circuit opened.
+/// Many execution environments (each with its own breaker and its own store instance, so its own cache) on one circuit.
+/// Three phases per run:
+/// counting (threshold out of reach, every environment fails <see cref="FailuresPerEnvironment"/> times at once: failures
+/// lost and the breaker's added latency of a failing call); opening (threshold 5, dead dependency, each environment calls
+/// until its breaker rejects: calls that reached the dependency, OnOpened events); half-open (once the break is over every
+/// environment calls the still dead dependency once: the calls that got through are the probes of that window).
 /// </summary>
-internal static class FleetSimulation
+internal sealed class FleetSimulation : IAsyncDisposable
 {
-    private const int Environments = 50;
+    private const int FailuresPerEnvironment = 3;
     private const int Threshold = 5;
-    private const int MaxCallsPerEnvironment = 50;
+    private const int MaxCallsPerEnvironment = 20;
+    private const string Table = "fleet-simulation";
+    private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(2);
 
-    public static async Task<int> RunAsync(string serviceUrl, int rounds)
+    private readonly AmazonDynamoDBClient? _dynamoDb;
+    private readonly ConnectionMultiplexer? _redis;
+
+    private FleetSimulation(AmazonDynamoDBClient? dynamoDb, ConnectionMultiplexer? redis)
     {
-        Console.WriteLine($"Fleet simulation: {Environments} environments, threshold {Threshold}, dead dependency, DynamoDB-compatible server at {serviceUrl}, {rounds} rounds.");
-        Console.WriteLine($"{"breaker",-32} {"calls to dead dependency",26} {"stored failureCount",20} {"opens",6} {"time",8}");
-        await RunAsync("Polly in-memory (no sharing)", serviceUrl: null, rounds, consistency: default);
-        foreach (var consistency in new[] { CircuitConsistency.LastWriterWins, CircuitConsistency.Atomic })
+        _dynamoDb = dynamoDb;
+        _redis = redis;
+    }
+
+    public static async Task<int> RunAsync(string? dynamoDbUrl, string? redis, int[] fleetSizes, TextWriter output)
+    {
+        var dynamoDb = dynamoDbUrl is null
+            ? null
+            : new AmazonDynamoDBClient(new BasicAWSCredentials("local", "local"), new AmazonDynamoDBConfig { ServiceURL = dynamoDbUrl, AuthenticationRegion = "us-east-1" });
+        if (dynamoDb is not null)
         {
-            await RunAsync($"Polly.Distributed {consistency}", serviceUrl, rounds, consistency);
+            await new DynamoDbCircuitStateStore(dynamoDb, new DynamoDbCircuitStateStoreOptions { TableName = Table }).CreateTableIfNotExistsAsync();
+        }
+
+        await using var simulation = new FleetSimulation(dynamoDb, redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis));
+        output.WriteLine($"Fleet simulation: one circuit; counting phase {FailuresPerEnvironment} failures per environment (threshold out of reach, StoreTimeout 10 s);");
+        output.WriteLine($"opening phase threshold {Threshold}, break {BreakDuration.TotalSeconds:0} s, default StoreTimeout (500 ms); probes = calls let through in the first half-open window.");
+        output.WriteLine("Latency is what the breaker adds to a failing call (the dependency fails at once). Stores are local servers on this 2-core machine.");
+        output.WriteLine();
+        output.WriteLine("| store | mode | cache | envs | failures lost | failing call p50 | p99 | calls to dead dependency | OnOpened | probes |");
+        output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+
+        foreach (var environments in fleetSizes)
+        {
+            await simulation.RunPollyBaselineAsync(environments, output);
+            foreach (var store in new[] { "memory", "redis", "dynamodb" })
+            {
+                if ((store == "redis" && redis is null) || (store == "dynamodb" && dynamoDb is null))
+                {
+                    continue;
+                }
+
+                foreach (var consistency in new[] { CircuitConsistency.LastWriterWins, CircuitConsistency.Atomic })
+                {
+                    await simulation.RunAsync(store, consistency, TimeSpan.Zero, environments, output);
+                }
+
+                if (environments >= 1_000)
+                {
+                    await simulation.RunAsync(store, CircuitConsistency.Atomic, TimeSpan.FromMilliseconds(250), environments, output);
+                }
+            }
         }
 
         return 0;
     }
 
-    // serviceUrl null: Polly's own in-memory breaker in every environment.
-    private static async Task RunAsync(string title, string? serviceUrl, int rounds, CircuitConsistency consistency)
+    public async ValueTask DisposeAsync()
     {
-        var calls = new List<int>();
-        var stored = new List<long>();
-        var opens = new List<int>();
-        var watch = Stopwatch.StartNew();
-        for (var round = 0; round < rounds; round++)
+        _dynamoDb?.Dispose();
+        if (_redis is not null)
         {
-            var circuitId = $"fleet-{Guid.NewGuid():N}";
-            var opened = 0;
-            var clients = new List<AmazonDynamoDBClient>();
-            ValueTask CountOpen()
+            await _redis.DisposeAsync();
+        }
+    }
+
+    private async Task RunAsync(string storeKind, CircuitConsistency consistency, TimeSpan cacheTtl, int environments, TextWriter output)
+    {
+        var memory = new InMemoryCircuitStateStore();
+        ICircuitStateStore NewStore() => storeKind switch
+        {
+            "redis" => new RedisCircuitStateStore(_redis!, new RedisCircuitStateStoreOptions()),
+            "dynamodb" => new DynamoDbCircuitStateStore(_dynamoDb!, new DynamoDbCircuitStateStoreOptions { TableName = Table }),
+            _ => new ShareableMemoryStore(memory),
+        };
+
+        // Counting: every failure must be stored.
+        var countingId = $"count-{Guid.NewGuid():N}";
+        var counting = Enumerable.Range(0, environments).Select(_ => Build(NewStore(), countingId, consistency, cacheTtl, 1_000_000, TimeSpan.FromSeconds(10), null)).ToArray();
+        var latencies = new List<double>();
+        await RunTogetherAsync(counting, async pipeline =>
+        {
+            for (var i = 0; i < FailuresPerEnvironment; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("dead"));
+                }
+                catch (HttpRequestException)
+                {
+                }
+
+                lock (latencies)
+                {
+                    latencies.Add(watch.Elapsed.TotalMilliseconds);
+                }
+            }
+        });
+        var stored = (await NewStore().ReadAsync(countingId, CancellationToken.None)).Snapshot.FailureCount;
+        var lost = (environments * FailuresPerEnvironment) - stored;
+
+        // Opening, then the first half-open window.
+        var circuitId = $"open-{Guid.NewGuid():N}";
+        var opened = 0;
+        var fleet = Enumerable.Range(0, environments)
+            .Select(_ => Build(NewStore(), circuitId, consistency, cacheTtl, Threshold, new DistributedCircuitBreakerStrategyOptions().StoreTimeout, () => Interlocked.Increment(ref opened)))
+            .ToArray();
+        var reached = await OpenAsync(fleet);
+        var openedEvents = Volatile.Read(ref opened);
+        var snapshot = (await NewStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
+        var probes = 0;
+        if (snapshot.State == SharedCircuitState.Open)
+        {
+            var wait = DateTimeOffset.FromUnixTimeMilliseconds(snapshot.NextAttemptUnixMs) - DateTimeOffset.UtcNow;
+            await Task.Delay(wait > TimeSpan.Zero ? wait + TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(300));
+            probes = await CallOnceAsync(fleet);
+        }
+
+        latencies.Sort();
+        output.WriteLine(
+            $"| {storeKind} | {consistency} | {(cacheTtl > TimeSpan.Zero ? $"{cacheTtl.TotalMilliseconds:0} ms" : "off")} | {environments:N0} | {lost:N0} of {environments * FailuresPerEnvironment:N0} " +
+            $"| {Percentile(latencies, 0.50):0.0} ms | {Percentile(latencies, 0.99):0.0} ms | {reached:N0} | {openedEvents} | {(snapshot.State == SharedCircuitState.Open ? probes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "never opened")} |");
+    }
+
+    private async Task RunPollyBaselineAsync(int environments, TextWriter output)
+    {
+        var opened = 0;
+        var fleet = Enumerable.Range(0, environments).Select(_ => new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            FailureRatio = 1.0,
+            MinimumThroughput = Threshold,
+            SamplingDuration = TimeSpan.FromMinutes(1),
+            BreakDuration = BreakDuration,
+            OnOpened = _ =>
             {
                 Interlocked.Increment(ref opened);
                 return default;
-            }
-
-            var pipelines = Enumerable.Range(0, Environments).Select(_ =>
-            {
-                if (serviceUrl is null)
-                {
-                    return new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
-                    {
-                        FailureRatio = 1.0,
-                        MinimumThroughput = Threshold,
-                        SamplingDuration = TimeSpan.FromMinutes(1),
-                        BreakDuration = TimeSpan.FromMinutes(1),
-                        OnOpened = _ => CountOpen(),
-                    }).Build();
-                }
-
-                var client = CreateClient(serviceUrl);
-                clients.Add(client);
-                return new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-                {
-                    CircuitId = circuitId,
-                    StateStore = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "fleet-simulation" }),
-                    FailureThreshold = Threshold,
-                    BreakDuration = TimeSpan.FromMinutes(1),
-                    MaxBreakDuration = TimeSpan.FromMinutes(1),
-                    StoreTimeout = TimeSpan.FromSeconds(10),
-                    Consistency = consistency,
-                    OnOpened = _ => CountOpen(),
-                }).Build();
-            }).ToArray();
-
-            var reached = 0;
-            using var start = new ManualResetEventSlim();
-            var environments = pipelines.Select(pipeline => Task.Run(async () =>
-            {
-                start.Wait();
-                for (var i = 0; i < MaxCallsPerEnvironment; i++)
-                {
-                    try
-                    {
-                        await pipeline.ExecuteAsync<int>(_ =>
-                        {
-                            Interlocked.Increment(ref reached);
-                            throw new HttpRequestException("dependency is dead");
-                        });
-                    }
-                    catch (BrokenCircuitException)
-                    {
-                        return;
-                    }
-                    catch (HttpRequestException)
-                    {
-                    }
-                }
-            })).ToArray();
-            start.Set();
-            await Task.WhenAll(environments);
-
-            calls.Add(reached);
-            opens.Add(opened);
-            if (serviceUrl is not null)
-            {
-                var store = new DynamoDbCircuitStateStore(clients[0], new DynamoDbCircuitStateStoreOptions { TableName = "fleet-simulation", ConsistentRead = true });
-                stored.Add((await store.ReadAsync(circuitId, CancellationToken.None)).Snapshot.FailureCount);
-            }
-
-            clients.ForEach(c => c.Dispose());
-        }
-
-        var storedText = stored.Count == 0 ? "n/a" : $"{stored.Min()}..{stored.Max()}";
-        Console.WriteLine($"{title,-32} {Range(calls),26} {storedText,20} {Range(opens),6} {watch.Elapsed.TotalSeconds / rounds,7:0.00}s");
+            },
+        }).Build()).ToArray();
+        var reached = await OpenAsync(fleet);
+        var openedEvents = Volatile.Read(ref opened);
+        await Task.Delay(BreakDuration + TimeSpan.FromMilliseconds(300));
+        var probes = await CallOnceAsync(fleet);
+        output.WriteLine($"| Polly's own breaker (no sharing) | - | - | {environments:N0} | - | - | - | {reached:N0} | {openedEvents} | {probes:N0} |");
     }
 
-    private static string Range(List<int> values) =>
-        values.Min() == values.Max() ? $"{values.Min()}" : $"{values.Min()}..{values.Max()} (mean {values.Average():0})";
+    private static ResiliencePipeline Build(ICircuitStateStore store, string circuitId, CircuitConsistency consistency, TimeSpan cacheTtl, int threshold, TimeSpan storeTimeout, Action? onOpened) =>
+        new ResiliencePipelineBuilder().AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+        {
+            CircuitId = circuitId,
+            StateStore = store,
+            Consistency = consistency,
+            CacheTtl = cacheTtl,
+            FailureThreshold = threshold,
+            BreakDuration = BreakDuration,
+            MaxBreakDuration = BreakDuration,
+            StoreTimeout = storeTimeout,
+            OnOpened = _ =>
+            {
+                onOpened?.Invoke();
+                return default;
+            },
+        }).Build();
 
-    public static AmazonDynamoDBClient CreateClient(string serviceUrl) => new(
-        new BasicAWSCredentials("local", "local"),
-        new AmazonDynamoDBConfig { ServiceURL = serviceUrl, AuthenticationRegion = "us-east-1" });
+    private static async Task<int> OpenAsync(ResiliencePipeline[] fleet)
+    {
+        var reached = 0;
+        await RunTogetherAsync(fleet, async pipeline =>
+        {
+            for (var i = 0; i < MaxCallsPerEnvironment; i++)
+            {
+                try
+                {
+                    await pipeline.ExecuteAsync<int>(_ =>
+                    {
+                        Interlocked.Increment(ref reached);
+                        throw new HttpRequestException("dead");
+                    });
+                }
+                catch (BrokenCircuitException)
+                {
+                    return;
+                }
+                catch (HttpRequestException)
+                {
+                }
+            }
+        });
+        return reached;
+    }
+
+    private static async Task<int> CallOnceAsync(ResiliencePipeline[] fleet)
+    {
+        var reached = 0;
+        await RunTogetherAsync(fleet, async pipeline =>
+        {
+            try
+            {
+                await pipeline.ExecuteAsync<int>(_ =>
+                {
+                    Interlocked.Increment(ref reached);
+                    throw new HttpRequestException("still dead");
+                });
+            }
+            catch (Exception ex) when (ex is BrokenCircuitException or HttpRequestException)
+            {
+            }
+        });
+        return reached;
+    }
+
+    private static async Task RunTogetherAsync(ResiliencePipeline[] fleet, Func<ResiliencePipeline, Task> run)
+    {
+        using var start = new ManualResetEventSlim();
+        var environments = fleet.Select(pipeline => Task.Run(async () =>
+        {
+            start.Wait();
+            await run(pipeline);
+        })).ToArray();
+        start.Set();
+        await Task.WhenAll(environments);
+    }
+
+    private static double Percentile(List<double> sorted, double percentile) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile * sorted.Count) - 1)];
+
+    /// <summary>A view of one in-memory store per environment: the shared state, but a cache of its own.</summary>
+    private sealed class ShareableMemoryStore(InMemoryCircuitStateStore shared) : ICircuitStateStore
+    {
+        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => shared.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => shared.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            shared.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            shared.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+
+        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+            shared.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
+    }
 }

@@ -1,18 +1,13 @@
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using Polly.Distributed.Benchmarks;
-using Polly.Distributed.CircuitBreaker.DynamoDb;
 
-// "fleet <dynamodb-url> [rounds]": the fleet simulation against a DynamoDB-compatible server (eng/bench.sh starts dynalite).
-// Anything else: BenchmarkDotNet (for example --filter '*HotPath*').
-if (args.Length >= 2 && args[0] == "fleet")
+// "fleet <dynamodb-url> <redis host:port> [sizes, e.g. 50,200,1000]": the fleet simulation against local servers
+// (eng/bench.sh starts dynalite and redis-server; "-" skips a store). Anything else: BenchmarkDotNet.
+if (args.Length >= 3 && args[0] == "fleet")
 {
-    using (var client = FleetSimulation.CreateClient(args[1]))
-    {
-        await new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "fleet-simulation" }).CreateTableIfNotExistsAsync();
-    }
-
-    return await FleetSimulation.RunAsync(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
+    var sizes = args.Length > 3 ? args[3].Split(',').Select(size => int.Parse(size, CultureInfo.InvariantCulture)).ToArray() : [50, 200, 1_000];
+    return await FleetSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], sizes, Console.Out);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args);

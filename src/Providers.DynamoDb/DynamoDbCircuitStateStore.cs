@@ -132,11 +132,13 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             return counted;
         }
 
-        var openWriteId = increment.WriteId + ":open";
+        // The opening is sent even if the caller stopped waiting: it is conditional on a closed circuit at the threshold,
+        // so it can never land over a newer state, and without it a saturated store would count past the threshold unopened.
+        var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
         DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId);
-        var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, cancellationToken).ConfigureAwait(false);
+        var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, CancellationToken.None).ConfigureAwait(false);
         return new CircuitIncrementResult(
             opened ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
             DynamoDbCircuitItem.ToEntry(item));
@@ -237,33 +239,37 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
     private async Task<CircuitIncrementResult> CountFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
     {
-        // Each turn follows a change by another writer (a new window began, or ended, in between): a few turns at most.
+        // Each turn follows a change by another writer (a new window began, or the kept write ids filled up): a few turns at most.
+        var writeId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId);
         Dictionary<string, AttributeValue>? item = null;
+        (bool Restart, bool IdsFull)? sent = null;
         for (var turn = 0; turn < 4; turn++)
         {
-            var restart = DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs);
+            var variant = (Restart: DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs), IdsFull: DynamoDbCircuitItem.RecentWriteIdsFull(item));
+            if (variant == sent)
+            {
+                break;
+            }
+
             var request = NewUpdate(circuitId);
             request.ReturnValues = ReturnValue.ALL_NEW;
-            if (restart)
+            if (variant.Restart)
             {
-                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment);
+                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment, writeId);
             }
             else
             {
-                DynamoDbCircuitItem.SetFailureIncrement(request, increment);
+                DynamoDbCircuitItem.SetFailureIncrement(request, increment, writeId, variant.IdsFull);
             }
 
             bool applied;
-            (applied, item) = await SendIdempotentAsync(circuitId, request, increment.WriteId, cancellationToken).ConfigureAwait(false);
+            (applied, item) = await SendIdempotentAsync(circuitId, request, writeId, cancellationToken).ConfigureAwait(false);
             if (applied)
             {
                 return new CircuitIncrementResult(CircuitIncrementOutcome.Counted, DynamoDbCircuitItem.ToEntry(item));
             }
 
-            if (!restart && !DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs))
-            {
-                break;
-            }
+            sent = variant;
         }
 
         return new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, DynamoDbCircuitItem.ToEntry(item));
