@@ -1,0 +1,126 @@
+using System.Diagnostics;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
+
+/// <summary>Issue 8: a protected call spends at most StoreTimeout waiting for the store, however the store behaves.</summary>
+public sealed class CircuitStoreGatewayTests
+{
+    private readonly InMemoryCircuitStateStore _shared = new();
+
+    [Fact]
+    public async Task Execute_StoreBlocksCallingThread_CallBoundedByStoreTimeout()
+    {
+        var store = new MisbehavingStore(_shared) { BlockThreadFor = TimeSpan.FromSeconds(5) };
+        var pipeline = Build(store, TimeSpan.FromMilliseconds(200));
+
+        var watch = Stopwatch.StartNew();
+        var result = await pipeline.ExecuteAsync(_ => new ValueTask<string>("own result"));
+
+        Assert.Equal("own result", result);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Execute_CallerCancelsWhileStoreStalls_EndsAtOnce()
+    {
+        var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromSeconds(30) };
+        var pipeline = Build(store, TimeSpan.FromSeconds(20));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        var called = false;
+
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+            _ =>
+            {
+                called = true;
+                return default;
+            },
+            cancellation.Token));
+
+        Assert.False(called);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Execute_SlowStoreOnFailingCall_CheckAndRecordShareOneBudget()
+    {
+        var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(700) };
+        var failures = new List<string>();
+        var pipeline = Build(store, TimeSpan.FromSeconds(1), failures);
+
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
+
+        // The check took 700 ms of the 1 s budget: the failure's increment gets the 300 ms left, not a second full second.
+        Assert.True(watch.Elapsed < TimeSpan.FromMilliseconds(1_350), $"took {watch.Elapsed}");
+        Assert.Equal(["TryIncrementFailureAsync"], failures);
+    }
+
+    private static ResiliencePipeline Build(ICircuitStateStore store, TimeSpan storeTimeout, List<string>? failures = null)
+    {
+        var reported = failures ?? [];
+        return
+        new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "budget-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                StoreTimeout = storeTimeout,
+                OnStateStoreFailure = args =>
+                {
+                    lock (reported)
+                    {
+                        reported.Add(args.Operation);
+                    }
+
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>Answers correctly, but late: by blocking the calling thread, or by a delay that ignores cancellation.</summary>
+    private sealed class MisbehavingStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        public TimeSpan BlockThreadFor { get; init; }
+
+        public TimeSpan DelayIgnoringToken { get; init; }
+
+        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+            LateAsync(() => inner.ReadAsync(circuitId, cancellationToken));
+
+        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+            new(LateAsync(async () =>
+            {
+                await inner.WriteAsync(circuitId, snapshot, cancellationToken);
+                return true;
+            }).AsTask());
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            LateAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken));
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            LateAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken));
+
+        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+            LateAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken));
+
+        private ValueTask<T> LateAsync<T>(Func<ValueTask<T>> answer)
+        {
+            if (BlockThreadFor > TimeSpan.Zero)
+            {
+                Thread.Sleep(BlockThreadFor);
+                return answer();
+            }
+
+            return DelayedAsync();
+
+            async ValueTask<T> DelayedAsync()
+            {
+                await Task.Delay(DelayIgnoringToken, CancellationToken.None);
+                return await answer();
+            }
+        }
+    }
+}
