@@ -15,6 +15,8 @@ namespace Polly.Distributed.CircuitBreaker.DynamoDb;
 /// </remarks>
 public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 {
+    private static readonly TimeSpan WarmUpTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IAmazonDynamoDB _client;
     private readonly bool _ownsClient;
     private readonly DynamoDbCircuitStateStoreOptions _options;
@@ -152,9 +154,25 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// </summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>A task that completes when the table answered.</returns>
-    /// <exception cref="CircuitStateStoreException">The table is missing or the endpoint cannot be reached; the message names both.</exception>
-    public async Task WarmUpAsync(CancellationToken cancellationToken = default) =>
-        await ReadCoreAsync("polly-distributed-warm-up", consistent: false, cancellationToken).ConfigureAwait(false);
+    /// <exception cref="CircuitStateStoreException">
+    /// The table is missing, or the endpoint cannot be reached or does not answer within 5 seconds (well inside Lambda's
+    /// 10-second init phase); the message names both.
+    /// </exception>
+    public async Task WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(WarmUpTimeout);
+        try
+        {
+            await ReadCoreAsync("polly-distributed-warm-up", consistent: false, bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CircuitStateStoreException(
+                $"DynamoDB GetItem on table '{TableName}' at {Endpoint} did not answer within {WarmUpTimeout.TotalSeconds:0} s.",
+                ex);
+        }
+    }
 
     /// <summary>
     /// Creates the table (partition key <c>id</c> of type string, on-demand billing) unless it exists, and waits until it is active.

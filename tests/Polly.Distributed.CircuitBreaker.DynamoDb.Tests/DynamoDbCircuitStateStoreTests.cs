@@ -2,6 +2,7 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Microsoft.Extensions.Logging.Testing;
 using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
 
@@ -189,6 +190,22 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
         var error = await Assert.ThrowsAsync<CircuitStateStoreException>(() => store.WarmUpAsync());
 
         Assert.Contains("'no-such-table' does not exist at http://127.0.0.1:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WarmUpAsync_EndpointNeverAnswers_FailsWithinInitPhaseNamingTableAndEndpoint()
+    {
+        await using var proxy = new LoopbackFaultProxy(new Uri(DynamoDbServer.Url).Port) { Fault = LoopbackFaultProxy.ProxyFault.BlackHole };
+        using var client = new AmazonDynamoDBClient(
+            new Amazon.Runtime.BasicAWSCredentials("local", "local"),
+            new AmazonDynamoDBConfig { ServiceURL = $"http://127.0.0.1:{proxy.Port}", AuthenticationRegion = "us-east-1" });
+        var store = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = Table });
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(() => store.WarmUpAsync());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(9), $"took {watch.Elapsed}");
+        Assert.Contains($"table '{Table}' at http://127.0.0.1:{proxy.Port}", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

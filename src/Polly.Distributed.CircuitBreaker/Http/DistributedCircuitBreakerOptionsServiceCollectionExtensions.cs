@@ -37,11 +37,16 @@ public static class DistributedCircuitBreakerOptionsServiceCollectionExtensions
         public ValidateOptionsResult Validate(string? name, HttpDistributedCircuitBreakerStrategyOptions options)
         {
             var results = new List<ValidationResult>();
-            Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+            var context = new ValidationContext(options);
+            Validator.TryValidateObject(options, context, results, validateAllProperties: true);
+
+            // DataAnnotations skips the cross-property rules once a property failed, and StateStore always does here.
+            results.AddRange(options.Validate(context));
             var failures = results
                 .Where(r => !r.MemberNames.Contains(nameof(options.StateStore)))
                 .Where(r => !(options.CircuitId is null && r.MemberNames.Contains(nameof(options.CircuitId))))
                 .Select(r => r.ErrorMessage ?? "invalid value")
+                .Distinct(StringComparer.Ordinal)
                 .ToList();
             return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
         }

@@ -134,6 +134,25 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     }
 
     [Fact]
+    public void AddDistributedCircuitBreakerOptions_MaxBreakBelowBreak_FailsStartUpValidation()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["CircuitBreaker:BreakDuration"] = "00:00:30",
+                ["CircuitBreaker:MaxBreakDuration"] = "00:00:10",
+            })
+            .Build();
+        using var services = new ServiceCollection()
+            .AddDistributedCircuitBreakerOptions(configuration.GetSection("CircuitBreaker"))
+            .BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("MaxBreakDuration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddDistributedCircuitBreakerOptions_InvalidValue_FailsStartUpValidation()
     {
         var configuration = new ConfigurationBuilder()
