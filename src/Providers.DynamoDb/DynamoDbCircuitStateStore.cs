@@ -116,7 +116,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// One <c>UpdateItem</c> with <c>ADD</c> counts the failure (a second one starts a new failure window), and a second
     /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. Each request's id
     /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
-    /// counts once and keeps its opening.
+    /// counts once and keeps its opening. <paramref name="cancellationToken"/> is not passed on: see the comment inside.
     /// </remarks>
     public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
         string circuitId,
@@ -126,7 +126,10 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(increment);
 
-        var counted = await CountFailureAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
+        // Neither request is cancelled once started: a count is commutative and conditional on a closed circuit in the window,
+        // so landing after the breaker stopped waiting is correct, and without it a saturated table would lose counts and
+        // never open. The SDK's own timeout bounds both.
+        var counted = await CountFailureAsync(circuitId, increment, CancellationToken.None).ConfigureAwait(false);
         if (counted.Outcome == CircuitIncrementOutcome.NotCounted
             || counted.Current.Snapshot.State != SharedCircuitState.Closed
             || counted.Current.Snapshot.FailureCount < increment.OpenAtCount)
@@ -134,8 +137,6 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             return counted;
         }
 
-        // The opening is sent even if the caller stopped waiting: it is conditional on a closed circuit at the threshold,
-        // so it can never land over a newer state, and without it a saturated store would count past the threshold unopened.
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
