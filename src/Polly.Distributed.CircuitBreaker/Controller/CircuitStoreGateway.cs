@@ -57,6 +57,9 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public CircuitSnapshot? LastKnown => _state.LastKnown?.Snapshot;
 
+    /// <summary>Applies a change the store could not record to the last state this process knows.</summary>
+    public void UpdateLastKnown(Func<CircuitSnapshot, CircuitSnapshot?> change) => _state.UpdateLocally(change);
+
     public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     public StoreBudget StartBudget(TimeSpan allowed, CancellationToken cancellationToken) => new(_timeProvider.GetTimestamp(), allowed, cancellationToken);

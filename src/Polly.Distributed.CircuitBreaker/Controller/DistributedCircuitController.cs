@@ -70,9 +70,14 @@ internal sealed class DistributedCircuitController<TResult>
     {
         // A success moves only a half-open circuit (in atomic mode, only through the probe): a healthy call on a closed
         // circuit costs no store call here. A failure is counted even when the check could not read the store.
-        if (permit.StoreTimeLeft <= TimeSpan.Zero
-            || (!failed && permit.ProbeOwner is null && (_settings.Atomic || permit.Observed?.Snapshot.State != SharedCircuitState.HalfOpen)))
+        if (!failed && permit.ProbeOwner is null && (_settings.Atomic || permit.Observed?.Snapshot.State != SharedCircuitState.HalfOpen))
         {
+            return default;
+        }
+
+        if (permit.StoreTimeLeft <= TimeSpan.Zero)
+        {
+            NoteUnrecorded(failed);
             return default;
         }
 
@@ -213,6 +218,19 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
+    /// <summary>
+    /// A failure the store could not record still counts in this process's last known state, with the circuit's own rules:
+    /// an environment cut off from a saturated or failing store stops calling a dead dependency at the threshold (and then
+    /// rejects as for any OPEN it has seen) instead of calling it on every request.
+    /// </summary>
+    private void NoteUnrecorded(bool failed)
+    {
+        if (failed)
+        {
+            _store.UpdateLastKnown(snapshot => CircuitStateMachine.RecordFailure(snapshot, _store.NowMs(), _settings, probeOwner: null));
+        }
+    }
+
     private async ValueTask RecordInStoreAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
     {
         var budget = _store.StartBudget(permit.StoreTimeLeft, context.CancellationToken);
@@ -222,7 +240,7 @@ internal sealed class DistributedCircuitController<TResult>
 
         if (!_settings.Atomic)
         {
-            await UpdateLastWriterWinsAsync(context, budget, transition, outcome).ConfigureAwait(false);
+            await UpdateLastWriterWinsAsync(context, budget, transition, failed, outcome).ConfigureAwait(false);
         }
         else if (permit.ProbeOwner is { } && permit.Observed is { } admittedOn)
         {
@@ -240,14 +258,24 @@ internal sealed class DistributedCircuitController<TResult>
         ResilienceContext context,
         StoreBudget budget,
         Func<CircuitSnapshot, long, CircuitSnapshot?> transition,
+        bool failed,
         Outcome<TResult> outcome)
     {
         var entry = await _store.TryReadAsync(context, budget, bypassCache: true).ConfigureAwait(false);
-        if (entry is not null
-            && transition(entry.Snapshot, _store.NowMs()) is { } next
-            && await _store.TryWriteAsync(context, budget, next).ConfigureAwait(false))
+        if (entry is null)
         {
-            await _events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+            NoteUnrecorded(failed);
+        }
+        else if (transition(entry.Snapshot, _store.NowMs()) is { } next)
+        {
+            if (await _store.TryWriteAsync(context, budget, next).ConfigureAwait(false))
+            {
+                await _events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(false);
+            }
+            else
+            {
+                NoteUnrecorded(failed);
+            }
         }
     }
 
@@ -273,7 +301,7 @@ internal sealed class DistributedCircuitController<TResult>
             var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, _settings, probeOwner: null)!;
             if (await _store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(false) is not { } replaced)
             {
-                return;
+                break;
             }
 
             if (replaced.Succeeded)
@@ -282,6 +310,8 @@ internal sealed class DistributedCircuitController<TResult>
                 return;
             }
         }
+
+        NoteUnrecorded(failed: true);
     }
 
     /// <summary>Atomic: compare-and-set from <paramref name="entry"/>; a conflict brings the stored item to decide again.</summary>

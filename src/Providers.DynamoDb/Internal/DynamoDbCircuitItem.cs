@@ -13,7 +13,7 @@ internal static class DynamoDbCircuitItem
     /// </summary>
     public const string RecentWriteIdsAttribute = "recentWriteIds";
 
-    /// <summary>How many write ids an item keeps between two state changes: more than a failure threshold usually is.</summary>
+    /// <summary>Up to which failure count write ids are kept (they are cleared at every state change): more than a failure threshold usually is.</summary>
     public const int MaxRecentWriteIds = 64;
 
     private static readonly string[] StringAttributes = [CircuitSnapshotSchema.CircuitStateAttribute, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute];
@@ -109,9 +109,10 @@ internal static class DynamoDbCircuitItem
 
     /// <summary>
     /// Builds the failure count within the window: <c>ADD</c> one to a valid count of a closed circuit whose last failure
-    /// is still in the window. While fewer than <see cref="MaxRecentWriteIds"/> ids are kept, the request's id is added, so a
+    /// is still in the window. While the count is below <see cref="MaxRecentWriteIds"/>, the request's id is added, so a
     /// retry of an applied request is recognised; past that (a threshold above it, or an opening that is late) the count is
-    /// added without it, so items stay small and concurrent writers never contend over the ids.
+    /// added without it, so items stay small. (Conditions stay flat: the local emulator's parser slows down sharply with
+    /// nested groups, and <c>size()</c> costs it as much again.)
     /// </summary>
     public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, bool idsFull)
     {
@@ -120,21 +121,23 @@ internal static class DynamoDbCircuitItem
         var writeIds = NameOf(request, RecentWriteIdsAttribute);
         var now = ValueOf(request, Number(increment.NowUnixMs));
         var zero = ValueOf(request, Number(0));
-        var cap = ValueOf(request, Number(MaxRecentWriteIds));
 
         request.UpdateExpression =
             $"ADD {count} {ValueOf(request, Number(1))}{(idsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")} " +
             $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}";
         request.ConditionExpression =
-            $"{ClosedCondition(request)} AND {ValidNumberCondition(request, count, zero)} " +
+            $"{ClosedCondition(request)} " +
+            (idsFull ? $"AND {count} >= {ValueOf(request, Number(MaxRecentWriteIds))} " : $"AND (attribute_not_exists({count}) OR {count} BETWEEN {zero} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))}) ") +
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))}) " +
-            $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })}) " +
-            (idsFull ? $"AND size({writeIds}) >= {cap}" : $"AND (attribute_not_exists({writeIds}) OR size({writeIds}) < {cap})");
+            $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})";
     }
 
-    /// <summary>Whether a stored item holds as many write ids as are kept, so the next count is added without its id.</summary>
+    /// <summary>Whether a stored item's failure count reached <see cref="MaxRecentWriteIds"/>, so the next count is added without its id.</summary>
     public static bool RecentWriteIdsFull(Dictionary<string, AttributeValue>? item) =>
-        item is not null && item.TryGetValue(RecentWriteIdsAttribute, out var ids) && ids.SS is { Count: >= MaxRecentWriteIds };
+        item is not null
+        && item.TryGetValue(CircuitSnapshotSchema.FailureCountAttribute, out var count)
+        && decimal.TryParse(count.N, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        && value >= MaxRecentWriteIds;
 
     /// <summary>The id this store records for a request: short, to keep items small (the breaker's ids are random hex).</summary>
     public static string ShortWriteId(string writeId) => writeId.Length <= 16 ? writeId : writeId[..16];
@@ -206,11 +209,6 @@ internal static class DynamoDbCircuitItem
         var state = NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute);
         return $"(attribute_not_exists({state}) OR {state} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.ClosedText })})";
     }
-
-    // A comparison with a number is false for a value of another type: a count stored as a string is never added to.
-    // (Conditions stay flat: the local emulator's parser slows down sharply with nested groups.)
-    private static string ValidNumberCondition(UpdateItemRequest request, string name, string zero) =>
-        $"(attribute_not_exists({name}) OR {name} >= {zero})";
 
     private static AttributeValue Number(long value) => new() { N = CircuitSnapshotSchema.FormatNumber(value) };
 

@@ -261,6 +261,26 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Contains("store is down", warning.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Execute_StoreDownAndDependencyFailing_StopsCallingAtThresholdUntilBreakAndLease(CircuitConsistency consistency)
+    {
+        var faulty = new FaultyCircuitStateStore(_shared) { Mode = FaultyCircuitStateStore.Fault.Throw };
+        var pipeline = Build(o =>
+        {
+            o.StateStore = faulty;
+            o.Consistency = consistency;
+        });
+        var calls = 0;
+
+        await FailAsync(pipeline, 5);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
+        _time.Advance(TimeSpan.FromSeconds(10) + new DistributedCircuitBreakerStrategyOptions().ProbeLeaseDuration);
+
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
+    }
+
     [Fact]
     public async Task Execute_StoreHangsPastTimeout_FailsOpenWithCallsOwnResult()
     {

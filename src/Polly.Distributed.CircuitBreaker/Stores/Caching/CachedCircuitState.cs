@@ -104,6 +104,22 @@ internal sealed class CachedCircuitState
         }
     }
 
+    /// <summary>
+    /// Applies a change that only this process knows of (a failure the store could not record) to the last entry seen.
+    /// The result is never fresh: it serves only when the store cannot answer, and the next store answer replaces it.
+    /// </summary>
+    public void UpdateLocally(Func<CircuitSnapshot, CircuitSnapshot?> change)
+    {
+        lock (_gate)
+        {
+            var last = _value?.Entry ?? CircuitStateEntry.Missing;
+            if (change(last.Snapshot) is { } next)
+            {
+                Set(new CircuitStateEntry(next, last.Exists, null), null);
+            }
+        }
+    }
+
     private void Set(CircuitStateEntry entry, long? fetchedAtMs)
     {
         _generation++;
