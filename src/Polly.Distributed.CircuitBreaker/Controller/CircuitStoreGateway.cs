@@ -145,13 +145,27 @@ internal sealed class CircuitStoreGateway
             ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpiresUnixMs, now, ct),
             static result => (result.Succeeded, result.Current));
 
-    public ValueTask<CircuitIncrementResult?> TryIncrementFailureAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment) =>
+    /// <summary>
+    /// Counts a failure. A count may land after the call stopped waiting for it (a count is never taken back); when it does,
+    /// <paramref name="onLateResult"/> gets the store's answer, so the process that opened the circuit still knows it.
+    /// </summary>
+    public ValueTask<CircuitIncrementResult?> TryIncrementFailureAsync(
+        ResilienceContext context,
+        StoreBudget budget,
+        CircuitFailureIncrement increment,
+        Action<CircuitIncrementResult> onLateResult) =>
         TryConditionalAsync(
             context,
             budget,
             StoreOperation.TryIncrementFailure,
             ct => _store.TryIncrementFailureAsync(_circuitId, increment, ct),
-            static result => (result.Outcome != CircuitIncrementOutcome.NotCounted, result.Current));
+            static result => (result.Outcome != CircuitIncrementOutcome.NotCounted, result.Current),
+            result =>
+            {
+                // Older than anything read since: it may only move a closed last-known state forward, never count as fresh.
+                _state.UpdateLocally(last => last.State == SharedCircuitState.Closed ? result.Current.Snapshot : null);
+                onLateResult(result);
+            });
 
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
     public async Task<CircuitStateEntry> ReadOrThrowAsync(CancellationToken cancellationToken)
@@ -178,13 +192,14 @@ internal sealed class CircuitStoreGateway
         StoreBudget budget,
         string operation,
         Func<CancellationToken, ValueTask<TResult>> write,
-        Func<TResult, (bool Wrote, CircuitStateEntry? Current)> describe)
+        Func<TResult, (bool Wrote, CircuitStateEntry? Current)> describe,
+        Action<TResult>? onLateResult = null)
         where TResult : struct
     {
         try
         {
             var generation = _state.Generation;
-            var result = await CallAsync(write, budget).ConfigureAwait(false);
+            var result = await CallAsync(write, budget, onLateResult).ConfigureAwait(false);
             var (wrote, current) = describe(result);
             if (current is not null)
             {
@@ -212,7 +227,7 @@ internal sealed class CircuitStoreGateway
     /// starts on the thread pool, so a client that blocks its calling thread (synchronous credential resolution or connect)
     /// is bounded as well; on timeout its token is cancelled so the abandoned request stops as soon as the client allows.
     /// </summary>
-    private async ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> operation, StoreBudget budget)
+    private async ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> operation, StoreBudget budget, Action<T>? onLateResult = null)
     {
         var callerToken = budget.CancellationToken;
         var remaining = Remaining(budget);
@@ -249,6 +264,10 @@ internal sealed class CircuitStoreGateway
             {
                 await timeout.CancelAsync().ConfigureAwait(false);
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                if (onLateResult is not null)
+                {
+                    _ = task.ContinueWith(t => onLateResult(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                }
             }
         }
     }

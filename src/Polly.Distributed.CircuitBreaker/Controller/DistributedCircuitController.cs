@@ -23,6 +23,7 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly CircuitTransitionEvents<TResult> _events;
     private readonly CircuitBreakerSettings _settings;
     private readonly ResilienceStrategyTelemetry _telemetry;
+    private readonly Action<CircuitIncrementResult> _onLateIncrement;
 
     public DistributedCircuitController(
         DistributedCircuitBreakerStrategyOptions<TResult> options,
@@ -49,6 +50,13 @@ internal sealed class DistributedCircuitController<TResult>
             options.OnStateStoreFailure);
         _events = new CircuitTransitionEvents<TResult>(options, telemetry);
         _telemetry = telemetry;
+        _onLateIncrement = result =>
+        {
+            if (result.Outcome == CircuitIncrementOutcome.CountedAndOpened)
+            {
+                _ = RaiseLateOpenedAsync(result.Current.Snapshot);
+            }
+        };
     }
 
     public string CircuitId { get; }
@@ -283,7 +291,7 @@ internal sealed class DistributedCircuitController<TResult>
     private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, Outcome<TResult> outcome)
     {
         var increment = CircuitStateMachine.FailureIncrement(_store.NowMs(), _settings, NewWriteId());
-        while (await _store.TryIncrementFailureAsync(context, budget, increment).ConfigureAwait(false) is { } result)
+        while (await _store.TryIncrementFailureAsync(context, budget, increment, _onLateIncrement).ConfigureAwait(false) is { } result)
         {
             switch (result.Outcome)
             {
@@ -341,6 +349,25 @@ internal sealed class DistributedCircuitController<TResult>
             }
 
             entry = stored;
+        }
+    }
+
+    /// <summary>A count that landed after its call stopped waiting opened the circuit: this process made the transition.</summary>
+    private async Task RaiseLateOpenedAsync(CircuitSnapshot opened)
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        try
+        {
+            await _events.RaiseAsync(context, CircuitSnapshot.Initial, opened, outcome: null, manual: false).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // No caller is left to receive the user callback's exception.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 

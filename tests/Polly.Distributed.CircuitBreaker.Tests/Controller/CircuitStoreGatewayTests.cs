@@ -56,6 +56,37 @@ public sealed class CircuitStoreGatewayTests
         Assert.Equal(["TryIncrementFailureAsync"], failures);
     }
 
+    [Fact]
+    public async Task Execute_OpeningCountLandsAfterCallStoppedWaiting_RaisesOnOpenedOnce()
+    {
+        var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(400), OnlyCountsAreLate = true };
+        var opened = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var openedCount = 0;
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "late-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1,
+                StoreTimeout = TimeSpan.FromMilliseconds(100),
+                OnOpened = args =>
+                {
+                    Interlocked.Increment(ref openedCount);
+                    opened.TrySetResult(args.IsManual);
+                    return default;
+                },
+            })
+            .Build();
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
+        Assert.Equal(0, openedCount);
+
+        Assert.False(await opened.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        Assert.Equal(1, openedCount);
+    }
+
     private static ResiliencePipeline Build(ICircuitStateStore store, TimeSpan storeTimeout, List<string>? failures = null)
     {
         var reported = failures ?? [];
@@ -87,8 +118,10 @@ public sealed class CircuitStoreGatewayTests
 
         public TimeSpan DelayIgnoringToken { get; init; }
 
+        public bool OnlyCountsAreLate { get; init; }
+
         public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
-            LateAsync(() => inner.ReadAsync(circuitId, cancellationToken));
+            OnlyCountsAreLate ? inner.ReadAsync(circuitId, cancellationToken) : LateAsync(() => inner.ReadAsync(circuitId, cancellationToken));
 
         public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
             new(LateAsync(async () =>
@@ -104,7 +137,7 @@ public sealed class CircuitStoreGatewayTests
             LateAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken));
 
         public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
-            LateAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken));
+            LateAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
 
         private ValueTask<T> LateAsync<T>(Func<ValueTask<T>> answer)
         {
