@@ -68,7 +68,15 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
         var request = NewUpdate(circuitId);
         DynamoDbCircuitItem.SetUpdate(request, snapshot);
-        await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+        DynamoDbCircuitItem.SetNotNewerCondition(request, snapshot.StateTimestampUnixMs);
+        try
+        {
+            await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConditionalCheckFailedException)
+        {
+            // A newer state is stored: this write arrived late, and is skipped.
+        }
     }
 
     /// <inheritdoc/>

@@ -8,14 +8,13 @@ namespace Polly.Distributed.CircuitBreaker.Redis;
 /// Keeps circuit state in Redis or Valkey: one hash per circuit, with the field names of the shared schema and numbers as decimal strings.
 /// </summary>
 /// <remarks>
-/// Unconditional writes are one <c>HSET</c> (with <c>HDEL</c> of lease fields, in the same transaction); conditional writes
-/// and the probe claim are single Lua scripts, so each is one atomic round trip. Reconnection is StackExchange.Redis's own.
+/// Every write is a single Lua script, so each is one atomic round trip: the last-writer-wins write (skipped when a newer
+/// state is stored), the compare-and-set, the failure count and the probe claim. Reconnection is StackExchange.Redis's own.
 /// </remarks>
 public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
 {
-    private static readonly RedisValue[] LeaseFields = [.. CircuitSnapshotSchema.LeaseAttributes.Select(name => (RedisValue)name)];
-
-    private readonly IConnectionMultiplexer _connection;
+    private readonly Task<IConnectionMultiplexer> _connection;
+    private readonly string _configuredEndpoints;
     private readonly bool _ownsConnection;
     private readonly RedisCircuitStateStoreOptions _options;
 
@@ -23,23 +22,29 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     /// <param name="connection">The connection; the caller keeps ownership.</param>
     /// <param name="options">The store options.</param>
     public RedisCircuitStateStore(IConnectionMultiplexer connection, RedisCircuitStateStoreOptions options)
-        : this(connection, options, ownsConnection: false)
+        : this(Task.FromResult(connection ?? throw new ArgumentNullException(nameof(connection))), string.Empty, options, ownsConnection: false)
     {
     }
 
-    internal RedisCircuitStateStore(IConnectionMultiplexer connection, RedisCircuitStateStoreOptions options, bool ownsConnection)
+    /// <summary>
+    /// A store over a connection still being made: until it is made, every command fails at once (the breaker fails open),
+    /// so resolving the store never waits for the network.
+    /// </summary>
+    internal RedisCircuitStateStore(Task<IConnectionMultiplexer> connection, string configuredEndpoints, RedisCircuitStateStoreOptions options, bool ownsConnection)
     {
-        ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.KeyPrefix);
 
         _connection = connection;
+        _configuredEndpoints = configuredEndpoints;
         _ownsConnection = ownsConnection;
         _options = options;
     }
 
     /// <summary>Gets the endpoints of the connection, without credentials, for messages.</summary>
-    public string Endpoints => string.Join(",", _connection.GetEndPoints().Select(endpoint => endpoint.ToString()));
+    internal string Endpoints => _connection.IsCompletedSuccessfully
+        ? string.Join(",", _connection.Result.GetEndPoints().Select(endpoint => endpoint.ToString()))
+        : _configuredEndpoints;
 
     /// <summary>Returns the key of a circuit's hash.</summary>
     /// <param name="circuitId">The circuit id.</param>
@@ -61,17 +66,13 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(snapshot);
 
-        var key = KeyOf(circuitId);
-        await CallAsync("HSET", circuitId, async db =>
-        {
-            var transaction = db.CreateTransaction();
-            var set = transaction.HashSetAsync(key, RedisCircuitHash.ToHashEntries(snapshot));
-            var delete = snapshot.ProbeLeaseOwner is null ? transaction.HashDeleteAsync(key, LeaseFields) : Task.FromResult(0L);
-            await transaction.ExecuteAsync().ConfigureAwait(false);
-            await set.ConfigureAwait(false);
-            await delete.ConfigureAwait(false);
-            return true;
-        }).ConfigureAwait(false);
+        RedisValue[] arguments =
+        [
+            snapshot.StateTimestampUnixMs,
+            snapshot.ProbeLeaseOwner is null ? "1" : "0",
+            .. CircuitSnapshotSchema.Format(snapshot).SelectMany(pair => new RedisValue[] { pair.Key, pair.Value }),
+        ];
+        await CallAsync("EVALSHA", circuitId, db => db.ScriptEvaluateAsync(RedisScripts.WriteUnlessNewer, [KeyOf(circuitId)], arguments)).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -167,7 +168,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     {
         if (_ownsConnection)
         {
-            _connection.Dispose();
+            _ = _connection.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
     }
 
@@ -178,9 +179,17 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
 
     private async Task<T> CallAsync<T>(string command, string circuitId, Func<IDatabase, Task<T>> call)
     {
+        if (!_connection.IsCompletedSuccessfully)
+        {
+            throw new CircuitStateStoreException(
+                _connection.IsCompleted
+                    ? $"Redis {command} for circuit '{circuitId}' at {Endpoints} failed: the connection could not be made ({_connection.Exception?.InnerException?.GetType().Name})."
+                    : $"Redis {command} for circuit '{circuitId}' at {Endpoints} failed: the connection is still being made.");
+        }
+
         try
         {
-            return await call(_connection.GetDatabase(_options.Database)).ConfigureAwait(false);
+            return await call(_connection.Result.GetDatabase(_options.Database)).ConfigureAwait(false);
         }
         catch (RedisException ex)
         {

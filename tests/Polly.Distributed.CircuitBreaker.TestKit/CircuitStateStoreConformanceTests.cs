@@ -62,6 +62,18 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Fact]
+    public async Task WriteAsync_StoredStateIsNewer_SkipsTheLateWrite()
+    {
+        var id = NewCircuitId();
+        var newer = SampleSnapshot with { StateTimestampUnixMs = Now + 10 };
+        await Store.WriteAsync(id, newer, CancellationToken.None);
+
+        await Store.WriteAsync(id, SampleSnapshot with { State = SharedCircuitState.Closed, FailureCount = 4, StateTimestampUnixMs = Now }, CancellationToken.None);
+
+        Assert.Equal(newer, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
+    }
+
+    [Fact]
     public async Task WriteAsync_ClearsLease_ReadShowsNoLease()
     {
         var id = NewCircuitId();

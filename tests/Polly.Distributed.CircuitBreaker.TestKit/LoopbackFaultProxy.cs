@@ -89,6 +89,17 @@ public sealed class LoopbackFaultProxy : IAsyncDisposable
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         try
         {
+            if (Fault == ProxyFault.BlackHole)
+            {
+                // Accept, read, never answer: a server that hangs.
+                var sink = new byte[4096];
+                while (await client.GetStream().ReadAsync(sink, connection.Token) > 0)
+                {
+                }
+
+                return;
+            }
+
             await server.ConnectAsync(IPAddress.Loopback, _targetPort, connection.Token);
             var dropArmed = new StrongBox<bool>();
             var upstream = PumpRequestsAsync(client.GetStream(), server.GetStream(), client, dropArmed, connection.Token);

@@ -176,12 +176,17 @@ internal sealed class CircuitStoreGateway
         return entry;
     }
 
-    /// <summary>Writes the circuit for an operator; store errors are thrown.</summary>
-    public async Task WriteOrThrowAsync(CircuitSnapshot next, CancellationToken cancellationToken)
+    /// <summary>Replaces the circuit for an operator if it is unchanged since <paramref name="expected"/>; store errors are thrown.</summary>
+    public async Task<bool> ReplaceOrThrowAsync(CircuitStateEntry expected, CircuitSnapshot next, CancellationToken cancellationToken)
     {
         var generation = _state.Generation;
-        await _store.WriteAsync(_circuitId, next, cancellationToken).ConfigureAwait(false);
-        _state.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
+        var result = await _store.TryReplaceAsync(_circuitId, expected, next, cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            _state.UpdateAfterWrite(result.Current ?? new CircuitStateEntry(next, true, null), confirmedByStore: result.Current is not null, generation, NowMs());
+        }
+
+        return result.Succeeded;
     }
 
     private static bool IsCallerCancellation(Exception exception, StoreBudget budget) =>

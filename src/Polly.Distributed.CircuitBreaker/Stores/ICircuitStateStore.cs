@@ -16,7 +16,9 @@ public interface ICircuitStateStore
     ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes every owned attribute of a circuit's state unconditionally (last writer wins), leaving other attributes untouched.
+    /// Writes every owned attribute of a circuit's state (last writer wins), leaving other attributes untouched, unless the
+    /// stored state is newer (a larger <c>stateTimestamp</c>): a write that was abandoned and arrives late never replaces a
+    /// newer state. Such a write is skipped without an error.
     /// </summary>
     /// <param name="circuitId">The circuit id.</param>
     /// <param name="snapshot">The state to write.</param>

@@ -26,7 +26,11 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
         ArgumentNullException.ThrowIfNull(snapshot);
         cancellationToken.ThrowIfCancellationRequested();
 
-        _items[circuitId] = Stored(snapshot);
+        var stored = Stored(snapshot);
+        _items.AddOrUpdate(
+            circuitId,
+            stored,
+            (_, current) => current.Snapshot.StateTimestampUnixMs > snapshot.StateTimestampUnixMs ? current : stored);
         return default;
     }
 

@@ -71,6 +71,13 @@ internal static class DynamoDbCircuitItem
         request.UpdateExpression = "SET " + string.Join(", ", set) + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
     }
 
+    /// <summary>Builds the condition of a last-writer-wins write: the stored state is not newer than the one written.</summary>
+    public static void SetNotNewerCondition(UpdateItemRequest request, long stateTimestampUnixMs)
+    {
+        var timestamp = NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute);
+        request.ConditionExpression = $"attribute_not_exists({timestamp}) OR NOT {timestamp} > {ValueOf(request, Number(stateTimestampUnixMs))}";
+    }
+
     /// <summary>Builds the condition that the owned attributes are exactly as in <paramref name="expected"/>.</summary>
     public static void SetUnchangedCondition(UpdateItemRequest request, DynamoDbItemVersion expected)
     {

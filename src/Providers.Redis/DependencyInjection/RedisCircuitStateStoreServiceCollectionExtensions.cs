@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.Redis;
+using Polly.Distributed.CircuitBreaker.Redis.Internal;
 using StackExchange.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -41,7 +42,10 @@ public static class RedisCircuitStateStoreServiceCollectionExtensions
                     $"No IConnectionMultiplexer is registered and {nameof(RedisCircuitStateStoreOptions)}.{nameof(RedisCircuitStateStoreOptions.ConnectionString)} is not set.");
             }
 
-            return new RedisCircuitStateStore(ConnectionMultiplexer.Connect(configuration), options, ownsConnection: true);
+            // Connect in the background: resolving the store (building the first pipeline) never waits for the network.
+            var endpoints = string.Join(",", configuration.EndPoints.Select(endpoint => endpoint.ToString()));
+            var connecting = Task.Run(async () => (IConnectionMultiplexer)await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false));
+            return new RedisCircuitStateStore(connecting, endpoints, options, ownsConnection: true);
         });
         services.AddSingleton<ICircuitStateStore>(static sp => sp.GetRequiredService<RedisCircuitStateStore>());
         return services;
@@ -49,20 +53,12 @@ public static class RedisCircuitStateStoreServiceCollectionExtensions
 
     private static ConfigurationOptions ParseConnectionString(string connectionString)
     {
-        try
-        {
-            var configuration = ConfigurationOptions.Parse(connectionString);
+        var configuration = RedisConnectionString.Parse(connectionString);
 
-            // Start even when Redis is down: the breaker fails open and StackExchange.Redis reconnects in the background.
-            // While disconnected, commands fail at once instead of queueing until the breaker's timeout.
-            configuration.AbortOnConnectFail = false;
-            configuration.BacklogPolicy = BacklogPolicy.FailFast;
-            return configuration;
-        }
-        catch (ArgumentException ex)
-        {
-            // The message of the parser may echo the string, password included: do not pass it on.
-            throw new ArgumentException("The Redis connection string could not be parsed.", nameof(connectionString), ex.InnerException);
-        }
+        // Start even when Redis is down: the breaker fails open and StackExchange.Redis reconnects in the background.
+        // While disconnected, commands fail at once instead of queueing until the breaker's timeout.
+        configuration.AbortOnConnectFail = false;
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        return configuration;
     }
 }

@@ -40,9 +40,6 @@ internal static class RedisCircuitHash
     public static CircuitStateEntry Written(CircuitSnapshot snapshot) =>
         new(snapshot, true, new RedisHashVersion(Encode(snapshot)));
 
-    public static HashEntry[] ToHashEntries(CircuitSnapshot snapshot) =>
-        [.. CircuitSnapshotSchema.Format(snapshot).Select(pair => new HashEntry(pair.Key, pair.Value))];
-
     private static int IndexOf(string name)
     {
         for (var i = 0; i < CircuitSnapshotSchema.OwnedAttributes.Count; i++)

@@ -12,6 +12,8 @@ internal static class RedisScripts
 
     public static readonly string IncrementFailure = Load("increment-failure.lua");
 
+    public static readonly string WriteUnlessNewer = Load("write-unless-newer.lua");
+
     private static string Load(string name)
     {
         using var stream = typeof(RedisScripts).Assembly.GetManifestResourceStream("Polly.Distributed.CircuitBreaker.Redis.Scripts." + name)

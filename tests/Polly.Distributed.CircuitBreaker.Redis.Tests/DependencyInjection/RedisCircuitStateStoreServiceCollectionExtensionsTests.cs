@@ -29,7 +29,7 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
         using var authorised = new ServiceCollection()
             .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=s3cret-value")
             .BuildServiceProvider();
-        await authorised.GetRequiredService<ICircuitStateStore>().WriteAsync("orders", new CircuitSnapshot { FailureCount = 3 }, CancellationToken.None);
+        await WaitUntilConnectedAsync(authorised.GetRequiredService<ICircuitStateStore>());
         Assert.Equal(3, (await authorised.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None)).Snapshot.FailureCount);
 
         using var refused = new ServiceCollection()
@@ -40,6 +40,48 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
         Assert.IsType<CircuitStateStoreException>(error);
         Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-s3cret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddRedisCircuitStateStore_UriConnectionString_AuthenticatesAndNeverShowsPassword()
+    {
+        using var server = await ServerProcess.StartRedisAsync("--requirepass", "s3cret-value");
+        var port = server.Port;
+
+        using var authorised = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"redis://default:s3cret-value@127.0.0.1:{port}")
+            .BuildServiceProvider();
+        var store = authorised.GetRequiredService<ICircuitStateStore>();
+        await WaitUntilConnectedAsync(store);
+        Assert.Equal(3, (await store.ReadAsync("orders", CancellationToken.None)).Snapshot.FailureCount);
+
+        using var refused = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"default:wrong-s3cret@127.0.0.1:{port},connectTimeout=500")
+            .BuildServiceProvider();
+        var error = await Record.ExceptionAsync(async () => await refused.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None));
+
+        Assert.IsType<CircuitStateStoreException>(error);
+        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-s3cret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddRedisCircuitStateStore_RedisAcceptsButNeverAnswers_ResolvesAtOnceAndFailsOpen()
+    {
+        await using var proxy = new LoopbackFaultProxy(IntegrationEnvironment.FreeLoopbackPort()) { Fault = LoopbackFaultProxy.ProxyFault.BlackHole };
+        using var services = new ServiceCollection()
+            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{proxy.Port}")
+            .BuildServiceProvider();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var store = services.GetRequiredService<ICircuitStateStore>();
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = "black-hole", StateStore = store })
+            .Build();
+        var result = await pipeline.ExecuteAsync(_ => new ValueTask<int>(7));
+
+        Assert.Equal(7, result);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
     }
 
     [Fact]
@@ -83,5 +125,22 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
         var error = Assert.Throws<InvalidOperationException>(() => services.GetRequiredService<ICircuitStateStore>());
 
         Assert.Contains("ConnectionString", error.Message, StringComparison.Ordinal);
+    }
+
+    // The store connects in the background: the first commands fail open until the connection is made.
+    private static async Task WaitUntilConnectedAsync(ICircuitStateStore store)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await store.WriteAsync("orders", new CircuitSnapshot { FailureCount = 3 }, CancellationToken.None);
+                return;
+            }
+            catch (CircuitStateStoreException) when (attempt < 100)
+            {
+                await Task.Delay(50);
+            }
+        }
     }
 }
