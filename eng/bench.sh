@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Produces the figures in README.md: the fleet simulation (50, 200 and 1,000 environments on the in-memory store,
 # redis-server and dynalite) and the hot-path BenchmarkDotNet run. Results are written to bench/results/.
-# "bash eng/bench.sh fleet" runs the fleet simulation only.
+# "bash eng/bench.sh fleet" runs the fleet simulation only; "bash eng/bench.sh faults" skips it and stops after the
+# failure behaviour table (the fault suite's scenarios, measured).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -13,8 +14,12 @@ dotnet build "$REPO_ROOT/bench/Polly.Distributed.Benchmarks" -c Release -v quiet
 bench="$REPO_ROOT/bench/Polly.Distributed.Benchmarks/bin/Release/net10.0/Polly.Distributed.Benchmarks.dll"
 mkdir -p "$REPO_ROOT/bench/results"
 
-dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" 50,200,1000 | tee "$REPO_ROOT/bench/results/fleet-simulation.md"
+if [ "${1:-}" != "faults" ]; then
+  dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" 50,200,1000 | tee "$REPO_ROOT/bench/results/fleet-simulation.md"
+fi
 [ "${1:-}" = "fleet" ] && exit 0
+dotnet "$bench" faults "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" | tee "$REPO_ROOT/bench/results/failure-behaviour.md"
+[ "${1:-}" = "faults" ] && exit 0
 dotnet "$bench" --filter '*HotPath*' --job short --artifacts "$REPO_ROOT/bench/results/BenchmarkDotNet" --exporters github
 cp "$REPO_ROOT"/bench/results/BenchmarkDotNet/results/*-report-github.md "$REPO_ROOT/bench/results/hot-path.md"
 rm -rf "$REPO_ROOT/bench/results/BenchmarkDotNet"

@@ -10,5 +10,11 @@ if (args.Length >= 3 && args[0] == "fleet")
     return await FleetSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], sizes, Console.Out);
 }
 
+// "faults <dynamodb-url> <redis host:port>": README's failure behaviour table (the fault suite's scenarios, measured).
+if (args.Length >= 3 && args[0] == "faults")
+{
+    return await FailureBehaviour.RunAsync(args[1], args[2], Console.Out);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args);
 return 0;

@@ -36,6 +36,9 @@ public sealed class LoopbackFaultProxy : IAsyncDisposable
 
         /// <summary>Reset every connection as soon as a request arrives.</summary>
         Reset,
+
+        /// <summary>Pass every request to the server, and drop every answer (closing the connection).</summary>
+        DropResponses,
     }
 
     /// <summary>Gets the port the proxy listens on.</summary>
@@ -159,7 +162,7 @@ public sealed class LoopbackFaultProxy : IAsyncDisposable
                 return;
             }
 
-            if (dropArmed.Value)
+            if (dropArmed.Value || Fault == ProxyFault.DropResponses)
             {
                 Interlocked.Increment(ref _droppedResponses);
                 return;
