@@ -53,6 +53,13 @@ public sealed record CircuitSnapshot
     /// <summary>Gets the time at which the probe lease expires (<c>probeLeaseExpires</c>), 0 when none is held.</summary>
     public long ProbeLeaseExpiresUnixMs { get; init; }
 
+    /// <summary>
+    /// Gets the half-open episode the probe lease belongs to (<c>probeLeaseEpisode</c>): the <see cref="NextAttemptUnixMs"/> of
+    /// the open circuit that half-opened. A lease left from an earlier episode (the circuit closed or re-opened meanwhile,
+    /// for example by a process that does not know leases) does not match and never blocks a probe.
+    /// </summary>
+    public long ProbeLeaseEpisode { get; init; }
+
     /// <summary>Gets a value indicating whether the circuit was isolated manually and stays open until closed manually.</summary>
     public bool IsIsolated => State == SharedCircuitState.Open && NextAttemptUnixMs >= IsolatedUntilUnixMs;
 

@@ -45,6 +45,9 @@ public static partial class CircuitSnapshotSchema
     /// <summary>The probe lease expiry attribute (<c>N</c>, epoch milliseconds), this project's own; optional.</summary>
     public const string ProbeLeaseExpiresAttribute = "probeLeaseExpires";
 
+    /// <summary>The probe lease episode attribute (<c>N</c>, the <c>nextAttempt</c> of the episode), this project's own; optional.</summary>
+    public const string ProbeLeaseEpisodeAttribute = "probeLeaseEpisode";
+
     /// <summary>The stored text of <see cref="SharedCircuitState.Closed"/>.</summary>
     public const string ClosedText = "CLOSED";
 
@@ -68,6 +71,7 @@ public static partial class CircuitSnapshotSchema
         StateTimestampAttribute,
         SchemaVersionAttribute,
         ProbeLeaseExpiresAttribute,
+        ProbeLeaseEpisodeAttribute,
     ];
 
     /// <summary>Gets every attribute this project owns and writes, apart from <see cref="IdAttribute"/>.</summary>
@@ -89,7 +93,7 @@ public static partial class CircuitSnapshotSchema
     public static string FormatNumber(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Gets the attributes of the probe lease, which are written only while a lease is held and removed otherwise.</summary>
-    public static IReadOnlyList<string> LeaseAttributes { get; } = [ProbeLeaseOwnerAttribute, ProbeLeaseExpiresAttribute];
+    public static IReadOnlyList<string> LeaseAttributes { get; } = [ProbeLeaseOwnerAttribute, ProbeLeaseExpiresAttribute, ProbeLeaseEpisodeAttribute];
 
     /// <summary>
     /// Returns the attributes of a snapshot as stored text: the eight shared attributes, then the lease attributes
@@ -117,6 +121,7 @@ public static partial class CircuitSnapshotSchema
         {
             attributes.Add(new(ProbeLeaseOwnerAttribute, snapshot.ProbeLeaseOwner));
             attributes.Add(new(ProbeLeaseExpiresAttribute, FormatNumber(snapshot.ProbeLeaseExpiresUnixMs)));
+            attributes.Add(new(ProbeLeaseEpisodeAttribute, FormatNumber(snapshot.ProbeLeaseEpisode)));
         }
 
         return attributes;
@@ -168,7 +173,9 @@ public static partial class CircuitSnapshotSchema
             }
         }
 
-        var owner = getAttribute(ProbeLeaseOwnerAttribute);
+        // A lease is read only with its owner (any value) and its episode: the stores' claim conditions read a lease the same
+        // way, so what this parser calls "no lease" can always be claimed.
+        var owner = getAttribute(ProbeLeaseEpisodeAttribute) is not null ? getAttribute(ProbeLeaseOwnerAttribute) : null;
         malformedReason = null;
         return new CircuitSnapshot
         {
@@ -180,8 +187,9 @@ public static partial class CircuitSnapshotSchema
             ConsecutiveOpens = numbers[4],
             StateTimestampUnixMs = numbers[5],
             SchemaVersion = numbers[6],
-            ProbeLeaseExpiresUnixMs = numbers[7],
-            ProbeLeaseOwner = string.IsNullOrEmpty(owner) ? null : owner,
+            ProbeLeaseExpiresUnixMs = owner is null ? 0 : numbers[7],
+            ProbeLeaseEpisode = owner is null ? 0 : numbers[8],
+            ProbeLeaseOwner = owner,
         };
     }
 

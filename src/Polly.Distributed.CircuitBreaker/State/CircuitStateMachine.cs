@@ -30,18 +30,23 @@ internal static class CircuitStateMachine
                     StateTimestampUnixMs = now,
                     ProbeLeaseOwner = settings.Atomic ? probeOwner : null,
                     ProbeLeaseExpiresUnixMs = settings.Atomic ? now + settings.ProbeLeaseMs : 0,
+                    ProbeLeaseEpisode = settings.Atomic ? current.NextAttemptUnixMs : 0,
                 });
 
             // Our own claim, seen again when a retried write reports a conflict with itself: this call is the probe.
             case SharedCircuitState.HalfOpen when settings.Atomic && probeOwner is not null && current.ProbeLeaseOwner == probeOwner:
                 return CheckDecision.Allow;
 
-            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now) && current.ProbeLeaseExpiresUnixMs - now > 2 * settings.ProbeLeaseMs:
-                // Further ahead than any lease this configuration grants (twice, for clock skew): corrupt, so take it over by compare-and-set.
+            // A claim writes its expiry and the state timestamp from one clock, so expiry minus timestamp is the lease duration
+            // whatever the claimant's clock says: a lease longer than twice this configuration's is corrupt, and taken over by
+            // compare-and-set. (Comparing the expiry with this process's clock would read skew as corruption.)
+            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now)
+                && current.ProbeLeaseExpiresUnixMs - current.StateTimestampUnixMs > 2 * settings.ProbeLeaseMs:
                 return CheckDecision.Transition(current with
                 {
                     ProbeLeaseOwner = probeOwner,
                     ProbeLeaseExpiresUnixMs = now + settings.ProbeLeaseMs,
+                    ProbeLeaseEpisode = current.NextAttemptUnixMs,
                     StateTimestampUnixMs = now,
                 });
 
@@ -59,6 +64,11 @@ internal static class CircuitStateMachine
     /// <summary>The state after a call whose outcome counts as a failure.</summary>
     public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
     {
+        if (HoldsStaleLease(current, probeOwner))
+        {
+            return WithoutLease(current);
+        }
+
         switch (current.State)
         {
             case SharedCircuitState.Closed:
@@ -116,6 +126,11 @@ internal static class CircuitStateMachine
     /// <summary>The state after a call whose outcome counts as a success.</summary>
     public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
     {
+        if (HoldsStaleLease(current, probeOwner))
+        {
+            return WithoutLease(current);
+        }
+
         if (current.State != SharedCircuitState.HalfOpen || !MayMoveHalfOpen(current, settings, probeOwner))
         {
             return null;
@@ -132,7 +147,7 @@ internal static class CircuitStateMachine
 
     /// <summary>The state after the probe call was cancelled by its caller: the lease is given back.</summary>
     public static CircuitSnapshot? ReleaseProbe(CircuitSnapshot current, long now, string probeOwner) =>
-        current.State == SharedCircuitState.HalfOpen && current.ProbeLeaseOwner == probeOwner
+        current.ProbeLeaseOwner == probeOwner
             ? WithoutLease(current with { StateTimestampUnixMs = now })
             : null;
 
@@ -185,11 +200,19 @@ internal static class CircuitStateMachine
         });
 
     private static bool MayMoveHalfOpen(CircuitSnapshot current, CircuitBreakerSettings settings, string? probeOwner) =>
-        !settings.Atomic || (probeOwner is not null && current.ProbeLeaseOwner == probeOwner);
+        !settings.Atomic || (probeOwner is not null && current.ProbeLeaseOwner == probeOwner && InCurrentEpisode(current));
 
     private static bool HoldsValidLease(CircuitSnapshot current, long now) =>
-        current.ProbeLeaseOwner is not null && current.ProbeLeaseExpiresUnixMs > now;
+        current.ProbeLeaseOwner is not null && current.ProbeLeaseExpiresUnixMs > now && InCurrentEpisode(current);
+
+    private static bool InCurrentEpisode(CircuitSnapshot current) =>
+        current.State == SharedCircuitState.HalfOpen && current.ProbeLeaseEpisode == current.NextAttemptUnixMs;
+
+    // A probe whose circuit moved on (closed, re-opened, or half-opened again by a process that does not know leases) while
+    // it ran finds its own lease still on the item: it removes the lease and moves nothing else.
+    private static bool HoldsStaleLease(CircuitSnapshot current, string? probeOwner) =>
+        probeOwner is not null && current.ProbeLeaseOwner == probeOwner && !InCurrentEpisode(current);
 
     private static CircuitSnapshot WithoutLease(CircuitSnapshot snapshot) =>
-        snapshot with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0 };
+        snapshot with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 };
 }

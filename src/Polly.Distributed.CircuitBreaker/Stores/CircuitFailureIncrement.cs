@@ -57,6 +57,7 @@ public sealed record CircuitFailureIncrement(
             NextAttemptUnixMs = OpenUntilUnixMs,
             ProbeLeaseOwner = null,
             ProbeLeaseExpiresUnixMs = 0,
+            ProbeLeaseEpisode = 0,
         });
     }
 }

@@ -42,8 +42,9 @@ public interface ICircuitStateStore
         CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims the half-open probe lease: succeeds only if the stored circuit is half-open and holds no lease that
-    /// is still valid at <paramref name="nowUnixMs"/>.
+    /// Claims the half-open probe lease: succeeds only if the stored circuit is half-open and holds no valid lease, one with
+    /// an owner, an expiry after <paramref name="nowUnixMs"/> and an episode equal to the stored <c>nextAttempt</c>. The claim
+    /// writes the owner, the expiry, the episode (the stored <c>nextAttempt</c>) and <c>stateTimestamp</c> = <paramref name="nowUnixMs"/>.
     /// </summary>
     /// <param name="circuitId">The circuit id.</param>
     /// <param name="owner">The identity of the claiming call.</param>

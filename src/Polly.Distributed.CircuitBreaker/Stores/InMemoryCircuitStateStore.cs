@@ -72,7 +72,9 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
         {
             if (!_items.TryGetValue(circuitId, out var current)
                 || current.Snapshot.State != SharedCircuitState.HalfOpen
-                || (current.Snapshot.ProbeLeaseOwner is not null && current.Snapshot.ProbeLeaseExpiresUnixMs > nowUnixMs))
+                || (current.Snapshot.ProbeLeaseOwner is not null
+                    && current.Snapshot.ProbeLeaseExpiresUnixMs > nowUnixMs
+                    && current.Snapshot.ProbeLeaseEpisode == current.Snapshot.NextAttemptUnixMs))
             {
                 return new(new CircuitWriteResult(false, current ?? CircuitStateEntry.Missing));
             }
@@ -81,6 +83,7 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
             {
                 ProbeLeaseOwner = owner,
                 ProbeLeaseExpiresUnixMs = leaseExpiresUnixMs,
+                ProbeLeaseEpisode = current.Snapshot.NextAttemptUnixMs,
                 StateTimestampUnixMs = nowUnixMs,
             });
 

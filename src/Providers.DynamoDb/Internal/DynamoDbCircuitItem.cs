@@ -18,6 +18,8 @@ internal static class DynamoDbCircuitItem
 
     private static readonly string[] StringAttributes = [CircuitSnapshotSchema.CircuitStateAttribute, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute];
 
+    private static readonly string[] LeaseNumbers = [CircuitSnapshotSchema.ProbeLeaseExpiresAttribute, CircuitSnapshotSchema.ProbeLeaseEpisodeAttribute];
+
     public static Dictionary<string, AttributeValue> Key(string circuitId) => new()
     {
         [CircuitSnapshotSchema.IdAttribute] = new AttributeValue { S = circuitId },
@@ -40,7 +42,10 @@ internal static class DynamoDbCircuitItem
             }
         }
 
-        var snapshot = CircuitSnapshotSchema.Parse(name => owned.TryGetValue(name, out var value) ? TextOf(value) : null, out var malformedReason);
+        // The claim condition compares the lease's expiry and episode as numbers: one of another type is no lease.
+        var snapshot = CircuitSnapshotSchema.Parse(
+            name => owned.TryGetValue(name, out var value) && !(LeaseNumbers.Contains(name) && value.N is null) ? TextOf(value) : null,
+            out var malformedReason);
         return new CircuitStateEntry(snapshot, true, new DynamoDbItemVersion(owned), malformedReason);
     }
 
@@ -98,20 +103,27 @@ internal static class DynamoDbCircuitItem
         request.ConditionExpression = string.Join(" AND ", clauses);
     }
 
-    /// <summary>Builds the probe claim: take the lease if the circuit is half-open and no lease is valid at <paramref name="nowUnixMs"/>.</summary>
+    /// <summary>
+    /// Builds the probe claim: take the lease if the circuit is half-open and holds no valid lease (an owner, an expiry after
+    /// <paramref name="nowUnixMs"/>, and an episode equal to the stored <c>nextAttempt</c>). A comparison with a value of
+    /// another type is false in DynamoDB, so an expiry or episode of the wrong type reads as no lease, as the parser reads it.
+    /// </summary>
     public static void SetProbeClaim(UpdateItemRequest request, string owner, long leaseExpiresUnixMs, long nowUnixMs)
     {
         var ownerName = NameOf(request, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute);
         var expiresName = NameOf(request, CircuitSnapshotSchema.ProbeLeaseExpiresAttribute);
+        var episodeName = NameOf(request, CircuitSnapshotSchema.ProbeLeaseEpisodeAttribute);
+        var nextAttemptName = NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute);
         var stateName = NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute);
         var now = ValueOf(request, Number(nowUnixMs));
 
         request.UpdateExpression =
             $"SET {ownerName} = {ValueOf(request, new AttributeValue { S = owner })}, {expiresName} = {ValueOf(request, Number(leaseExpiresUnixMs))}, " +
+            $"{episodeName} = if_not_exists({nextAttemptName}, {ValueOf(request, Number(0))}), {nextAttemptName} = if_not_exists({nextAttemptName}, {ValueOf(request, Number(0))}), " +
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}";
         request.ConditionExpression =
             $"{stateName} IN ({ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.HalfOpenText })}, {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.LegacyHalfOpenText })}) " +
-            $"AND (attribute_not_exists({ownerName}) OR attribute_not_exists({expiresName}) OR {expiresName} <= {now})";
+            $"AND (attribute_not_exists({ownerName}) OR NOT {expiresName} > {now} OR NOT {episodeName} = {nextAttemptName})";
     }
 
     /// <summary>
@@ -219,7 +231,8 @@ internal static class DynamoDbCircuitItem
 
     private static AttributeValue Number(long value) => new() { N = CircuitSnapshotSchema.FormatNumber(value) };
 
-    private static string? TextOf(AttributeValue value) => value.S ?? value.N ?? (value.NULL == true ? null : string.Empty);
+    // An attribute of another type (BOOL, NULL, a set) exists, as the conditions see it, but holds no valid text.
+    private static string TextOf(AttributeValue value) => value.S ?? value.N ?? string.Empty;
 
     private static string NameOf(UpdateItemRequest request, string attribute)
     {

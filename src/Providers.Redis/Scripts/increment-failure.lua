@@ -51,7 +51,7 @@ if (not state or state == 'CLOSED') and count and last_failure then
   outcome = 1
   if (next_count or open_at) >= open_at then
     redis.call('HSET', key, 'circuitState', 'OPEN', 'successCount', '0', 'consecutiveOpens', '0', 'nextAttempt', open_until)
-    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires')
+    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode')
     outcome = 2
   end
 end

@@ -11,6 +11,6 @@ if stored and stored > tonumber(ARGV[1]) then
 end
 redis.call('HSET', key, unpack(ARGV, 3))
 if ARGV[2] == '1' then
-  redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires')
+  redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode')
 end
 return 1

@@ -82,7 +82,7 @@ public class CircuitStateMachineTests
     [Fact]
     public void Check_HalfOpenAtomicWithValidLease_RejectsUntilLeaseExpires()
     {
-        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 700 };
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 700, StateTimestampUnixMs = Now - 29_300 };
 
         var decision = CircuitStateMachine.Check(leased, Now, Atomic, "me");
 
@@ -327,5 +327,34 @@ public class CircuitStateMachineTests
     public void WithoutStore_HalfOpenLastWriterWins_Allows()
     {
         Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(HalfOpen with { StateTimestampUnixMs = Now }, Now, LastWriterWins, null).Verdict);
+    }
+
+    [Fact]
+    public void Check_LeaseFromEarlierEpisode_ClaimsInsteadOfRejecting()
+    {
+        var stale = HalfOpen with { NextAttemptUnixMs = Now - 5, ProbeLeaseOwner = "old-probe", ProbeLeaseExpiresUnixMs = Now + 20_000, ProbeLeaseEpisode = Now - 60_000, StateTimestampUnixMs = Now - 10_000 };
+
+        Assert.Equal(CheckVerdict.ClaimProbe, CircuitStateMachine.Check(stale, Now, Atomic, "me").Verdict);
+    }
+
+    [Fact]
+    public void Check_LeaseAheadByClockSkewOnly_IsHonouredNotTakenOver()
+    {
+        // The claimant's clock is 10 minutes ahead: its lease looks far in the future here, but is 30 s long on its own clock.
+        var skewed = HalfOpen with { ProbeLeaseOwner = "fast-clock", StateTimestampUnixMs = Now + 600_000, ProbeLeaseExpiresUnixMs = Now + 630_000 };
+
+        Assert.Equal(CheckVerdict.Reject, CircuitStateMachine.Check(skewed, Now, Atomic, "me").Verdict);
+    }
+
+    [Theory]
+    [InlineData(SharedCircuitState.Closed)]
+    [InlineData(SharedCircuitState.Open)]
+    public void RecordSuccess_ProbeFindsCircuitMovedOnWithItsLease_RemovesOnlyTheLease(SharedCircuitState movedTo)
+    {
+        var movedOn = new CircuitSnapshot { State = movedTo, NextAttemptUnixMs = Now + 9_000, ProbeLeaseOwner = "me", ProbeLeaseExpiresUnixMs = Now + 1_000, ProbeLeaseEpisode = Now - 50_000 };
+
+        var next = CircuitStateMachine.RecordSuccess(movedOn, Now, Atomic, "me");
+
+        Assert.Equal(movedOn with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 }, next);
     }
 }

@@ -354,6 +354,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
             State = SharedCircuitState.HalfOpen,
             ProbeLeaseOwner = "crashed-process",
             ProbeLeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + 5_000,
+            StateTimestampUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds(),
         }, CancellationToken.None);
 
         var rejected = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
