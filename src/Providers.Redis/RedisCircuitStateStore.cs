@@ -96,7 +96,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
         [
             RedisCircuitHash.FieldNames.Length,
             .. RedisCircuitHash.FieldNames,
-            .. version.EncodedFields.Select(value => (RedisValue)value),
+            .. version.EncodedFields,
             .. desired.Select(value => (RedisValue)value),
         ];
 
@@ -172,7 +172,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
         }
     }
 
-    private static string[] EncodedFields(RedisResult[] result) => [.. result.Skip(1).Select(value => (string)value!)];
+    private static RedisValue[] EncodedFields(RedisResult[] result) => [.. result.Skip(1).Select(value => (RedisValue)(byte[])value!)];
 
     private Task<RedisResult[]> EvaluateAsync(string circuitId, string script, RedisValue[] arguments) =>
         CallAsync("EVALSHA", circuitId, async db => (RedisResult[])(await db.ScriptEvaluateAsync(script, [KeyOf(circuitId)], arguments).ConfigureAwait(false))!);

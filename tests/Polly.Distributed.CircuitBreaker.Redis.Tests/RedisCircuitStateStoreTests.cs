@@ -94,6 +94,40 @@ public sealed class RedisCircuitStateStoreTests
         Assert.Equal("OPEN", (string?)await Database.HashGetAsync("test:" + _id, "circuitState"));
     }
 
+    [Theory]
+    [InlineData("circuitState")]
+    [InlineData("failureCount")]
+    [InlineData("nextAttempt")]
+    public async Task Execute_AtomicOnFieldWithBytesThatAreNotUtf8_RepairsAndCounts(string field)
+    {
+        var store = RedisServer.CreateStore();
+        await Database.HashSetAsync(store.KeyOf(_id), [new HashEntry("circuitState", "OPEN"), new HashEntry("nextAttempt", "1"), new HashEntry(field, new byte[] { 0xC3, 0x28, 0xFF })]);
+        var pipeline = BuildPipeline();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+        }
+
+        var stored = await store.ReadAsync(_id, CancellationToken.None);
+        Assert.Null(stored.MalformedReason);
+        Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
+    public async Task Execute_KeyOfAnotherRedisType_FailsOpenAndLeavesTheKey()
+    {
+        var store = RedisServer.CreateStore();
+        await Database.StringSetAsync(store.KeyOf(_id), "not a hash");
+        var pipeline = BuildPipeline();
+
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
+
+        Assert.Equal("not a hash", (string?)await Database.StringGetAsync(store.KeyOf(_id)));
+    }
+
     private ResiliencePipeline<int> BuildPipeline() =>
         new ResiliencePipelineBuilder<int>()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>

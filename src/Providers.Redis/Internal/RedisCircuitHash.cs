@@ -1,9 +1,11 @@
+using System.Text;
 using StackExchange.Redis;
 
 namespace Polly.Distributed.CircuitBreaker.Redis.Internal;
 
 /// <summary>
-/// Maps between <see cref="CircuitSnapshot"/> and the fields of a circuit hash, in the encoding the Lua scripts use.
+/// Maps between <see cref="CircuitSnapshot"/> and the fields of a circuit hash, in the encoding the Lua scripts use:
+/// '=' followed by the stored bytes, or '!' for a missing field.
 /// </summary>
 internal static class RedisCircuitHash
 {
@@ -11,7 +13,21 @@ internal static class RedisCircuitHash
 
     public static readonly RedisValue[] FieldNames = [.. CircuitSnapshotSchema.OwnedAttributes.Select(name => (RedisValue)name)];
 
-    public static string Encode(RedisValue value) => value.IsNull ? Missing : "=" + (string?)value;
+    private static readonly RedisValue MissingValue = Missing;
+
+    public static RedisValue Encode(RedisValue value)
+    {
+        if (value.IsNull)
+        {
+            return MissingValue;
+        }
+
+        var stored = (byte[])value!;
+        var encoded = new byte[stored.Length + 1];
+        encoded[0] = (byte)'=';
+        stored.CopyTo(encoded, 1);
+        return encoded;
+    }
 
     public static string[] Encode(CircuitSnapshot snapshot)
     {
@@ -19,26 +35,31 @@ internal static class RedisCircuitHash
         return [.. CircuitSnapshotSchema.OwnedAttributes.Select(name => written.TryGetValue(name, out var value) ? "=" + value : Missing)];
     }
 
-    public static CircuitStateEntry ToEntry(string[] encoded)
+    public static CircuitStateEntry ToEntry(RedisValue[] encoded)
     {
-        var exists = encoded.Any(value => value != Missing);
+        var exists = !encoded.All(IsMissing);
         if (!exists)
         {
             return new CircuitStateEntry(CircuitSnapshot.Initial, false, new RedisHashVersion(encoded));
         }
 
+        // Bytes that are not UTF-8 decode with replacement characters, which the parser reads as malformed; the token keeps
+        // the bytes themselves, so the compare-and-set that repairs the item matches what is stored.
         var snapshot = CircuitSnapshotSchema.Parse(
             name =>
             {
                 var value = encoded[IndexOf(name)];
-                return value == Missing ? null : value[1..];
+                var bytes = (byte[])value!;
+                return IsMissing(value) ? null : Encoding.UTF8.GetString(bytes, 1, bytes.Length - 1);
             },
             out var malformedReason);
         return new CircuitStateEntry(snapshot, true, new RedisHashVersion(encoded), malformedReason);
     }
 
     public static CircuitStateEntry Written(CircuitSnapshot snapshot) =>
-        new(snapshot, true, new RedisHashVersion(Encode(snapshot)));
+        new(snapshot, true, new RedisHashVersion([.. Encode(snapshot).Select(value => (RedisValue)value)]));
+
+    private static bool IsMissing(RedisValue value) => value.IsNull || ((byte[])value!) is [(byte)'!'];
 
     private static int IndexOf(string name)
     {
