@@ -84,6 +84,49 @@ public abstract class FleetTests
     }
 
     [Fact]
+    public async Task AtomicFleet_ClocksSkewedBeyondTheLease_AdmitsExactlyOneProbe()
+    {
+        // Issue 9.6: eight environments whose clocks differ by up to 280 s, with a 30 s lease.
+        var circuitId = NewCircuitId();
+        await CreateEnvironmentStore().WriteAsync(
+            circuitId,
+            new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = NowMs - 1_000_000, StateTimestampUnixMs = NowMs - 1_000_000 },
+            CancellationToken.None);
+        var fleet = Enumerable.Range(0, 8)
+            .Select(i => new ResiliencePipelineBuilder { TimeProvider = new FakeTimeProvider(_time.GetUtcNow() + TimeSpan.FromSeconds((i * 40) - 160)) }
+                .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+                {
+                    CircuitId = circuitId,
+                    StateStore = CreateEnvironmentStore(),
+                    Consistency = CircuitConsistency.Atomic,
+                    ProbeLeaseDuration = TimeSpan.FromSeconds(30),
+                    StoreTimeout = TimeSpan.FromSeconds(30),
+                })
+                .Build())
+            .ToArray();
+
+        var probes = 0;
+        var finished = 0;
+        var othersFinished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await RunConcurrentlyAsync(
+            fleet,
+            async _ =>
+            {
+                Interlocked.Increment(ref probes);
+                await othersFinished.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            },
+            onFinished: () =>
+            {
+                if (Interlocked.Increment(ref finished) == fleet.Length - 1)
+                {
+                    othersFinished.TrySetResult();
+                }
+            });
+
+        Assert.Equal(1, probes);
+    }
+
+    [Fact]
     public async Task LastWriterWinsFleet_RepeatedConcurrentFailureWaves_Opens()
     {
         var circuitId = NewCircuitId();

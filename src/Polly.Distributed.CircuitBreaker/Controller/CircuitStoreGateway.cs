@@ -57,6 +57,9 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public CircuitSnapshot? LastKnown => _state.LastKnown?.Snapshot;
 
+    /// <summary>When this process first saw the probe lease that <paramref name="snapshot"/> holds, if it did.</summary>
+    public long? LeaseFirstSeen(CircuitSnapshot snapshot) => _state.LeaseFirstSeen(snapshot);
+
     /// <summary>Applies a change the store could not record to the last state this process knows.</summary>
     public void UpdateLastKnown(Func<CircuitSnapshot, CircuitSnapshot?> change) => _state.UpdateLocally(change);
 

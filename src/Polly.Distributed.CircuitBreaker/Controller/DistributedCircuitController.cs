@@ -24,6 +24,7 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly CircuitBreakerSettings _settings;
     private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly Action<CircuitIncrementResult> _onLateIncrement;
+    private string? _possiblyLandedClaim;
 
     public DistributedCircuitController(
         DistributedCircuitBreakerStrategyOptions<TResult> options,
@@ -136,7 +137,7 @@ internal sealed class DistributedCircuitController<TResult>
                 probeOwner ??= NewWriteId();
             }
 
-            var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner);
+            var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner, LeaseFirstSeen(entry.Snapshot));
             switch (decision.Verdict)
             {
                 case CheckVerdict.Allow:
@@ -206,11 +207,21 @@ internal sealed class DistributedCircuitController<TResult>
     /// <summary>The store could not answer: act on the last state this process saw, failing open only when it rejects nothing.</summary>
     private CallPermit WithoutStore(StoreBudget budget, string? probeOwner)
     {
-        var decision = CircuitStateMachine.WithoutStore(_store.LastKnown, _store.NowMs(), _settings, probeOwner);
+        // A claim whose answer was lost may have landed: its lease, if later seen, is this process's own and lapses on its clock.
+        if (probeOwner is not null)
+        {
+            Volatile.Write(ref _possiblyLandedClaim, probeOwner);
+        }
+
+        var lastKnown = _store.LastKnown;
+        var decision = CircuitStateMachine.WithoutStore(lastKnown, _store.NowMs(), _settings, probeOwner, lastKnown is null ? null : LeaseFirstSeen(lastKnown));
         return decision.Verdict == CheckVerdict.Reject
             ? CallPermit.Rejected(CreateRejection(decision), observed: null)
             : CallPermit.FailedOpen(_store.Remaining(budget));
     }
+
+    private long? LeaseFirstSeen(CircuitSnapshot snapshot) =>
+        snapshot.ProbeLeaseOwner is { } owner && owner == Volatile.Read(ref _possiblyLandedClaim) ? null : _store.LeaseFirstSeen(snapshot);
 
     // The user's OnHalfOpened may throw: give the lease back first, or the fleet waits for it to expire.
     private async ValueTask RaiseHoldingLeaseAsync(ResilienceContext context, CallPermit permit, CircuitSnapshot before, CircuitSnapshot after)

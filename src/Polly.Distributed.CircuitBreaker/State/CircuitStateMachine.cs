@@ -12,7 +12,12 @@ namespace Polly.Distributed.CircuitBreaker.State;
 internal static class CircuitStateMachine
 {
     /// <summary>Decides whether a call may pass.</summary>
-    public static CheckDecision Check(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    /// <param name="current">The stored state.</param>
+    /// <param name="now">The current time of this process.</param>
+    /// <param name="settings">The breaker's settings.</param>
+    /// <param name="probeOwner">The identity this call would hold a lease with.</param>
+    /// <param name="leaseFirstSeen">When this process first saw the lease on <paramref name="current"/>, if it did.</param>
+    public static CheckDecision Check(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseFirstSeen = null)
     {
         switch (current.State)
         {
@@ -40,7 +45,7 @@ internal static class CircuitStateMachine
             // A claim writes its expiry and the state timestamp from one clock, so expiry minus timestamp is the lease duration
             // whatever the claimant's clock says: a lease longer than twice this configuration's is corrupt, and taken over by
             // compare-and-set. (Comparing the expiry with this process's clock would read skew as corruption.)
-            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now)
+            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now, settings, leaseFirstSeen)
                 && current.ProbeLeaseExpiresUnixMs - current.StateTimestampUnixMs > 2 * settings.ProbeLeaseMs:
                 return CheckDecision.Transition(current with
                 {
@@ -50,8 +55,8 @@ internal static class CircuitStateMachine
                     StateTimestampUnixMs = now,
                 });
 
-            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now):
-                return CheckDecision.Reject(current.ProbeLeaseExpiresUnixMs - now);
+            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now, settings, leaseFirstSeen):
+                return CheckDecision.Reject(LeaseLeftMs(current, now, settings, leaseFirstSeen));
 
             case SharedCircuitState.HalfOpen when settings.Atomic:
                 return CheckDecision.ClaimProbe;
@@ -101,7 +106,7 @@ internal static class CircuitStateMachine
     /// lease another call holds (or that half-opened less than a lease ago) keeps rejecting until the lease ends.
     /// Otherwise the call passes (fail open).
     /// </summary>
-    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner)
+    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseFirstSeen = null)
     {
         switch (lastKnown?.State)
         {
@@ -111,8 +116,8 @@ internal static class CircuitStateMachine
             case SharedCircuitState.Open when now < SaturatingAdd(lastKnown.NextAttemptUnixMs, settings.ProbeLeaseMs):
                 return CheckDecision.Reject(Math.Max(lastKnown.NextAttemptUnixMs - now, 0));
 
-            case SharedCircuitState.HalfOpen when settings.Atomic && lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now):
-                return CheckDecision.Reject(lastKnown.ProbeLeaseExpiresUnixMs - now);
+            case SharedCircuitState.HalfOpen when settings.Atomic && lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now, settings, leaseFirstSeen):
+                return CheckDecision.Reject(LeaseLeftMs(lastKnown, now, settings, leaseFirstSeen));
 
             // Just half-opened: a claim may be under way that this process cannot see.
             case SharedCircuitState.HalfOpen when settings.Atomic && now < SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs):
@@ -202,8 +207,13 @@ internal static class CircuitStateMachine
     private static bool MayMoveHalfOpen(CircuitSnapshot current, CircuitBreakerSettings settings, string? probeOwner) =>
         !settings.Atomic || (probeOwner is not null && current.ProbeLeaseOwner == probeOwner && InCurrentEpisode(current));
 
-    private static bool HoldsValidLease(CircuitSnapshot current, long now) =>
-        current.ProbeLeaseOwner is not null && current.ProbeLeaseExpiresUnixMs > now && InCurrentEpisode(current);
+    // A lease is valid until its expiry by this process's clock, and in any case for one lease duration after this process
+    // first saw it: a clock that runs ahead of the claimant's must not read a fresh lease as expired and probe again.
+    private static bool HoldsValidLease(CircuitSnapshot current, long now, CircuitBreakerSettings settings, long? leaseFirstSeen = null) =>
+        current.ProbeLeaseOwner is not null && InCurrentEpisode(current) && LeaseLeftMs(current, now, settings, leaseFirstSeen) > 0;
+
+    private static long LeaseLeftMs(CircuitSnapshot current, long now, CircuitBreakerSettings settings, long? leaseFirstSeen) =>
+        Math.Max(current.ProbeLeaseExpiresUnixMs - now, leaseFirstSeen is { } seen ? seen + settings.ProbeLeaseMs - now : 0);
 
     private static bool InCurrentEpisode(CircuitSnapshot current) =>
         current.State == SharedCircuitState.HalfOpen && current.ProbeLeaseEpisode == current.NextAttemptUnixMs;

@@ -14,9 +14,17 @@ internal sealed class CachedCircuitState
     private Value? _value;
     private long _generation;
     private TaskCompletionSource<CircuitStateEntry>? _pendingRead;
+    private SeenLease? _seenLease;
 
     /// <summary>Gets the generation to pass to <see cref="UpdateFromStore"/> for a store call about to start.</summary>
     public long Generation => Volatile.Read(ref _generation);
+
+    /// <summary>Returns when this process first saw the probe lease <paramref name="snapshot"/> holds, or <see langword="null"/>.</summary>
+    public long? LeaseFirstSeen(CircuitSnapshot snapshot) =>
+        Volatile.Read(ref _seenLease) is { } seen && snapshot.ProbeLeaseOwner is not null
+        && seen.Owner == snapshot.ProbeLeaseOwner && seen.Episode == snapshot.ProbeLeaseEpisode && seen.Expires == snapshot.ProbeLeaseExpiresUnixMs
+            ? seen.FirstSeenMs
+            : null;
 
     /// <summary>Gets the last entry this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public CircuitStateEntry? LastKnown => Volatile.Read(ref _value)?.Entry;
@@ -83,6 +91,7 @@ internal sealed class CachedCircuitState
     {
         lock (_gate)
         {
+            NoteLease(entry.Snapshot, nowMs);
             if (_generation == generation)
             {
                 Set(entry, nowMs);
@@ -100,6 +109,7 @@ internal sealed class CachedCircuitState
     {
         lock (_gate)
         {
+            NoteLease(entry.Snapshot, nowMs);
             Set(entry, _generation != generation ? null : confirmedByStore ? nowMs : _value?.FetchedAtMs);
         }
     }
@@ -120,6 +130,14 @@ internal sealed class CachedCircuitState
         }
     }
 
+    private void NoteLease(CircuitSnapshot snapshot, long nowMs)
+    {
+        if (snapshot.ProbeLeaseOwner is { } owner && LeaseFirstSeen(snapshot) is null)
+        {
+            Volatile.Write(ref _seenLease, new SeenLease(owner, snapshot.ProbeLeaseEpisode, snapshot.ProbeLeaseExpiresUnixMs, nowMs));
+        }
+    }
+
     private void Set(CircuitStateEntry entry, long? fetchedAtMs)
     {
         _generation++;
@@ -127,4 +145,6 @@ internal sealed class CachedCircuitState
     }
 
     private sealed record Value(CircuitStateEntry Entry, long? FetchedAtMs);
+
+    private sealed record SeenLease(string Owner, long Episode, long Expires, long FirstSeenMs);
 }
