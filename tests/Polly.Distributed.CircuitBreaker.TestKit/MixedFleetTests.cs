@@ -99,6 +99,46 @@ public abstract class MixedFleetTests
         Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
     }
 
+    [Fact]
+    public async Task Execute_IsolatedByDotNet_NodeSeesOpenUntilTheEndOfTimeAndItsCloseEndsIt()
+    {
+        var circuitId = NewCircuitId();
+        var control = new DistributedCircuitBreakerManualControl();
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = circuitId, StateStore = CreateStore(), Consistency = CircuitConsistency.Atomic, ManualControl = control })
+            .Build();
+
+        await control.IsolateAsync();
+
+        var stored = (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(CircuitSnapshot.IsolatedUntilUnixMs, stored.NextAttemptUnixMs);
+        await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+
+        // A Node call that was in flight writes its earlier state back (README documents this).
+        await WriteAsNodeAsync(circuitId, "CLOSED", failureCount: 0, nextAttempt: 0);
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
+    public async Task Execute_NodeOpensThenDotNetProbeCloses_NodeReadsClosed()
+    {
+        var circuitId = NewCircuitId();
+        await WriteAsNodeAsync(circuitId, "OPEN", failureCount: 5, nextAttempt: Now() + 60_000);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await Build(circuitId).ExecuteAsync(_ => new ValueTask<int>(1)));
+
+        await WriteAsNodeAsync(circuitId, "OPEN", failureCount: 5, nextAttempt: Now() - 1);
+        var pipeline = Build(circuitId);
+        for (var i = 0; i < 5; i++)
+        {
+            await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
+        }
+
+        var stored = (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Null(stored.ProbeLeaseOwner);
+    }
+
     protected static string NewCircuitId() => "mixed-" + Guid.NewGuid().ToString("N");
 
     protected static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
