@@ -1,4 +1,5 @@
 using Polly.Distributed.CircuitBreaker.Controller;
+using Polly.Distributed.CircuitBreaker.State;
 
 namespace Polly.Distributed.CircuitBreaker;
 
@@ -13,25 +14,61 @@ namespace Polly.Distributed.CircuitBreaker;
 public sealed class DistributedCircuitBreakerManualControl
 {
     private readonly object _gate = new();
-    private readonly List<Func<bool, CancellationToken, Task>> _circuits = [];
+    private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _circuits = new(StringComparer.Ordinal);
+
+    /// <summary>Initializes a new instance of the <see cref="DistributedCircuitBreakerManualControl"/> class that covers the circuits of the breakers it is attached to.</summary>
+    public DistributedCircuitBreakerManualControl()
+    {
+    }
+
+    /// <summary>
+    /// Initializes a new instance of the <see cref="DistributedCircuitBreakerManualControl"/> class that covers the given circuits
+    /// from the start, before any pipeline is built (HttpClient pipelines are built on first use), as well as the circuits of
+    /// the breakers it is attached to later.
+    /// </summary>
+    /// <param name="store">The store that holds the circuits.</param>
+    /// <param name="circuitIds">The circuit ids.</param>
+    /// <param name="timeProvider">The clock for the state timestamps; the system clock when <see langword="null"/>.</param>
+    public DistributedCircuitBreakerManualControl(ICircuitStateStore store, IEnumerable<string> circuitIds, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(circuitIds);
+
+        var clock = timeProvider ?? TimeProvider.System;
+        foreach (var circuitId in circuitIds)
+        {
+            if (CircuitIdRules.GetProblem(circuitId) is { } problem)
+            {
+                throw new ArgumentException(problem, nameof(circuitIds));
+            }
+
+            _circuits[circuitId] = (isolate, ct) => ManualCircuitChange.ApplyAsync(
+                async token => await store.ReadAsync(circuitId, token).ConfigureAwait(false),
+                async (expected, next, token) => (await store.TryReplaceAsync(circuitId, expected, next, token).ConfigureAwait(false)).Succeeded,
+                isolate ? CircuitStateMachine.Isolate : CircuitStateMachine.Close,
+                () => clock.GetUtcNow().ToUnixTimeMilliseconds(),
+                ct);
+        }
+    }
 
     /// <summary>Isolates every attached circuit: each stays open, fleet-wide, until <see cref="CloseAsync"/>.</summary>
     /// <param name="cancellationToken">Cancels the store calls.</param>
     /// <returns>A task that completes when the state is stored.</returns>
-    /// <exception cref="InvalidOperationException">No breaker uses this control yet.</exception>
+    /// <exception cref="InvalidOperationException">The control covers no circuit: no breaker uses it and it was created without circuit ids.</exception>
     public Task IsolateAsync(CancellationToken cancellationToken = default) => ApplyAsync(isolate: true, cancellationToken);
 
     /// <summary>Closes every attached circuit fleet-wide, resetting its counts.</summary>
     /// <param name="cancellationToken">Cancels the store calls.</param>
     /// <returns>A task that completes when the state is stored.</returns>
-    /// <exception cref="InvalidOperationException">No breaker uses this control yet.</exception>
+    /// <exception cref="InvalidOperationException">The control covers no circuit: no breaker uses it and it was created without circuit ids.</exception>
     public Task CloseAsync(CancellationToken cancellationToken = default) => ApplyAsync(isolate: false, cancellationToken);
 
     internal void Attach<TResult>(DistributedCircuitController<TResult> controller)
     {
         lock (_gate)
         {
-            _circuits.Add((isolate, ct) => isolate ? controller.IsolateAsync(ct) : controller.CloseAsync(ct));
+            // The breaker's own controller raises the events; a later pipeline for the same circuit takes the place of the old one.
+            _circuits[controller.CircuitId] = (isolate, ct) => isolate ? controller.IsolateAsync(ct) : controller.CloseAsync(ct);
         }
     }
 
@@ -40,12 +77,13 @@ public sealed class DistributedCircuitBreakerManualControl
         Func<bool, CancellationToken, Task>[] circuits;
         lock (_gate)
         {
-            circuits = [.. _circuits];
+            circuits = [.. _circuits.Values];
         }
 
         if (circuits.Length == 0)
         {
-            throw new InvalidOperationException("No distributed circuit breaker uses this manual control: build a pipeline with it first.");
+            throw new InvalidOperationException(
+                "This manual control covers no circuit yet: build a pipeline with it first, or create it with the store and the circuit ids it covers.");
         }
 
         foreach (var circuit in circuits)

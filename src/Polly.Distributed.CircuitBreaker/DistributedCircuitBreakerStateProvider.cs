@@ -1,40 +1,68 @@
+using System.Collections.Concurrent;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.Controller;
 
 namespace Polly.Distributed.CircuitBreaker;
 
 /// <summary>
-/// Reads the shared state of the circuit of one breaker. Attach it through
-/// <see cref="DistributedCircuitBreakerStrategyOptions{TResult}.StateProvider"/>; one provider serves one breaker.
+/// Reads the shared state of the circuits of the breakers it is attached to through
+/// <see cref="DistributedCircuitBreakerStrategyOptions{TResult}.StateProvider"/>. One provider may serve several circuits,
+/// as the per-host pipelines of an HttpClient with <c>SelectPipelineByAuthority()</c> are: read each by its circuit id.
 /// </summary>
 /// <remarks>Each read goes to the store (and refreshes the process cache); a store error is thrown to the caller.</remarks>
 public sealed class DistributedCircuitBreakerStateProvider
 {
-    private Func<CancellationToken, Task<CircuitSnapshot>>? _read;
+    private readonly ConcurrentDictionary<string, Func<CancellationToken, Task<CircuitSnapshot>>> _circuits = new(StringComparer.Ordinal);
 
-    /// <summary>Gets the circuit id of the attached breaker, or <see langword="null"/> before one is built.</summary>
-    public string? CircuitId { get; private set; }
+    /// <summary>Gets the circuit id of the attached breaker when exactly one circuit is attached, else <see langword="null"/>.</summary>
+    public string? CircuitId => _circuits.Count == 1 ? _circuits.Keys.FirstOrDefault() : null;
 
-    /// <summary>Reads the shared state of the circuit.</summary>
+    /// <summary>Gets the circuit ids of the attached breakers.</summary>
+    public IReadOnlyCollection<string> CircuitIds => [.. _circuits.Keys];
+
+    /// <summary>Reads the shared state of the one circuit this provider serves.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The stored state.</returns>
-    /// <exception cref="InvalidOperationException">No breaker uses this provider yet.</exception>
-    public Task<CircuitSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default) =>
-        (_read ?? throw new InvalidOperationException("No distributed circuit breaker uses this state provider: build a pipeline with it first."))(cancellationToken);
+    /// <exception cref="InvalidOperationException">No breaker uses this provider yet, or it serves several circuits.</exception>
+    public Task<CircuitSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default)
+    {
+        var circuits = _circuits.ToArray();
+        return circuits.Length switch
+        {
+            1 => circuits[0].Value(cancellationToken),
+            0 => throw new InvalidOperationException("No distributed circuit breaker uses this state provider: build a pipeline with it first."),
+            _ => throw new InvalidOperationException(
+                $"This state provider serves {circuits.Length} circuits ({string.Join(", ", circuits.Select(c => c.Key).Order(StringComparer.Ordinal))}): pass the circuit id to read."),
+        };
+    }
 
-    /// <summary>Reads the shared state of the circuit as Polly's <see cref="CircuitState"/>.</summary>
+    /// <summary>Reads the shared state of one of the circuits this provider serves.</summary>
+    /// <param name="circuitId">The circuit id, one of <see cref="CircuitIds"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The stored state.</returns>
+    /// <exception cref="InvalidOperationException">No breaker attached to this provider uses that circuit id.</exception>
+    public Task<CircuitSnapshot> GetSnapshotAsync(string circuitId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        return _circuits.TryGetValue(circuitId, out var read)
+            ? read(cancellationToken)
+            : throw new InvalidOperationException($"No distributed circuit breaker attached to this state provider uses the circuit id '{circuitId}'.");
+    }
+
+    /// <summary>Reads the shared state of the one circuit this provider serves as Polly's <see cref="CircuitState"/>.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The state.</returns>
     public async Task<CircuitState> GetCircuitStateAsync(CancellationToken cancellationToken = default) =>
         (await GetSnapshotAsync(cancellationToken).ConfigureAwait(false)).ToCircuitState();
 
-    internal void Attach<TResult>(DistributedCircuitController<TResult> controller)
-    {
-        if (Interlocked.CompareExchange(ref _read, controller.ReadSnapshotAsync, null) is not null)
-        {
-            throw new InvalidOperationException("This state provider is already used by another distributed circuit breaker; create one per breaker.");
-        }
+    /// <summary>Reads the shared state of one of the circuits this provider serves as Polly's <see cref="CircuitState"/>.</summary>
+    /// <param name="circuitId">The circuit id, one of <see cref="CircuitIds"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The state.</returns>
+    public async Task<CircuitState> GetCircuitStateAsync(string circuitId, CancellationToken cancellationToken = default) =>
+        (await GetSnapshotAsync(circuitId, cancellationToken).ConfigureAwait(false)).ToCircuitState();
 
-        CircuitId = controller.CircuitId;
-    }
+    // A pipeline rebuilt for the same circuit (a reload) takes the place of the old one.
+    internal void Attach<TResult>(DistributedCircuitController<TResult> controller) =>
+        _circuits[controller.CircuitId] = controller.ReadSnapshotAsync;
 }

@@ -384,8 +384,7 @@ internal sealed class DistributedCircuitController<TResult>
 
     private async Task ChangeManuallyAsync(Func<CircuitSnapshot, long, CircuitSnapshot> change, CancellationToken cancellationToken)
     {
-        // Compare-and-set until it lands: an operator's change must not depend on clocks agreeing, nor be lost to a race.
-        var (current, next) = await ReplaceUntilLandedAsync(change, cancellationToken).ConfigureAwait(false);
+        var (current, next) = await ManualCircuitChange.ApplyAsync(_store.ReadOrThrowAsync, _store.ReplaceOrThrowAsync, change, _store.NowMs, cancellationToken).ConfigureAwait(false);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
@@ -394,21 +393,6 @@ internal sealed class DistributedCircuitController<TResult>
         finally
         {
             ResilienceContextPool.Shared.Return(context);
-        }
-    }
-
-    private async Task<(CircuitSnapshot Before, CircuitSnapshot After)> ReplaceUntilLandedAsync(
-        Func<CircuitSnapshot, long, CircuitSnapshot> change,
-        CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var entry = await _store.ReadOrThrowAsync(cancellationToken).ConfigureAwait(false);
-            var next = change(entry.Snapshot, _store.NowMs());
-            if (await _store.ReplaceOrThrowAsync(entry, next, cancellationToken).ConfigureAwait(false))
-            {
-                return (entry.Snapshot, next);
-            }
         }
     }
 

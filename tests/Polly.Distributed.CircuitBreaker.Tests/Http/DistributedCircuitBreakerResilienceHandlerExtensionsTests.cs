@@ -91,6 +91,50 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     }
 
     [Fact]
+    public async Task SelectPipelineByAuthority_StateProviderInOptions_ServesEveryHostsCircuit()
+    {
+        // Issue 13.1: one provider in the options of per-host pipelines used to break every request to a second host.
+        var provider = new DistributedCircuitBreakerStateProvider();
+        using var services = BuildServices(pipeline => pipeline
+            .AddResilienceHandler("breaker", (builder, context) => builder.AddDistributedCircuitBreaker(context, o =>
+            {
+                o.CircuitId = "orders-fn";
+                o.FailureThreshold = 1;
+                o.StateProvider = provider;
+            }))
+            .SelectPipelineByAuthority());
+        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient("downstream");
+
+        await client.GetAsync(_sick.Url);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(_healthy.Url)).StatusCode);
+
+        Assert.Equal(CircuitState.Open, await provider.GetCircuitStateAsync($"orders-fn:127.0.0.1:{_sick.Url.Port}"));
+        Assert.Equal(CircuitState.Closed, await provider.GetCircuitStateAsync($"orders-fn:127.0.0.1:{_healthy.Url.Port}"));
+    }
+
+    [Fact]
+    public async Task ManualControl_CreatedWithCircuitIds_IsolatesBeforeTheFirstRequest()
+    {
+        // Issue 13.3: HttpClient pipelines are built on first use; an operator must be able to isolate before that.
+        var store = new InMemoryCircuitStateStore();
+        var control = new DistributedCircuitBreakerManualControl(store, ["orders-fn"]);
+        using var services = BuildServices(pipeline => pipeline.AddResilienceHandler("breaker", (builder, context) =>
+            builder.AddDistributedCircuitBreaker(context, o =>
+            {
+                o.CircuitId = "orders-fn";
+                o.StateStore = store;
+                o.ManualControl = control;
+            })));
+        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient("downstream");
+
+        await control.IsolateAsync();
+
+        await Assert.ThrowsAsync<IsolatedCircuitException>(() => client.GetAsync(_healthy.Url));
+        await control.CloseAsync();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(_healthy.Url)).StatusCode);
+    }
+
+    [Fact]
     public async Task AddResilienceHandler_AttemptTimeoutInsideBreaker_CountsAsFailure()
     {
         _healthy.Delay = TimeSpan.FromSeconds(2);

@@ -226,12 +226,22 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     }
 
     [Fact]
-    public void StateProvider_UsedTwice_Throws()
+    public async Task StateProvider_SharedByBreakersOfSeveralCircuits_ReadsEachByIdAndAsksForOneWithoutIt()
     {
         var provider = new DistributedCircuitBreakerStateProvider();
-        Build(o => o.StateProvider = provider);
+        var orders = Build(o => o.StateProvider = provider);
+        Build(o =>
+        {
+            o.StateProvider = provider;
+            o.CircuitId = "payments-api";
+        });
+        await FailAsync(orders, 5);
 
-        Assert.Throws<InvalidOperationException>(() => Build(o => o.StateProvider = provider));
+        Assert.Equal(CircuitState.Open, await provider.GetCircuitStateAsync(CircuitId));
+        Assert.Equal(CircuitState.Closed, await provider.GetCircuitStateAsync("payments-api"));
+        Assert.Equal([CircuitId, "payments-api"], provider.CircuitIds.Order(StringComparer.Ordinal));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => provider.GetSnapshotAsync());
+        Assert.Contains("pass the circuit id", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
