@@ -134,7 +134,7 @@ internal sealed class DistributedCircuitController<TResult>
             var now = _store.NowMs();
             if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
             {
-                probeOwner ??= NewWriteId();
+                probeOwner ??= AdoptOwnLandedClaim(entry.Snapshot) ?? NewWriteId();
             }
 
             var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner, LeaseFirstSeen(entry.Snapshot));
@@ -219,6 +219,10 @@ internal sealed class DistributedCircuitController<TResult>
             ? CallPermit.Rejected(CreateRejection(decision), observed: null)
             : CallPermit.FailedOpen(_store.Remaining(budget));
     }
+
+    // A claim of this process whose answer was lost did land: the next call of this process is that probe (one call only).
+    private string? AdoptOwnLandedClaim(CircuitSnapshot snapshot) =>
+        snapshot.ProbeLeaseOwner is { } owner && Interlocked.CompareExchange(ref _possiblyLandedClaim, null, owner) == owner ? owner : null;
 
     private long? LeaseFirstSeen(CircuitSnapshot snapshot) =>
         snapshot.ProbeLeaseOwner is { } owner && owner == Volatile.Read(ref _possiblyLandedClaim) ? null : _store.LeaseFirstSeen(snapshot);
