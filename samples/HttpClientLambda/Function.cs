@@ -63,8 +63,21 @@ public sealed class Function
         {
             using var answer = await client.GetAsync(new Uri("/", UriKind.Relative));
             var ok = answer.IsSuccessStatusCode;
-            result = new CallResult(ok ? "ok" : "failed", (int)answer.StatusCode, null, null);
-            status = ok ? 200 : 502;
+            if (answer.Headers.Contains(LastGoodResponse.ServedFromHeader))
+            {
+                result = new CallResult("rejected", null, null, "circuit open; answered with the last good response");
+                status = 200;
+            }
+            else
+            {
+                if (ok)
+                {
+                    _services.GetRequiredService<LastGoodResponse>().Remember(await answer.Content.ReadAsStringAsync());
+                }
+
+                result = new CallResult(ok ? "ok" : "failed", (int)answer.StatusCode, null, null);
+                status = ok ? 200 : 502;
+            }
         }
         catch (BrokenCircuitException open)
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Polly;
+using Polly.Fallback;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.DynamoDb;
 
@@ -29,6 +30,7 @@ public static class FunctionServices
         var downstream = new Uri(configuration["DOWNSTREAM_URL"] ?? throw new InvalidOperationException("Set DOWNSTREAM_URL to the dependency's base URL."));
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
+        services.AddSingleton<LastGoodResponse>();
         services.AddLogging(logging => logging
             .AddConfiguration(configuration.GetSection("Logging"))
             .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
@@ -57,7 +59,14 @@ public static class FunctionServices
         services.AddHttpClient(DownstreamClient, client => client.BaseAddress = downstream)
             .AddResilienceHandler("downstream", (pipeline, context) =>
             {
-                // The usual order: total timeout, retry, circuit breaker, attempt timeout.
+                // The usual order: fallback, total timeout, retry, circuit breaker, attempt timeout. The fallback answers a
+                // rejected call with the last good answer, when there is one.
+                var lastGood = context.ServiceProvider.GetRequiredService<LastGoodResponse>();
+                pipeline.AddFallback(new FallbackStrategyOptions<HttpResponseMessage>
+                {
+                    ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is Polly.CircuitBreaker.BrokenCircuitException && lastGood.HasBody),
+                    FallbackAction = _ => Outcome.FromResultAsValueTask(lastGood.ToResponse()),
+                });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(10));
                 pipeline.AddRetry(new HttpRetryStrategyOptions
                 {

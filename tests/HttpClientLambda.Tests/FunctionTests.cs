@@ -34,6 +34,22 @@ public sealed class FunctionTests : IDisposable
     }
 
     [Fact]
+    public async Task FunctionHandler_CircuitOpenAfterAGoodAnswer_FallbackServesTheLastGoodAnswer()
+    {
+        var function = new Function(BuildServices());
+        Assert.Equal(200, (await InvokeAsync(function, "/")).StatusCode);
+        _downstream.Status = HttpStatusCode.ServiceUnavailable;
+        await InvokeAsync(function, "/");
+        await InvokeAsync(function, "/");
+
+        var rejected = await InvokeAsync(function, "/");
+
+        Assert.Equal(200, rejected.StatusCode);
+        Assert.Equal("rejected", Body<CallResult>(rejected).Outcome);
+        Assert.Contains("last good response", Body<CallResult>(rejected).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FunctionHandler_HealthyDownstream_ReturnsOk()
     {
         var function = new Function(BuildServices());
