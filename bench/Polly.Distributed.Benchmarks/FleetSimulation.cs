@@ -5,6 +5,7 @@ using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.DynamoDb;
 using Polly.Distributed.CircuitBreaker.Redis;
+using Polly.Distributed.CircuitBreaker.TestKit;
 using StackExchange.Redis;
 
 namespace Polly.Distributed.Benchmarks;
@@ -93,7 +94,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         {
             "redis" => new RedisCircuitStateStore(_redis!, new RedisCircuitStateStoreOptions()),
             "dynamodb" => new DynamoDbCircuitStateStore(_dynamoDb!, new DynamoDbCircuitStateStoreOptions { TableName = Table }),
-            _ => new ShareableMemoryStore(memory),
+            _ => new SeparateCacheStore(memory),
         };
 
         // Counting: every failure must be stored.
@@ -246,21 +247,4 @@ internal sealed class FleetSimulation : IAsyncDisposable
 
     private static double Percentile(List<double> sorted, double percentile) =>
         sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile * sorted.Count) - 1)];
-
-    /// <summary>A view of one in-memory store per environment: the shared state, but a cache of its own.</summary>
-    private sealed class ShareableMemoryStore(InMemoryCircuitStateStore shared) : ICircuitStateStore
-    {
-        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => shared.ReadAsync(circuitId, cancellationToken);
-
-        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => shared.WriteAsync(circuitId, snapshot, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-            shared.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
-            shared.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
-
-        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
-            shared.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
-    }
 }

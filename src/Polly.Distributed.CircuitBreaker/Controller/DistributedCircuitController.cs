@@ -24,6 +24,8 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly CircuitBreakerSettings _settings;
     private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly Action<CircuitIncrementResult> _onLateIncrement;
+    private readonly string _openMessage;
+    private readonly string _isolatedMessage;
     private string? _possiblyLandedClaim;
 
     public DistributedCircuitController(
@@ -51,6 +53,8 @@ internal sealed class DistributedCircuitController<TResult>
             options.OnStateStoreFailure);
         _events = new CircuitTransitionEvents<TResult>(options, telemetry);
         _telemetry = telemetry;
+        _openMessage = $"The circuit '{CircuitId}' is open; calls are rejected until its next attempt (RetryAfter).";
+        _isolatedMessage = $"The circuit '{CircuitId}' is isolated manually; calls are rejected until it is closed.";
         _onLateIncrement = result =>
         {
             if (result.Outcome == CircuitIncrementOutcome.CountedAndOpened)
@@ -402,11 +406,10 @@ internal sealed class DistributedCircuitController<TResult>
 
     private BrokenCircuitException CreateRejection(CheckDecision decision)
     {
+        // The messages are built once: a rejection is the hot path of an open circuit.
         BrokenCircuitException exception = decision.Isolated
-            ? new IsolatedCircuitException($"The circuit '{CircuitId}' is isolated manually; calls are rejected until it is closed.")
-            : new BrokenCircuitException(
-                $"The circuit '{CircuitId}' is open; calls are rejected for the next {decision.RetryAfterMs} ms.",
-                TimeSpan.FromMilliseconds(Math.Min(decision.RetryAfterMs, MaxRetryAfterMs)));
+            ? new IsolatedCircuitException(_isolatedMessage)
+            : new BrokenCircuitException(_openMessage, TimeSpan.FromMilliseconds(Math.Min(decision.RetryAfterMs, MaxRetryAfterMs)));
         _telemetry.SetTelemetrySource(exception);
         return exception;
     }

@@ -20,43 +20,23 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
         Assert.Equal(RedisServer.Endpoint, store.Endpoints);
     }
 
-    [Fact]
-    public async Task AddRedisCircuitStateStore_ConnectionStringWithPassword_AuthenticatesAndNeverShowsPassword()
+    [Theory]
+    [InlineData("127.0.0.1:{0},password=s3cret-value", "127.0.0.1:{0},password=wrong-s3cret,connectTimeout=500")]
+    [InlineData("redis://default:s3cret-value@127.0.0.1:{0}", "default:wrong-s3cret@127.0.0.1:{0},connectTimeout=500")]
+    public async Task AddRedisCircuitStateStore_ConnectionStringWithPassword_AuthenticatesAndNeverShowsPassword(string authorisedFormat, string refusedFormat)
     {
         using var server = await ServerProcess.StartRedisAsync("--requirepass", "s3cret-value");
         var port = server.Port;
 
         using var authorised = new ServiceCollection()
-            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=s3cret-value")
-            .BuildServiceProvider();
-        await WaitUntilConnectedAsync(authorised.GetRequiredService<ICircuitStateStore>());
-        Assert.Equal(3, (await authorised.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None)).Snapshot.FailureCount);
-
-        using var refused = new ServiceCollection()
-            .AddRedisCircuitStateStore(o => o.ConnectionString = $"127.0.0.1:{port},password=wrong-s3cret,connectTimeout=500")
-            .BuildServiceProvider();
-        var error = await Record.ExceptionAsync(async () => await refused.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None));
-
-        Assert.IsType<CircuitStateStoreException>(error);
-        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("wrong-s3cret", error.ToString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task AddRedisCircuitStateStore_UriConnectionString_AuthenticatesAndNeverShowsPassword()
-    {
-        using var server = await ServerProcess.StartRedisAsync("--requirepass", "s3cret-value");
-        var port = server.Port;
-
-        using var authorised = new ServiceCollection()
-            .AddRedisCircuitStateStore(o => o.ConnectionString = $"redis://default:s3cret-value@127.0.0.1:{port}")
+            .AddRedisCircuitStateStore(o => o.ConnectionString = string.Format(System.Globalization.CultureInfo.InvariantCulture, authorisedFormat, port))
             .BuildServiceProvider();
         var store = authorised.GetRequiredService<ICircuitStateStore>();
         await WaitUntilConnectedAsync(store);
         Assert.Equal(3, (await store.ReadAsync("orders", CancellationToken.None)).Snapshot.FailureCount);
 
         using var refused = new ServiceCollection()
-            .AddRedisCircuitStateStore(o => o.ConnectionString = $"default:wrong-s3cret@127.0.0.1:{port},connectTimeout=500")
+            .AddRedisCircuitStateStore(o => o.ConnectionString = string.Format(System.Globalization.CultureInfo.InvariantCulture, refusedFormat, port))
             .BuildServiceProvider();
         var error = await Record.ExceptionAsync(async () => await refused.GetRequiredService<ICircuitStateStore>().ReadAsync("orders", CancellationToken.None));
 
