@@ -138,10 +138,18 @@ internal sealed class DistributedCircuitController<TResult>
             var now = _store.NowMs();
             if (_settings.Atomic && entry.Snapshot.State != SharedCircuitState.Closed)
             {
-                probeOwner ??= AdoptOwnLandedClaim(entry.Snapshot) ?? NewWriteId();
+                probeOwner ??= AdoptOwnLandedClaim(entry.Snapshot);
             }
 
             var decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner, LeaseFirstSeen(entry.Snapshot));
+
+            // A lease identity is made only for a call that may become the probe: a rejection allocates none.
+            if (_settings.Atomic && probeOwner is null && decision.Verdict is CheckVerdict.Transition or CheckVerdict.ClaimProbe)
+            {
+                probeOwner = NewWriteId();
+                decision = CircuitStateMachine.Check(entry.Snapshot, now, _settings, probeOwner, LeaseFirstSeen(entry.Snapshot));
+            }
+
             switch (decision.Verdict)
             {
                 case CheckVerdict.Allow:

@@ -33,7 +33,7 @@ internal sealed class CachedCircuitState
     public bool TryGetFresh(long nowMs, long ttlMs, out CircuitStateEntry entry)
     {
         var value = Volatile.Read(ref _value);
-        if (value is { FetchedAtMs: { } fetchedAt } && nowMs - fetchedAt < ttlMs)
+        if (value?.FetchedAtOrNull is { } fetchedAt && nowMs - fetchedAt < ttlMs)
         {
             entry = value.Entry;
             return true;
@@ -110,7 +110,7 @@ internal sealed class CachedCircuitState
         lock (_gate)
         {
             NoteLease(entry.Snapshot, nowMs);
-            Set(entry, _generation != generation ? null : confirmedByStore ? nowMs : _value?.FetchedAtMs);
+            Set(entry, _generation != generation ? null : confirmedByStore ? nowMs : _value?.FetchedAtOrNull);
         }
     }
 
@@ -138,13 +138,37 @@ internal sealed class CachedCircuitState
         }
     }
 
+    // The in-memory store hands back the same entry until it changes: then only the freshness moves, and nothing is allocated.
     private void Set(CircuitStateEntry entry, long? fetchedAtMs)
     {
         _generation++;
-        Volatile.Write(ref _value, new Value(entry, fetchedAtMs));
+        var fetched = fetchedAtMs ?? Value.NeverFetched;
+        if (_value is { } current && ReferenceEquals(current.Entry, entry))
+        {
+            current.FetchedAtMs = fetched;
+        }
+        else
+        {
+            Volatile.Write(ref _value, new Value(entry, fetched));
+        }
     }
 
-    private sealed record Value(CircuitStateEntry Entry, long? FetchedAtMs);
+    private sealed class Value(CircuitStateEntry entry, long fetchedAtMs)
+    {
+        public const long NeverFetched = long.MinValue;
+
+        private long _fetchedAtMs = fetchedAtMs;
+
+        public CircuitStateEntry Entry { get; } = entry;
+
+        public long FetchedAtMs
+        {
+            get => Volatile.Read(ref _fetchedAtMs);
+            set => Volatile.Write(ref _fetchedAtMs, value);
+        }
+
+        public long? FetchedAtOrNull => FetchedAtMs == NeverFetched ? null : FetchedAtMs;
+    }
 
     private sealed record SeenLease(string Owner, long Episode, long Expires, long FirstSeenMs);
 }
