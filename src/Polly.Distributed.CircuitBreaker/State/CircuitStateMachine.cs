@@ -77,7 +77,7 @@ internal static class CircuitStateMachine
         switch (current.State)
         {
             case SharedCircuitState.Closed:
-                var failures = EffectiveFailureCount(current, now, settings) + 1;
+                var failures = Increment(EffectiveFailureCount(current, now, settings));
                 var counted = current with { FailureCount = failures, LastFailureUnixMs = now, StateTimestampUnixMs = now };
                 return failures >= settings.FailureThreshold ? Open(counted, consecutiveOpens: 0, now, settings) : counted;
 
@@ -85,8 +85,8 @@ internal static class CircuitStateMachine
                 return null;
 
             case SharedCircuitState.HalfOpen:
-                var failed = current with { FailureCount = current.FailureCount + 1, LastFailureUnixMs = now };
-                return Open(failed, current.ConsecutiveOpens + 1, now, settings);
+                var failed = current with { FailureCount = Increment(current.FailureCount), LastFailureUnixMs = now };
+                return Open(failed, Increment(current.ConsecutiveOpens), now, settings);
 
             default:
                 return null;
@@ -141,7 +141,7 @@ internal static class CircuitStateMachine
             return null;
         }
 
-        var successes = current.SuccessCount + 1;
+        var successes = Increment(current.SuccessCount);
         if (successes >= settings.SuccessThreshold)
         {
             return Close(current, now);
@@ -191,6 +191,9 @@ internal static class CircuitStateMachine
 
         return Math.Min(duration, settings.MaxBreakDurationMs);
     }
+
+    // Counters saturate: an item at the maximum (a hostile or very old one) must never turn negative and read as malformed.
+    private static long Increment(long counter) => counter == long.MaxValue ? long.MaxValue : counter + 1;
 
     private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 

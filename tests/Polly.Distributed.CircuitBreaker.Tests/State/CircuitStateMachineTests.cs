@@ -357,4 +357,17 @@ public class CircuitStateMachineTests
 
         Assert.Equal(movedOn with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 }, next);
     }
+
+    [Fact]
+    public void RecordFailure_CountersAtMaximum_Saturate()
+    {
+        var closed = Closed with { FailureCount = long.MaxValue, LastFailureUnixMs = Now };
+        var halfOpen = HalfOpen with { FailureCount = long.MaxValue, ConsecutiveOpens = long.MaxValue };
+
+        Assert.Equal(long.MaxValue, CircuitStateMachine.RecordFailure(closed, Now, LastWriterWins, null)!.FailureCount);
+        var reopened = CircuitStateMachine.RecordFailure(halfOpen, Now, LastWriterWins, null)!;
+        Assert.Equal(long.MaxValue, reopened.FailureCount);
+        Assert.Equal(long.MaxValue, reopened.ConsecutiveOpens);
+        Assert.Equal(Now + 60_000, reopened.NextAttemptUnixMs);
+    }
 }
