@@ -312,29 +312,24 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         string writeId,
         CancellationToken cancellationToken)
     {
-        if (_options.ReturnItemOnConditionFailure)
-        {
-            request.ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD;
-        }
-
-        try
-        {
-            var response = await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
-            return (true, response.Attributes);
-        }
-        catch (ConditionalCheckFailedException conflict)
-        {
-            var item = conflict.Item is { Count: > 0 } returned
-                ? returned
-                : await ReadItemAsync(circuitId, consistent: true, projection: false, cancellationToken).ConfigureAwait(false);
-            return (DynamoDbCircuitItem.Recorded(item, writeId), item);
-        }
+        var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);
+        return applied ? (true, response!.Attributes) : (DynamoDbCircuitItem.Recorded(conflict, writeId), conflict);
     }
 
     private async Task<CircuitWriteResult> SendConditionalAsync(
         string circuitId,
         UpdateItemRequest request,
         Func<UpdateItemResponse, CircuitStateEntry> written,
+        CancellationToken cancellationToken)
+    {
+        var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);
+        return new CircuitWriteResult(applied, applied ? written(response!) : DynamoDbCircuitItem.ToEntry(conflict));
+    }
+
+    /// <summary>Sends a conditional update; on a condition failure, returns the item that blocked it.</summary>
+    private async Task<(bool Applied, UpdateItemResponse? Response, Dictionary<string, AttributeValue>? Conflict)> SendUnlessConflictAsync(
+        string circuitId,
+        UpdateItemRequest request,
         CancellationToken cancellationToken)
     {
         if (_options.ReturnItemOnConditionFailure)
@@ -344,16 +339,15 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
         try
         {
-            var response = await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
-            return new CircuitWriteResult(true, written(response));
+            return (true, await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false), null);
         }
         catch (ConditionalCheckFailedException conflict)
         {
-            // Servers that ignore ReturnValuesOnConditionCheckFailure return no item: read it, consistently, to retry on fresh state.
-            var current = conflict.Item is { Count: > 0 } item
-                ? DynamoDbCircuitItem.ToEntry(item)
-                : await ReadCoreAsync(circuitId, consistent: true, cancellationToken).ConfigureAwait(false);
-            return new CircuitWriteResult(false, current);
+            // Servers that ignore ReturnValuesOnConditionCheckFailure return no item: read it, consistently and whole.
+            var item = conflict.Item is { Count: > 0 } returned
+                ? returned
+                : await ReadItemAsync(circuitId, consistent: true, projection: false, cancellationToken).ConfigureAwait(false);
+            return (false, null, item);
         }
     }
 

@@ -200,19 +200,19 @@ internal static class DynamoDbCircuitItem
         item is not null && item.TryGetValue(RecentWriteIdsAttribute, out var ids) && ids.SS is { } set && set.Contains(writeId);
 
     /// <summary>Whether a stored item is closed with a last failure before the window, as the window restart's condition reads it.</summary>
-    public static bool FailureWindowEnded(Dictionary<string, AttributeValue>? item, long windowStartUnixMs)
-    {
-        if (item is null
-            || (item.TryGetValue(CircuitSnapshotSchema.CircuitStateAttribute, out var state) && state.S != CircuitSnapshotSchema.ClosedText)
-            || !item.TryGetValue(CircuitSnapshotSchema.LastFailureTimeAttribute, out var lastFailure)
-            || lastFailure.N is null)
-        {
-            return false;
-        }
+    public static bool FailureWindowEnded(Dictionary<string, AttributeValue>? item, long windowStartUnixMs) =>
+        item is not null
+        && (!item.TryGetValue(CircuitSnapshotSchema.CircuitStateAttribute, out var state) || state.S == CircuitSnapshotSchema.ClosedText)
+        && NumberOf(item, CircuitSnapshotSchema.LastFailureTimeAttribute) is > 0 and var lastFailure
+        && lastFailure < windowStartUnixMs;
 
-        return decimal.TryParse(lastFailure.N, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
-            && value > 0 && value < windowStartUnixMs;
-    }
+    // A number attribute as the conditions compare it, or null when it is missing or of another type.
+    private static decimal? NumberOf(Dictionary<string, AttributeValue>? item, string name) =>
+        item is not null
+        && item.TryGetValue(name, out var value)
+        && decimal.TryParse(value.N, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            ? number
+            : null;
 
     // The Node library reads an item without circuitState or schemaVersion differently from the shared defaults: create them.
     private static string NewItemDefaults(UpdateItemRequest request)
