@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
 
@@ -104,7 +105,9 @@ public sealed class Function
     private async Task<ApiGatewayProxyResponse> StatusAsync()
     {
         var configuration = _services.GetRequiredService<IConfiguration>();
-        var circuitId = FunctionServices.CircuitIdOf(configuration, new Uri(configuration["DOWNSTREAM_URL"]!));
+        var options = _services.GetRequiredService<IOptionsMonitor<HttpDistributedCircuitBreakerStrategyOptions>>().CurrentValue;
+        var circuitId = Polly.DistributedCircuitBreakerResilienceHandlerExtensions.GetCircuitId(
+            options, FunctionServices.DownstreamClient, FunctionServices.DownstreamPipeline, new Uri(configuration["DOWNSTREAM_URL"]!));
         var entry = await _services.GetRequiredService<ICircuitStateStore>().ReadAsync(circuitId, CancellationToken.None);
         var snapshot = entry.Snapshot;
         var status = new CircuitStatus(

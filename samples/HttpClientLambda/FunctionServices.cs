@@ -23,6 +23,8 @@ public static class FunctionServices
 {
     public const string DownstreamClient = "downstream";
 
+    public const string DownstreamPipeline = "downstream";
+
     public static ServiceProvider Build(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -53,11 +55,11 @@ public static class FunctionServices
                 break;
         }
 
-        services.AddDistributedCircuitBreakerOptions(configuration.GetSection(HttpDistributedCircuitBreakerStrategyOptions.ConfigurationSectionName));
+        services.AddDistributedCircuitBreakerOptions(configuration.GetSection("CircuitBreaker"));
         var inProcess = string.Equals(configuration["CIRCUITBREAKER_KIND"], "in-process", StringComparison.OrdinalIgnoreCase);
 
         services.AddHttpClient(DownstreamClient, client => client.BaseAddress = downstream)
-            .AddResilienceHandler("downstream", (pipeline, context) =>
+            .AddResilienceHandler(DownstreamPipeline, (pipeline, context) =>
             {
                 // The usual order: fallback, total timeout, retry, circuit breaker, attempt timeout. The fallback answers a
                 // rejected call with the last good answer, when there is one.
@@ -121,17 +123,5 @@ public static class FunctionServices
         }
 
         return services;
-    }
-
-    /// <summary>The shared circuit id of the downstream: function name and authority, as the breaker derives it.</summary>
-    public static string CircuitIdOf(IConfiguration configuration, Uri downstream)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        ArgumentNullException.ThrowIfNull(downstream);
-
-        var functionName = configuration[$"{HttpDistributedCircuitBreakerStrategyOptions.ConfigurationSectionName}:CircuitId"]
-            ?? configuration[HttpDistributedCircuitBreakerStrategyOptions.CircuitIdEnvironmentVariable]
-            ?? "downstream-downstream";
-        return functionName + ":" + downstream.Authority;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.Controller;
 using Polly.Distributed.CircuitBreaker.Strategy;
+using Polly.Distributed.CircuitBreaker.Validation;
 
 namespace Polly;
 
@@ -26,6 +27,7 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
 
+        StrategyOptionsGuard.ThrowIfInvalid(options);
         return builder.AddStrategy(context => CreateStrategy(context, options), options);
     }
 
@@ -43,6 +45,7 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
 
+        StrategyOptionsGuard.ThrowIfInvalid(options);
         return builder.AddStrategy(context => CreateStrategy(context, options), options);
     }
 

@@ -36,7 +36,6 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     public string? CircuitId { get; set; }
 
     /// <summary>Gets or sets the store that holds the shared state. Required.</summary>
-    [Required]
     public ICircuitStateStore? StateStore { get; set; }
 
     /// <summary>Gets or sets the failures within <see cref="FailureWindow"/> that open a closed circuit.</summary>
@@ -53,31 +52,41 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// Gets or sets how long the circuit stays open after it opens from closed. Each failed half-open probe doubles it, up to <see cref="MaxBreakDuration"/>.
     /// </summary>
     /// <value>Defaults to 10 seconds. Greater than zero.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+#pragma warning restore IL2026
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Gets or sets the longest break, however many probes failed.</summary>
     /// <value>Defaults to 60 seconds. At least <see cref="BreakDuration"/>.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+#pragma warning restore IL2026
     public TimeSpan MaxBreakDuration { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Gets or sets how long failures count: when more than this has passed since the last failure, a closed circuit counts from zero again.
     /// </summary>
     /// <value>Defaults to 60 seconds. Greater than zero.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
+#pragma warning restore IL2026
     public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Gets or sets how long a state read from the store is reused in this process before it is read again; zero turns the cache off.
     /// </summary>
     /// <value>Defaults to zero. At least zero.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+#pragma warning restore IL2026
     public TimeSpan CacheTtl { get; set; } = TimeSpan.Zero;
 
     /// <summary>Gets or sets the longest a single store call may take before the breaker gives up on it and lets the call through.</summary>
     /// <value>Defaults to 500 milliseconds. Greater than zero.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+#pragma warning restore IL2026
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Gets or sets how the breaker writes the shared state.</summary>
@@ -90,7 +99,9 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// never reports back (its process crashed), another call may probe after this long.
     /// </summary>
     /// <value>Defaults to 30 seconds. Greater than zero.</value>
+#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+#pragma warning restore IL2026
     public TimeSpan ProbeLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

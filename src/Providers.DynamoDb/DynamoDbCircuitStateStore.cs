@@ -50,8 +50,8 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <summary>Gets the table name.</summary>
     public string TableName => _options.TableName!;
 
-    /// <summary>Gets the endpoint the client talks to, for messages.</summary>
-    public string Endpoint => _client.Config.ServiceURL ?? _client.Config.RegionEndpoint?.SystemName ?? "the default AWS endpoint";
+    // The endpoint the client talks to, for messages.
+    internal string Endpoint => _client.Config.ServiceURL ?? _client.Config.RegionEndpoint?.SystemName ?? "the default AWS endpoint";
 
     /// <inheritdoc/>
     public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)

@@ -46,10 +46,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
         ? string.Join(",", _connection.Result.GetEndPoints().Select(endpoint => endpoint.ToString()))
         : _configuredEndpoints;
 
-    /// <summary>Returns the key of a circuit's hash.</summary>
-    /// <param name="circuitId">The circuit id.</param>
-    /// <returns>The key prefix followed by the circuit id.</returns>
-    public string KeyOf(string circuitId) => _options.KeyPrefix + circuitId;
+    internal string KeyOf(string circuitId) => _options.KeyPrefix + circuitId;
 
     /// <inheritdoc/>
     public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Amazon.DynamoDBv2.Model;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Internal;
@@ -229,7 +230,7 @@ internal static class DynamoDbCircuitItem
         return $"(attribute_not_exists({state}) OR {state} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.ClosedText })})";
     }
 
-    private static AttributeValue Number(long value) => new() { N = CircuitSnapshotSchema.FormatNumber(value) };
+    private static AttributeValue Number(long value) => new() { N = value.ToString(CultureInfo.InvariantCulture) };
 
     // An attribute of another type (BOOL, NULL, a set) exists, as the conditions see it, but holds no valid text.
     private static string TextOf(AttributeValue value) => value.S ?? value.N ?? string.Empty;

@@ -1,4 +1,4 @@
-namespace Polly.Distributed.CircuitBreaker.Tests.State;
+namespace Polly.Distributed.CircuitBreaker.Tests.Stores;
 
 public class CircuitSnapshotSchemaTests
 {

@@ -56,6 +56,27 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
     /// Appends the downstream authority to the circuit id. The base id is kept as given, so an invalid one still fails validation;
     /// an authority that would make the id too long is shortened and ends with a hash of itself, so hosts never share a circuit by accident.
     /// </summary>
+    /// <summary>
+    /// Gets the circuit id that <see cref="AddDistributedCircuitBreaker"/> gives the pipeline <paramref name="pipelineName"/>
+    /// of the HttpClient <paramref name="httpClientName"/>, for reading or controlling that circuit elsewhere (a status page,
+    /// an operator's tool) before any call has built the pipeline.
+    /// </summary>
+    /// <param name="options">The options the pipeline is built with (their <see cref="DistributedCircuitBreakerStrategyOptions{TResult}.CircuitId"/>, when set, is the base id).</param>
+    /// <param name="httpClientName">The name the HttpClient is registered with.</param>
+    /// <param name="pipelineName">The name given to <c>AddResilienceHandler</c>.</param>
+    /// <param name="downstream">With <c>SelectPipelineByAuthority()</c>, any URI of the host called; otherwise <see langword="null"/>.</param>
+    /// <returns>The circuit id, such as <c>my-function:api.example.com</c>.</returns>
+    public static string GetCircuitId(HttpDistributedCircuitBreakerStrategyOptions options, string httpClientName, string pipelineName, Uri? downstream = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(httpClientName);
+        ArgumentException.ThrowIfNullOrEmpty(pipelineName);
+
+        // Microsoft.Extensions.Http.Resilience names a handler's pipeline "<client>-<pipeline>".
+        var baseId = options.CircuitId ?? CircuitIdRules.Sanitize($"{httpClientName}-{pipelineName}");
+        return CircuitIdFor(baseId, downstream?.GetLeftPart(UriPartial.Authority));
+    }
+
     internal static string CircuitIdFor(string baseId, string? instanceName)
     {
         if (string.IsNullOrEmpty(instanceName))
@@ -63,11 +84,12 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
             return baseId;
         }
 
-        var authority = CircuitIdRules.Sanitize(Uri.TryCreate(instanceName, UriKind.Absolute, out var uri) ? uri.Authority : instanceName);
+        var rawAuthority = Uri.TryCreate(instanceName, UriKind.Absolute, out var uri) ? uri.Authority : instanceName;
+        var authority = CircuitIdRules.Sanitize(rawAuthority);
         var room = CircuitIdRules.MaxLength - baseId.Length - 1;
         if (authority.Length > room && room > HashLength + 1)
         {
-            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(instanceName)), 0, HashLength / 2).ToLowerInvariant();
+            var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(rawAuthority)), 0, HashLength / 2).ToLowerInvariant();
             authority = authority[..(room - HashLength - 1)] + "." + hash;
         }
 

@@ -13,9 +13,6 @@ namespace Polly.Distributed.CircuitBreaker;
 /// </remarks>
 public class HttpDistributedCircuitBreakerStrategyOptions : DistributedCircuitBreakerStrategyOptions<HttpResponseMessage>
 {
-    /// <summary>The configuration section name the README and the sample bind these options from.</summary>
-    public const string ConfigurationSectionName = "CircuitBreaker";
-
     /// <summary>
     /// Initializes a new instance of the <see cref="HttpDistributedCircuitBreakerStrategyOptions"/> class.
     /// </summary>

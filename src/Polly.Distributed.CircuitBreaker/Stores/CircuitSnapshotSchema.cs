@@ -87,10 +87,7 @@ public static partial class CircuitSnapshotSchema
         _ => ClosedText,
     };
 
-    /// <summary>Returns the stored text of a number.</summary>
-    /// <param name="value">The number.</param>
-    /// <returns>The invariant decimal string.</returns>
-    public static string FormatNumber(long value) => value.ToString(CultureInfo.InvariantCulture);
+    internal static string FormatNumber(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Gets the attributes of the probe lease, which are written only while a lease is held and removed otherwise.</summary>
     public static IReadOnlyList<string> LeaseAttributes { get; } = [ProbeLeaseOwnerAttribute, ProbeLeaseExpiresAttribute, ProbeLeaseEpisodeAttribute];

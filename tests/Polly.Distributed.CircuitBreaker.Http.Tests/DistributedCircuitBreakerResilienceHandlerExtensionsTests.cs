@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.TestKit;
 
-namespace Polly.Distributed.CircuitBreaker.Tests.Http;
+namespace Polly.Distributed.CircuitBreaker.Http.Tests;
 
 [Collection(nameof(ProcessEnvironmentCollection))]
 public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : IDisposable
