@@ -14,7 +14,8 @@ namespace Polly.Distributed.CircuitBreaker;
 public sealed class DistributedCircuitBreakerManualControl
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _circuits = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _declared = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _attached = new(StringComparer.Ordinal);
 
     /// <summary>Initializes a new instance of the <see cref="DistributedCircuitBreakerManualControl"/> class that covers the circuits of the breakers it is attached to.</summary>
     public DistributedCircuitBreakerManualControl()
@@ -42,7 +43,7 @@ public sealed class DistributedCircuitBreakerManualControl
                 throw new ArgumentException(problem, nameof(circuitIds));
             }
 
-            _circuits[circuitId] = (isolate, ct) => ManualCircuitChange.ApplyAsync(
+            _declared[circuitId] = (isolate, ct) => ManualCircuitChange.ApplyAsync(
                 async token => await store.ReadAsync(circuitId, token).ConfigureAwait(false),
                 async (expected, next, token) => (await store.TryReplaceAsync(circuitId, expected, next, token).ConfigureAwait(false)).Succeeded,
                 isolate ? CircuitStateMachine.Isolate : CircuitStateMachine.Close,
@@ -63,12 +64,39 @@ public sealed class DistributedCircuitBreakerManualControl
     /// <exception cref="InvalidOperationException">The control covers no circuit: no breaker uses it and it was created without circuit ids.</exception>
     public Task CloseAsync(CancellationToken cancellationToken = default) => ApplyAsync(isolate: false, cancellationToken);
 
-    internal void Attach<TResult>(DistributedCircuitController<TResult> controller)
+    /// <summary>
+    /// Lets the breaker's own controller apply the changes (it raises the events). A later pipeline for the same circuit takes
+    /// the place of the old one; disposing the returned registration (the pipeline was disposed or reloaded) lets go of it.
+    /// </summary>
+    internal IDisposable Attach<TResult>(DistributedCircuitController<TResult> controller)
     {
+        var circuitId = controller.CircuitId;
+        Func<bool, CancellationToken, Task> apply = (isolate, ct) => isolate ? controller.IsolateAsync(ct) : controller.CloseAsync(ct);
         lock (_gate)
         {
-            // The breaker's own controller raises the events; a later pipeline for the same circuit takes the place of the old one.
-            _circuits[controller.CircuitId] = (isolate, ct) => isolate ? controller.IsolateAsync(ct) : controller.CloseAsync(ct);
+            _attached[circuitId] = apply;
+        }
+
+        return new Registration(() =>
+        {
+            lock (_gate)
+            {
+                if (_attached.TryGetValue(circuitId, out var current) && current == apply)
+                {
+                    _attached.Remove(circuitId);
+                }
+            }
+        });
+    }
+
+    internal int AttachedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _attached.Count;
+            }
         }
     }
 
@@ -77,7 +105,7 @@ public sealed class DistributedCircuitBreakerManualControl
         Func<bool, CancellationToken, Task>[] circuits;
         lock (_gate)
         {
-            circuits = [.. _circuits.Values];
+            circuits = [.. _attached.Values, .. _declared.Where(d => !_attached.ContainsKey(d.Key)).Select(d => d.Value)];
         }
 
         if (circuits.Length == 0)

@@ -79,8 +79,10 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         DistributedCircuitBreakerStrategyOptions<TResult> options)
     {
         var controller = new DistributedCircuitController<TResult>(options, context.TimeProvider, context.Telemetry);
-        options.ManualControl?.Attach(controller);
-        options.StateProvider?.Attach(controller);
-        return new DistributedCircuitBreakerResilienceStrategy<TResult>(options.ShouldHandle, controller);
+        return new DistributedCircuitBreakerResilienceStrategy<TResult>(
+            options.ShouldHandle,
+            controller,
+            options.ManualControl?.Attach(controller),
+            options.StateProvider?.Attach(controller));
     }
 }

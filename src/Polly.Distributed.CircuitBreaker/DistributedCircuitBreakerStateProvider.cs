@@ -62,7 +62,12 @@ public sealed class DistributedCircuitBreakerStateProvider
     public async Task<CircuitState> GetCircuitStateAsync(string circuitId, CancellationToken cancellationToken = default) =>
         (await GetSnapshotAsync(circuitId, cancellationToken).ConfigureAwait(false)).ToCircuitState();
 
-    // A pipeline rebuilt for the same circuit (a reload) takes the place of the old one.
-    internal void Attach<TResult>(DistributedCircuitController<TResult> controller) =>
-        _circuits[controller.CircuitId] = controller.ReadSnapshotAsync;
+    // A pipeline rebuilt for the same circuit (a reload) takes the place of the old one; disposing the returned registration
+    // (the pipeline was disposed or reloaded) lets go of the controller unless a newer one took its place.
+    internal IDisposable Attach<TResult>(DistributedCircuitController<TResult> controller)
+    {
+        var entry = new KeyValuePair<string, Func<CancellationToken, Task<CircuitSnapshot>>>(controller.CircuitId, controller.ReadSnapshotAsync);
+        _circuits[entry.Key] = entry.Value;
+        return new Registration(() => _circuits.TryRemove(entry));
+    }
 }

@@ -130,8 +130,14 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// <summary>Gets or sets the provider that reads the shared circuit state.</summary>
     public DistributedCircuitBreakerStateProvider? StateProvider { get; set; }
 
-    /// <summary>Gets or sets the logger for store failures and malformed items.</summary>
-    /// <value>Defaults to <see langword="null"/>: nothing is logged, telemetry events are still reported.</value>
+    /// <summary>
+    /// Gets or sets the logger for store failures and malformed items. When it is set, a store failure is logged here (with the
+    /// store's error) and reported to Polly's telemetry without a severity, so Polly's telemetry logging does not log it twice.
+    /// </summary>
+    /// <value>
+    /// Defaults to <see langword="null"/>: store failures reach logs through Polly's telemetry (severity Warning), when telemetry is configured.
+    /// The HttpClient glue and the <see cref="IServiceProvider"/> overload take it from the services' logger factory.
+    /// </value>
     public ILogger? Logger { get; set; }
 
     /// <summary>Returns a shallow copy, so that shared (for example configuration-bound) options can be adjusted per pipeline.</summary>

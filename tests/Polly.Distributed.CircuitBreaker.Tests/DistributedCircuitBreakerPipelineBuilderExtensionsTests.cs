@@ -2,6 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.DependencyInjection;
 using Polly.Retry;
 using Polly.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Polly.Testing;
 using Polly.Timeout;
 
@@ -172,6 +174,29 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
         await failing.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build().ExecuteAsync(_ => default);
 
         Assert.Contains(("OnCircuitStateStoreFailure", ResilienceEventSeverity.Warning), listener.Events);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task StoreFailure_PollyTelemetryLogging_LogsOneLine(bool breakerHasLogger)
+    {
+        using var loggerProvider = new FakeLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(logging => logging.AddProvider(loggerProvider));
+        var options = ValidOptions();
+        options.StateStore = new Strategy.FaultyCircuitStateStore(new InMemoryCircuitStateStore()) { Mode = Strategy.FaultyCircuitStateStore.Fault.Throw };
+        options.Logger = breakerHasLogger ? loggerFactory.CreateLogger("Polly.Distributed.CircuitBreaker") : null;
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(options)
+            .ConfigureTelemetry(loggerFactory)
+            .Build();
+
+        await pipeline.ExecuteAsync(_ => default);
+
+        var lines = loggerProvider.Collector.GetSnapshot()
+            .Where(r => r.Level >= LogLevel.Warning && (r.Message.Contains("OnCircuitStateStoreFailure", StringComparison.Ordinal) || r.Id.Name == "CircuitStateStoreFailure"))
+            .ToList();
+        Assert.Single(lines);
     }
 
     private static DistributedCircuitBreakerStrategyOptions ValidOptions() => new()

@@ -282,13 +282,17 @@ internal sealed class CircuitStoreGateway
 
     private async ValueTask ReportFailureAsync(ResilienceContext context, string operation, Exception exception)
     {
+        // One log line per failure: with a logger of its own the breaker writes the detailed line, and Polly's telemetry
+        // (which logs events by severity) still counts the event but does not log it again.
+        var severity = ResilienceEventSeverity.Warning;
         if (_logger is not null)
         {
             DistributedCircuitBreakerLog.StoreFailed(_logger, _circuitId, operation, exception.Message, exception);
+            severity = ResilienceEventSeverity.None;
         }
 
         var args = new OnCircuitStateStoreFailureArguments(context, _circuitId, operation, exception);
-        _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
+        _telemetry.Report(new ResilienceEvent(severity, DistributedCircuitBreakerEvents.OnCircuitStateStoreFailure), context, args);
         if (_onStateStoreFailure is { } callback)
         {
             await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);

@@ -4,20 +4,33 @@ using Polly.Distributed.CircuitBreaker.Controller;
 namespace Polly.Distributed.CircuitBreaker.Strategy;
 
 /// <summary>
-/// The distributed circuit breaker in a pipeline: check, call, record.
+/// The distributed circuit breaker in a pipeline: check, call, record. Polly disposes it with its pipeline (a reload, a
+/// disposed registry), which releases its manual-control and state-provider registrations.
 /// </summary>
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
-internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : ResilienceStrategy<TResult>
+internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : ResilienceStrategy<TResult>, IDisposable
 {
     private readonly Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> _shouldHandle;
     private readonly DistributedCircuitController<TResult> _controller;
+    private readonly IDisposable? _manualControlRegistration;
+    private readonly IDisposable? _stateProviderRegistration;
 
     public DistributedCircuitBreakerResilienceStrategy(
         Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> shouldHandle,
-        DistributedCircuitController<TResult> controller)
+        DistributedCircuitController<TResult> controller,
+        IDisposable? manualControlRegistration,
+        IDisposable? stateProviderRegistration)
     {
         _shouldHandle = shouldHandle;
         _controller = controller;
+        _manualControlRegistration = manualControlRegistration;
+        _stateProviderRegistration = stateProviderRegistration;
+    }
+
+    public void Dispose()
+    {
+        _manualControlRegistration?.Dispose();
+        _stateProviderRegistration?.Dispose();
     }
 
     protected override async ValueTask<Outcome<TResult>> ExecuteCore<TState>(
