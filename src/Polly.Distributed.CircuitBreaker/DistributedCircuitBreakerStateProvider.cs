@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker.Controller;
@@ -24,6 +25,7 @@ public sealed class DistributedCircuitBreakerStateProvider
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The stored state.</returns>
     /// <exception cref="InvalidOperationException">No breaker uses this provider yet, or it serves several circuits.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ by a leading circuit id, so no call is ambiguous.")]
     public Task<CircuitSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default)
     {
         var circuits = _circuits.ToArray();
@@ -41,6 +43,7 @@ public sealed class DistributedCircuitBreakerStateProvider
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The stored state.</returns>
     /// <exception cref="InvalidOperationException">No breaker attached to this provider uses that circuit id.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ by a leading circuit id, so no call is ambiguous.")]
     public Task<CircuitSnapshot> GetSnapshotAsync(string circuitId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
@@ -52,6 +55,7 @@ public sealed class DistributedCircuitBreakerStateProvider
     /// <summary>Reads the shared state of the one circuit this provider serves as Polly's <see cref="CircuitState"/>.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The state.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ by a leading circuit id, so no call is ambiguous.")]
     public async Task<CircuitState> GetCircuitStateAsync(CancellationToken cancellationToken = default) =>
         (await GetSnapshotAsync(cancellationToken).ConfigureAwait(false)).ToCircuitState();
 
@@ -59,6 +63,7 @@ public sealed class DistributedCircuitBreakerStateProvider
     /// <param name="circuitId">The circuit id, one of <see cref="CircuitIds"/>.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The state.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ by a leading circuit id, so no call is ambiguous.")]
     public async Task<CircuitState> GetCircuitStateAsync(string circuitId, CancellationToken cancellationToken = default) =>
         (await GetSnapshotAsync(circuitId, cancellationToken).ConfigureAwait(false)).ToCircuitState();
 
