@@ -1,4 +1,3 @@
-using System.Reflection;
 using Amazon.DynamoDBv2;
 using Polly.CircuitBreaker;
 
@@ -13,15 +12,15 @@ public sealed class DynamoDbLeastPrivilegeTests
     public async Task FullCycle_EitherMode_CallsOnlyGetItemAndUpdateItem(CircuitConsistency consistency)
     {
         await DynamoDbServer.CreateStoreAsync("least-privilege");
-        using var client = DynamoDbServer.CreateClient();
-        var recording = RecordingDynamoDb.Wrap(client);
+        var recording = new RecordingHttpClientFactory();
+        using var client = DynamoDbServer.CreateClient(httpClientFactory: recording);
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var control = new DistributedCircuitBreakerManualControl();
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
                 CircuitId = "least-privilege-" + Guid.NewGuid().ToString("N"),
-                StateStore = new DynamoDbCircuitStateStore(recording, new DynamoDbCircuitStateStoreOptions { TableName = "least-privilege" }),
+                StateStore = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "least-privilege" }),
                 FailureThreshold = 2,
                 SuccessThreshold = 1,
                 Consistency = consistency,
@@ -42,48 +41,41 @@ public sealed class DynamoDbLeastPrivilegeTests
         await control.IsolateAsync();
         await control.CloseAsync();
 
-        Assert.Equal(["GetItemAsync", "UpdateItemAsync"], RecordingDynamoDb.Calls(recording).Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(["GetItem", "UpdateItem"], recording.Operations.Distinct().Order(StringComparer.Ordinal));
     }
 
-    /// <summary>Forwards every call to a real client and records the request methods (properties such as Config are not requests).</summary>
-    public class RecordingDynamoDb : DispatchProxy
+    /// <summary>
+    /// Gives the AWS SDK an HttpClient that records the operation of every request it sends (its <c>X-Amz-Target</c>
+    /// header), so what is checked is what reaches the wire.
+    /// </summary>
+    private sealed class RecordingHttpClientFactory : Amazon.Runtime.HttpClientFactory
     {
-        private readonly List<string> _calls = [];
-        private IAmazonDynamoDB _inner = null!;
+        private readonly List<string> _operations = [];
 
-        public static IAmazonDynamoDB Wrap(IAmazonDynamoDB inner)
+        public IReadOnlyList<string> Operations
         {
-            var proxy = Create<IAmazonDynamoDB, RecordingDynamoDb>();
-            ((RecordingDynamoDb)(object)proxy)._inner = inner;
-            return proxy;
-        }
-
-        public static IReadOnlyList<string> Calls(IAmazonDynamoDB proxy)
-        {
-            var recording = (RecordingDynamoDb)(object)proxy;
-            lock (recording._calls)
+            get
             {
-                return [.. recording._calls];
-            }
-        }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-        {
-            if (targetMethod is { IsSpecialName: false })
-            {
-                lock (_calls)
+                lock (_operations)
                 {
-                    _calls.Add(targetMethod.Name);
+                    return [.. _operations];
                 }
             }
+        }
 
-            try
+        public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) => new(new RecordingHandler(_operations));
+
+        private sealed class RecordingHandler(List<string> operations) : DelegatingHandler(new HttpClientHandler())
+        {
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
             {
-                return targetMethod!.Invoke(_inner, args);
-            }
-            catch (TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                throw ex.InnerException;
+                var target = request.Headers.TryGetValues("X-Amz-Target", out var values) ? values.Single() : "(none)";
+                lock (operations)
+                {
+                    operations.Add(target[(target.IndexOf('.', StringComparison.Ordinal) + 1)..]);
+                }
+
+                return base.SendAsync(request, cancellationToken);
             }
         }
     }

@@ -13,7 +13,7 @@ internal static class DynamoDbServer
 
     public static string Url => IntegrationEnvironment.Require(IntegrationEnvironment.DynamoDbUrlVariable);
 
-    public static AmazonDynamoDBClient CreateClient(string? url = null) => new(
+    public static AmazonDynamoDBClient CreateClient(string? url = null, HttpClientFactory? httpClientFactory = null) => new(
         new BasicAWSCredentials("local", "local"),
         new AmazonDynamoDBConfig
         {
@@ -21,6 +21,7 @@ internal static class DynamoDbServer
             AuthenticationRegion = "us-east-1",
             MaxErrorRetry = 0,
             Timeout = TimeSpan.FromSeconds(5),
+            HttpClientFactory = httpClientFactory,
         });
 
     public static async Task<DynamoDbCircuitStateStore> CreateStoreAsync(string table, AmazonDynamoDBClient? client = null)
