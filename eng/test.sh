@@ -35,6 +35,29 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + ${n:-0}))
 done
 
+# NativeAOT smoke test: the packages published as a NativeAOT app (any trim or AOT warning fails the publish), then run
+# against the same servers. Each of its checks counts as one test.
+aot_out="$(mktemp -d)"
+echo "publishing the NativeAOT smoke test (tests/Polly.Distributed.CircuitBreaker.AotSmoke)" >&2
+if dotnet publish "$REPO_ROOT/tests/Polly.Distributed.CircuitBreaker.AotSmoke" -c Release -o "$aot_out" >"$aot_out/publish.log" 2>&1 \
+  && ! grep -E 'warning (IL|SYSLIB)[0-9]+' "$aot_out/publish.log"; then
+  set +e
+  "$aot_out/Polly.Distributed.CircuitBreaker.AotSmoke" | tee "$aot_out/run.log"
+  aot_status=${PIPESTATUS[0]}
+  set -e
+  aot_passed=$(grep -c '^pass ' "$aot_out/run.log" || true)
+  aot_failed=$(grep -c '^FAIL ' "$aot_out/run.log" || true)
+  if [ "$aot_status" -ne 0 ] && [ "$aot_failed" -eq 0 ]; then
+    aot_failed=1
+  fi
+  passed=$((passed + aot_passed))
+  failed=$((failed + aot_failed))
+else
+  grep -E 'error|warning (IL|SYSLIB)' "$aot_out/publish.log" | sort -u >&2 || tail -20 "$aot_out/publish.log" >&2
+  echo "FAIL  NativeAOT publish of the smoke test" >&2
+  failed=$((failed + 1))
+fi
+
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   exit 1

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
 using Polly.CircuitBreaker;
@@ -13,6 +14,9 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
 {
     /// <summary>The default <see cref="ResilienceStrategyOptions.Name"/>.</summary>
     public const string DefaultName = "DistributedCircuitBreaker";
+
+    // As in Polly's own options: the TimeSpan ranges are checked by the generated validator, without the attribute's type converter.
+    private const string TimeSpanRangeJustification = "Checked by the source-generated options validator, which does not use RangeAttribute's type converter.";
 
     /// <summary>The environment variable whose value is the default <see cref="CircuitId"/>.</summary>
     public const string CircuitIdEnvironmentVariable = "AWS_LAMBDA_FUNCTION_NAME";
@@ -52,41 +56,36 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// Gets or sets how long the circuit stays open after it opens from closed. Each failed half-open probe doubles it, up to <see cref="MaxBreakDuration"/>.
     /// </summary>
     /// <value>Defaults to 10 seconds. Greater than zero.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Gets or sets the longest break, however many probes failed.</summary>
     /// <value>Defaults to 60 seconds. At least <see cref="BreakDuration"/>.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan MaxBreakDuration { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Gets or sets how long failures count: when more than this has passed since the last failure, a closed circuit counts from zero again.
     /// </summary>
     /// <value>Defaults to 60 seconds. Greater than zero.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "365.00:00:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Gets or sets how long a state read from the store is reused in this process before it is read again; zero turns the cache off.
     /// </summary>
     /// <value>Defaults to zero. At least zero.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan CacheTtl { get; set; } = TimeSpan.Zero;
 
     /// <summary>Gets or sets the longest a single store call may take before the breaker gives up on it and lets the call through.</summary>
     /// <value>Defaults to 500 milliseconds. Greater than zero.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Gets or sets how the breaker writes the shared state.</summary>
@@ -99,9 +98,8 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     /// never reports back (its process crashed), another call may probe after this long.
     /// </summary>
     /// <value>Defaults to 30 seconds. Greater than zero.</value>
-#pragma warning disable IL2026 // The generated validator checks these ranges without reflection; Polly annotates its own the same way.
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
-#pragma warning restore IL2026
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = TimeSpanRangeJustification)]
     public TimeSpan ProbeLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
