@@ -43,40 +43,4 @@ public sealed class DynamoDbLeastPrivilegeTests
 
         Assert.Equal(["GetItem", "UpdateItem"], recording.Operations.Distinct().Order(StringComparer.Ordinal));
     }
-
-    /// <summary>
-    /// Gives the AWS SDK an HttpClient that records the operation of every request it sends (its <c>X-Amz-Target</c>
-    /// header), so what is checked is what reaches the wire.
-    /// </summary>
-    private sealed class RecordingHttpClientFactory : Amazon.Runtime.HttpClientFactory
-    {
-        private readonly List<string> _operations = [];
-
-        public IReadOnlyList<string> Operations
-        {
-            get
-            {
-                lock (_operations)
-                {
-                    return [.. _operations];
-                }
-            }
-        }
-
-        public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) => new(new RecordingHandler(_operations));
-
-        private sealed class RecordingHandler(List<string> operations) : DelegatingHandler(new HttpClientHandler())
-        {
-            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-            {
-                var target = request.Headers.TryGetValues("X-Amz-Target", out var values) ? values.Single() : "(none)";
-                lock (operations)
-                {
-                    operations.Add(target[(target.IndexOf('.', StringComparison.Ordinal) + 1)..]);
-                }
-
-                return base.SendAsync(request, cancellationToken);
-            }
-        }
-    }
 }

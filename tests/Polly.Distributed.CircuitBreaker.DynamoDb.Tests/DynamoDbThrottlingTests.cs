@@ -1,0 +1,44 @@
+namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
+
+/// <summary>A throttled table (a hot circuit over its partition's throughput) is a store failure: fail-open, reported.</summary>
+public sealed class DynamoDbThrottlingTests
+{
+    [Theory]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    [InlineData(CircuitConsistency.Atomic)]
+    public async Task Execute_TableThrottles_FailsOpenAndReportsEachStoreFailure(CircuitConsistency consistency)
+    {
+        await DynamoDbServer.CreateStoreAsync("throttling");
+        var wire = new RecordingHttpClientFactory();
+        using var client = DynamoDbServer.CreateClient(httpClientFactory: wire);
+        var failures = new List<OnCircuitStateStoreFailureArguments>();
+        var pipeline = new ResiliencePipelineBuilder<int>()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = "throttled-" + Guid.NewGuid().ToString("N"),
+                StateStore = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "throttling" }),
+                FailureThreshold = 5,
+                Consistency = consistency,
+                OnStateStoreFailure = args =>
+                {
+                    lock (failures)
+                    {
+                        failures.Add(args);
+                    }
+
+                    return default;
+                },
+            })
+            .Build();
+        wire.Throttle = true;
+
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+        var own = await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("own")));
+        Assert.Equal("own", own.Message);
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+
+        Assert.NotEmpty(failures);
+        Assert.All(failures, f => Assert.Contains("ProvisionedThroughputExceeded", f.Exception.ToString(), StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Operation == "ReadAsync");
+    }
+}
