@@ -255,6 +255,12 @@ internal sealed class CircuitStoreGateway
             return await pending.AsTask().WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
         }
 
+        return await CallOnThreadPoolAsync(operation, remaining, onLateResult, callerToken).ConfigureAwait(false);
+    }
+
+    // Apart from CallAsync, so that the closures below are allocated only for stores that take this path.
+    private async Task<T> CallOnThreadPoolAsync<T>(Func<CancellationToken, ValueTask<T>> operation, TimeSpan remaining, Action<T>? onLateResult, CancellationToken callerToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
         var token = timeout.Token;
         var task = Task.Run(() => operation(token).AsTask(), token);
