@@ -69,7 +69,7 @@ internal sealed class CircuitStoreGateway
 
     public TimeSpan Remaining(StoreBudget budget) => budget.Remaining(_timeProvider);
 
-    public bool TryGetFresh(out CircuitStateEntry entry) => _state.TryGetFresh(NowMs(), _cacheTtlMs, out entry);
+    public bool TryGetFresh(long nowMs, out CircuitStateEntry entry) => _state.TryGetFresh(nowMs, _cacheTtlMs, out entry);
 
     /// <summary>Reads the circuit, from the cache when it is fresh (unless <paramref name="bypassCache"/>); <see langword="null"/> when the store failed.</summary>
     public async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, StoreBudget budget, bool bypassCache)
@@ -83,7 +83,7 @@ internal sealed class CircuitStoreGateway
                 entry = await CallAsync(_readOperation, budget).ConfigureAwait(false);
                 _state.UpdateFromStore(entry, generation, NowMs());
             }
-            else if (!TryGetFresh(out entry))
+            else if (!TryGetFresh(NowMs(), out entry))
             {
                 // Concurrent misses share one read; the joined read is bounded by this call's budget all the same.
                 var shared = _state.ReadSharedAsync(() => CallAsync(_readOperation, StartBudget(StoreTimeout, CancellationToken.None)).AsTask(), _nowMs);

@@ -69,10 +69,24 @@ internal sealed class DistributedCircuitController<TResult>
     /// <summary>Decides whether a call may pass, making the open to half-open transition (and in atomic mode the probe claim) when due.</summary>
     public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
     {
-        // The hot path: a fresh cached closed circuit lets the call through with no store call and no allocation.
-        if (_store.Caches && _store.TryGetFresh(out var cached) && cached.Snapshot.State == SharedCircuitState.Closed)
+        // The hot paths: a fresh cached closed circuit lets the call through, and a fresh cached open one rejects it, with no
+        // store call and nothing allocated but the rejection.
+        var now = 0L;
+        if (_store.Caches && _store.TryGetFresh(now = _store.NowMs(), out var cached))
         {
-            return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
+            if (cached.Snapshot.State == SharedCircuitState.Closed)
+            {
+                return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
+            }
+
+            if (cached.Snapshot.State == SharedCircuitState.Open)
+            {
+                var decision = CircuitStateMachine.Check(cached.Snapshot, now, _settings, probeOwner: null);
+                if (decision.Verdict == CheckVerdict.Reject)
+                {
+                    return new ValueTask<CallPermit>(CallPermit.Rejected(CreateRejection(decision), cached));
+                }
+            }
         }
 
         return AcquireFromStoreAsync(context);

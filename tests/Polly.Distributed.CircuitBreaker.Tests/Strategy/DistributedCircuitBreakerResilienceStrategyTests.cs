@@ -50,6 +50,28 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     }
 
     [Fact]
+    public async Task Execute_OpenCircuitWithinCacheTtl_RejectsWithoutStoreCallUntilNextAttempt()
+    {
+        var pipeline = Build(o =>
+        {
+            o.CacheTtl = TimeSpan.FromSeconds(30);
+            o.BreakDuration = TimeSpan.FromSeconds(10);
+        });
+        await FailAsync(pipeline, 5);
+        var reads = _store.Reads;
+
+        for (var i = 0; i < 10; i++)
+        {
+            var rejection = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+            Assert.Equal(TimeSpan.FromSeconds(10), rejection.RetryAfter);
+        }
+
+        Assert.Equal(reads, _store.Reads);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
     public async Task Execute_FailuresReachThreshold_OpensAndRejectsWithRetryAfter()
     {
         var pipeline = Build();
