@@ -2,7 +2,7 @@
 # The main job: the local fleet demo of samples/HttpClientLambda. Installs and starts the store (dynalite by default,
 # redis-server with --store redis) on a free loopback port, builds the sample, runs 20 execution environments as
 # separate processes against a downstream that dies and heals, prints the timelines and a summary, and stops everything.
-# Options: --store dynamodb|redis, --environments N.
+# Options: --store dynamodb|redis, --environments N, --chart PATH.png (default artifacts/fleet-demo.png).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -34,4 +34,8 @@ esac
 
 dotnet build "$REPO_ROOT/samples/HttpClientLambda.LocalFleet" -c Release -v quiet -nologo \
   | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available|The URL of repository remote)' || true
-dotnet "$REPO_ROOT/samples/HttpClientLambda.LocalFleet/bin/Release/net10.0/HttpClientLambda.LocalFleet.dll" "$@"
+# The chart goes beside the repository's other outputs unless --chart names a path.
+chart=()
+[[ " $* " == *" --chart "* ]] || chart=(--chart "$REPO_ROOT/artifacts/fleet-demo.png")
+mkdir -p "$REPO_ROOT/artifacts"
+dotnet "$REPO_ROOT/samples/HttpClientLambda.LocalFleet/bin/Release/net10.0/HttpClientLambda.LocalFleet.dll" "${chart[@]}" "$@"

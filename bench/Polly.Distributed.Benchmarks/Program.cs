@@ -16,5 +16,11 @@ if (args.Length >= 3 && args[0] == "faults")
     return await FailureBehaviour.RunAsync(args[1], args[2], Console.Out);
 }
 
+// "memory": bytes per breaker and per cached circuit, and the cache bound with 20,000 distinct circuit ids.
+if (args.Length >= 1 && args[0] == "memory")
+{
+    return MemoryFootprint.Run(Console.Out);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args);
 return 0;

@@ -41,7 +41,11 @@ internal sealed class FleetScenario(ScenarioSettings settings, DemoDownstream do
             await Task.WhenAll(environments.Select(e => e.InvokeAsync("/")));
             await using var observer = FunctionServices.Build(new ConfigurationBuilder().AddInMemoryCollection(variables!).Build());
             var store = observer.GetRequiredService<ICircuitStateStore>();
-            var circuitId = $"{functionName}:{downstream.Url.Authority}";
+            var circuitId = Polly.DistributedCircuitBreakerResilienceHandlerExtensions.GetCircuitId(
+                new HttpDistributedCircuitBreakerStrategyOptions { CircuitId = functionName },
+                FunctionServices.DownstreamClient,
+                FunctionServices.DownstreamPipeline,
+                downstream.Url);
 
             var origin = _time.GetTimestamp();
             var outcomes = new List<(TimeSpan At, string Outcome)>();
@@ -70,7 +74,10 @@ internal sealed class FleetScenario(ScenarioSettings settings, DemoDownstream do
                 calls.Count(c => c >= killedAt && c < healedAt),
                 calls.Count(c => c >= healedAt && c < recoveryEnd),
                 recoveredAt - healedAt,
-                outcomes.Count(o => o.Outcome == "rejected"));
+                outcomes.Count(o => o.Outcome == "rejected"),
+                calls,
+                killedAt,
+                healedAt);
         }
         finally
         {

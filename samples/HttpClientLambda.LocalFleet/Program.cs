@@ -3,7 +3,7 @@ using HttpClientLambda.LocalFleet;
 
 // The local fleet demo: the same traffic against a dying and healing downstream, first with Polly's in-memory breaker
 // in every environment, then with the distributed breaker (last writer wins, then atomic) sharing one circuit.
-// Usage: HttpClientLambda.LocalFleet [--environments N] [--store dynamodb|redis]
+// Usage: HttpClientLambda.LocalFleet [--environments N] [--store dynamodb|redis] [--chart PATH.png]
 // The store comes from the environment: DYNAMODB_SERVICE_URL and CIRCUITBREAKER_TABLE, or CIRCUITBREAKER_REDIS (eng/sample.sh sets them).
 if (args.Contains(ExecutionEnvironment.Flag))
 {
@@ -12,6 +12,7 @@ if (args.Contains(ExecutionEnvironment.Flag))
 
 var environments = 20;
 var store = "dynamodb";
+var chart = "fleet-demo.png";
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -22,8 +23,11 @@ for (var i = 0; i + 1 < args.Length; i += 2)
         case "--store":
             store = args[i + 1];
             break;
+        case "--chart":
+            chart = args[i + 1];
+            break;
         default:
-            Console.Error.WriteLine($"Unknown option {args[i]}. Usage: [--environments N] [--store dynamodb|redis]");
+            Console.Error.WriteLine($"Unknown option {args[i]}. Usage: [--environments N] [--store dynamodb|redis] [--chart PATH.png]");
             return 2;
     }
 }
@@ -77,4 +81,7 @@ foreach (var result in results)
     Console.WriteLine($"  {result.Setup.Title,-42} {result.CallsDuringOutage,28} {result.CallsDuringRecovery,23} {recovery,15} {result.RejectedCalls,9}");
 }
 
+FleetChart.Save(results, TimeSpan.FromMilliseconds(250), chart);
+Console.WriteLine();
+Console.WriteLine($"Chart of the calls that reached the downstream: {Path.GetFullPath(chart)}");
 return 0;
