@@ -20,6 +20,7 @@ public class HotPathBenchmarks
     private ResiliencePipeline _distributedCached = ResiliencePipeline.Empty;
     private ResiliencePipeline _pollyOpen = ResiliencePipeline.Empty;
     private ResiliencePipeline _distributedOpen = ResiliencePipeline.Empty;
+    private ResiliencePipeline _distributedOpenCached = ResiliencePipeline.Empty;
     private ResilienceContext _context = ResilienceContextPool.Shared.Get();
 
     [GlobalSetup]
@@ -34,6 +35,9 @@ public class HotPathBenchmarks
         openStore.WriteAsync("open", new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs }, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         _distributedOpen = new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = "open", StateStore = openStore })
+            .Build();
+        _distributedOpenCached = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = "open", StateStore = openStore, CacheTtl = TimeSpan.FromSeconds(1) })
             .Build();
         _context = ResilienceContextPool.Shared.Get();
     }
@@ -55,6 +59,9 @@ public class HotPathBenchmarks
 
     [Benchmark]
     public ValueTask<Outcome<int>> DistributedCircuitBreakerOpen() => _distributedOpen.ExecuteOutcomeAsync(static (_, _) => Outcome.FromResultAsValueTask(42), _context, 0);
+
+    [Benchmark]
+    public ValueTask<Outcome<int>> DistributedCircuitBreakerOpenCached() => _distributedOpenCached.ExecuteOutcomeAsync(static (_, _) => Outcome.FromResultAsValueTask(42), _context, 0);
 
     private static ResiliencePipeline Distributed(TimeSpan cacheTtl) =>
         new ResiliencePipelineBuilder()

@@ -9,6 +9,8 @@ namespace HttpClientLambda;
 [JsonSerializable(typeof(CallResult))]
 [JsonSerializable(typeof(CircuitStatus))]
 [JsonSerializable(typeof(ToggleResult))]
+[JsonSerializable(typeof(SqsEvent))]
+[JsonSerializable(typeof(SqsBatchResponse))]
 public sealed partial class FunctionJsonContext : JsonSerializerContext
 {
 }

@@ -37,23 +37,7 @@ public static class FunctionServices
             .AddConfiguration(configuration.GetSection("Logging"))
             .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 
-        // The only lines that know which store holds the circuits.
-        switch (configuration["CIRCUITBREAKER_STORE"]?.ToUpperInvariant() ?? "DYNAMODB")
-        {
-            case "REDIS":
-                services.AddRedisCircuitStateStore(o => o.ConnectionString = configuration["CIRCUITBREAKER_REDIS"]);
-                break;
-            case "MEMORY":
-                services.AddInMemoryCircuitStateStore();
-                break;
-            default:
-                services.AddDynamoDbCircuitStateStore(o =>
-                {
-                    o.TableName = configuration["CIRCUITBREAKER_TABLE"] ?? o.TableName;
-                    o.ServiceUrl = configuration["DYNAMODB_SERVICE_URL"];
-                });
-                break;
-        }
+        AddCircuitStateStore(services, configuration);
 
         services.AddDistributedCircuitBreakerOptions(configuration.GetSection("CircuitBreaker"));
         var inProcess = string.Equals(configuration["CIRCUITBREAKER_KIND"], "in-process", StringComparison.OrdinalIgnoreCase);
@@ -100,6 +84,32 @@ public static class FunctionServices
 
         services.AddHttpClient("control", client => client.BaseAddress = downstream);
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>
+    /// Registers the circuit state store named by <c>CIRCUITBREAKER_STORE</c>: the only lines that know which store holds
+    /// the circuits, shared by both handlers.
+    /// </summary>
+    public static void AddCircuitStateStore(IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        switch (configuration["CIRCUITBREAKER_STORE"]?.ToUpperInvariant() ?? "DYNAMODB")
+        {
+            case "REDIS":
+                services.AddRedisCircuitStateStore(o => o.ConnectionString = configuration["CIRCUITBREAKER_REDIS"]);
+                break;
+            case "MEMORY":
+                services.AddInMemoryCircuitStateStore();
+                break;
+            default:
+                services.AddDynamoDbCircuitStateStore(o =>
+                {
+                    o.TableName = configuration["CIRCUITBREAKER_TABLE"] ?? o.TableName;
+                    o.ServiceUrl = configuration["DYNAMODB_SERVICE_URL"];
+                });
+                break;
+        }
     }
 
     /// <summary>

@@ -67,12 +67,38 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
 
-        options.StateStore ??= services.GetService<ICircuitStateStore>();
-        options.Logger ??= services.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory);
+        TakeFromServices(services, options);
+        return builder.AddDistributedCircuitBreaker(options);
+    }
+
+    /// <summary>
+    /// Adds a distributed circuit breaker that handles any result type, taking the <see cref="ICircuitStateStore"/> (unless
+    /// <paramref name="options"/> names one) and the logger from <paramref name="services"/>.
+    /// </summary>
+    /// <param name="builder">The pipeline builder.</param>
+    /// <param name="services">The service provider, such as a handler's.</param>
+    /// <param name="options">The breaker options.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">The options are invalid.</exception>
+    public static ResiliencePipelineBuilder AddDistributedCircuitBreaker(
+        this ResiliencePipelineBuilder builder,
+        IServiceProvider services,
+        DistributedCircuitBreakerStrategyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+
+        TakeFromServices(services, options);
         return builder.AddDistributedCircuitBreaker(options);
     }
 
     internal const string LoggerCategory = "Polly.Distributed.CircuitBreaker";
+
+    private static void TakeFromServices<TResult>(IServiceProvider services, DistributedCircuitBreakerStrategyOptions<TResult> options)
+    {
+        options.StateStore ??= services.GetService<ICircuitStateStore>();
+        options.Logger ??= services.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory);
+    }
 
     internal static DistributedCircuitBreakerResilienceStrategy<TResult> CreateStrategy<TResult>(
         StrategyBuilderContext context,
