@@ -94,6 +94,29 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
 
     internal const string LoggerCategory = "Polly.Distributed.CircuitBreaker";
 
+    /// <summary>
+    /// Builds a breaker outside any pipeline and returns its controller, for hosts that check and record a call in separate
+    /// requests (the sidecar). The breaker lives as long as the controller.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The options' members are preserved by the DynamicDependency.")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DistributedCircuitBreakerStrategyOptions))]
+    internal static DistributedCircuitController<object> BuildController(DistributedCircuitBreakerStrategyOptions options, TimeProvider timeProvider)
+    {
+        StrategyOptionsGuard.ThrowIfInvalid(options);
+        DistributedCircuitController<object>? controller = null;
+        new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddStrategy(
+                context =>
+                {
+                    var strategy = CreateStrategy(context, options);
+                    controller = strategy.Controller;
+                    return strategy;
+                },
+                options)
+            .Build();
+        return controller!;
+    }
+
     private static void TakeFromServices<TResult>(IServiceProvider services, DistributedCircuitBreakerStrategyOptions<TResult> options)
     {
         options.StateStore ??= services.GetService<ICircuitStateStore>();

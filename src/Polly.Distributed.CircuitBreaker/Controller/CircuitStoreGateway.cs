@@ -57,6 +57,9 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public CircuitSnapshot? LastKnown => _state.LastKnown?.Snapshot;
 
+    /// <summary>Gets the last entry this process saw for the circuit, however old.</summary>
+    public CircuitStateEntry? LastKnownEntry => _state.LastKnown;
+
     /// <summary>When this process first saw the probe lease that <paramref name="snapshot"/> holds, if it did.</summary>
     public long? LeaseFirstSeen(CircuitSnapshot snapshot) => _state.LeaseFirstSeen(snapshot);
 

@@ -111,6 +111,15 @@ internal sealed class DistributedCircuitController<TResult>
         return RecordInStoreAsync(context, permit, failed, outcome);
     }
 
+    /// <summary>
+    /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when
+    /// that check left no permit behind: the decision is taken on the last state this process saw.
+    /// </summary>
+    public CallPermit PermitForSeparateReport() => CallPermit.FailedOpen(_store.StoreTimeout) with { Observed = _store.LastKnownEntry };
+
+    /// <summary>Gets the last state this process saw for the circuit, however old; <see langword="null"/> when it saw none.</summary>
+    public CircuitSnapshot? LastKnownSnapshot => _store.LastKnown;
+
     /// <summary>Gives back the probe lease of a call that its caller cancelled, so that another call may probe.</summary>
     public ValueTask ReleaseProbeAsync(ResilienceContext context, CallPermit permit) =>
         permit.ProbeOwner is null || permit.Observed is null

@@ -27,6 +27,9 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         _stateProviderRegistration = stateProviderRegistration;
     }
 
+    /// <summary>Gets the controller, for hosts that check and record in separate requests (the sidecar).</summary>
+    internal DistributedCircuitController<TResult> Controller => _controller;
+
     public void Dispose()
     {
         _manualControlRegistration?.Dispose();
