@@ -35,14 +35,15 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + ${n:-0}))
 done
 
-# NativeAOT smoke test: the packages published as a NativeAOT app (any trim or AOT warning fails the publish), then run
-# against the same servers. Each of its checks counts as one test.
+# NativeAOT smoke test: the packages published as a NativeAOT app, and the sidecar published the same way (any trim or
+# AOT warning fails the publish), then run against the same servers. Each of its checks counts as one test.
 aot_out="$(mktemp -d)"
-echo "publishing the NativeAOT smoke test (tests/Polly.Distributed.CircuitBreaker.AotSmoke)" >&2
+echo "publishing the NativeAOT smoke test and the sidecar" >&2
 if dotnet publish "$REPO_ROOT/tests/Polly.Distributed.CircuitBreaker.AotSmoke" -c Release -o "$aot_out" >"$aot_out/publish.log" 2>&1 \
+  && dotnet publish "$REPO_ROOT/src/Polly.Distributed.CircuitBreaker.Sidecar" -c Release -r linux-x64 -o "$aot_out/sidecar" >>"$aot_out/publish.log" 2>&1 \
   && ! grep -E 'warning (IL|SYSLIB)[0-9]+' "$aot_out/publish.log"; then
   set +e
-  "$aot_out/Polly.Distributed.CircuitBreaker.AotSmoke" | tee "$aot_out/run.log"
+  POLLY_DISTRIBUTED_SIDECAR="$aot_out/sidecar/Polly.Distributed.CircuitBreaker.Sidecar" "$aot_out/Polly.Distributed.CircuitBreaker.AotSmoke" | tee "$aot_out/run.log"
   aot_status=${PIPESTATUS[0]}
   set -e
   aot_passed=$(grep -c '^pass ' "$aot_out/run.log" || true)

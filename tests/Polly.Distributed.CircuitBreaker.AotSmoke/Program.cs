@@ -72,6 +72,11 @@ foreach (var store in new[] { "dynamodb", "redis" })
     }
 }
 
+if (Environment.GetEnvironmentVariable("POLLY_DISTRIBUTED_SIDECAR") is { Length: > 0 } sidecar)
+{
+    await CheckAsync("the NativeAOT sidecar answers health, a check and a report on dynalite", () => SidecarAsync(sidecar));
+}
+
 Console.WriteLine(failures == 0 ? "aot smoke: all checks passed" : $"aot smoke: {failures} check(s) failed");
 return failures == 0 ? 0 : 1;
 
@@ -139,6 +144,54 @@ async Task FullCycleAsync(string store, CircuitConsistency consistency)
     }
 
     Expect((await stateStore.ReadAsync(sharedId, CancellationToken.None)).Snapshot.State == SharedCircuitState.Closed, "the store does not hold CLOSED after the probe");
+}
+
+async Task SidecarAsync(string path)
+{
+    using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+    probe.Start();
+    var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+    probe.Stop();
+
+    var start = new System.Diagnostics.ProcessStartInfo(path) { RedirectStandardError = true };
+    start.Environment["CIRCUITBREAKER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    start.Environment["CIRCUITBREAKER_TABLE"] = "aot-smoke";
+    start.Environment["DYNAMODB_SERVICE_URL"] = dynamoDbUrl;
+    start.Environment["CIRCUITBREAKER_FAILURE_THRESHOLD"] = "2";
+    using var process = System.Diagnostics.Process.Start(start)!;
+    try
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        string? health = null;
+        for (var attempt = 0; attempt < 100 && health is null; attempt++)
+        {
+            try
+            {
+                health = await http.GetStringAsync(new Uri("health", UriKind.Relative));
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Expect(health == """{"status":"ok"}""", $"health answered {health}");
+        var circuit = "aot-sidecar-" + Guid.NewGuid().ToString("N");
+        Expect((await http.GetStringAsync(new Uri($"circuit/{circuit}", UriKind.Relative))).Contains("\"allowed\":true", StringComparison.Ordinal), "the first check was refused");
+        for (var i = 0; i < 2; i++)
+        {
+            using var report = await http.PostAsync(new Uri($"circuit/{circuit}/failure", UriKind.Relative), content: null);
+            report.EnsureSuccessStatusCode();
+        }
+
+        var refused = await http.GetStringAsync(new Uri($"circuit/{circuit}", UriKind.Relative));
+        Expect(refused.Contains("\"allowed\":false", StringComparison.Ordinal) && refused.Contains("OPEN", StringComparison.Ordinal), $"after two failures: {refused}");
+    }
+    finally
+    {
+        process.Kill();
+        await process.WaitForExitAsync();
+    }
 }
 
 static async Task WaitUntilReadyAsync(ICircuitStateStore store)
