@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Cold start of samples/HttpClientLambda as a fresh execution environment answering its first invocation, through the
+# Lambda Runtime API (a local stand-in), for three builds: JIT, ReadyToRun and NativeAOT, each with Polly's in-process
+# breaker and no store, and with the distributed breaker on DynamoDB (dynalite). Writes bench/results/cold-start.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+start_dynalite
+out="$REPO_ROOT/artifacts/coldstart"
+publish() {
+  local name=$1
+  shift
+  dotnet publish "$REPO_ROOT/samples/HttpClientLambda" -c Release -p:LambdaNativeAot=true -r linux-x64 -o "$out/$name" -nologo -v quiet "$@" \
+    | grep -v -E '^\s*$|warning : (Repository .* has no remote|Repository has no commit|Source control information is not available|The URL of repository remote)' || true
+}
+publish jit -p:PublishAot=false --self-contained false
+publish r2r -p:PublishAot=false --self-contained false -p:PublishReadyToRun=true
+publish aot
+
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+BUILDS="$out" DYNAMODB_SERVICE_URL="$POLLY_DISTRIBUTED_DYNAMODB_URL" python3 "$REPO_ROOT/eng/cold-start.py" | tee "$REPO_ROOT/bench/results/cold-start.md"
