@@ -71,20 +71,20 @@ internal sealed class DistributedCircuitController<TResult>
     {
         // The hot paths: a fresh cached closed circuit lets the call through, and a fresh cached open one rejects it, with no
         // store call and nothing allocated but the rejection.
-        var now = 0L;
-        if (_store.Caches && _store.TryGetFresh(now = _store.NowMs(), out var cached))
+        if (_store.Caches)
         {
-            if (cached.Snapshot.State == SharedCircuitState.Closed)
+            var now = _store.NowMs();
+            if (_store.TryGetFresh(now, out var cached) && cached.Snapshot.State != SharedCircuitState.HalfOpen)
             {
-                return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
-            }
-
-            if (cached.Snapshot.State == SharedCircuitState.Open)
-            {
-                var decision = CircuitStateMachine.Check(cached.Snapshot, now, _settings, probeOwner: null);
-                if (decision.Verdict == CheckVerdict.Reject)
+                var decision = cached.Snapshot.State == SharedCircuitState.Closed
+                    ? CheckDecision.Allow
+                    : CircuitStateMachine.Check(cached.Snapshot, now, _settings, probeOwner: null);
+                switch (decision.Verdict)
                 {
-                    return new ValueTask<CallPermit>(CallPermit.Rejected(CreateRejection(decision), cached));
+                    case CheckVerdict.Allow:
+                        return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
+                    case CheckVerdict.Reject:
+                        return new ValueTask<CallPermit>(CallPermit.Rejected(CreateRejection(decision), cached));
                 }
             }
         }
