@@ -122,7 +122,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <inheritdoc/>
     /// <remarks>
     /// One <c>UpdateItem</c> with <c>ADD</c> counts the failure (a second one starts a new failure window), and a second
-    /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. Each request's id
+    /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. When the request's
+    /// <see cref="CircuitFailureIncrement.ExpectedFailureCount"/> says this failure reaches the threshold, one conditional
+    /// <c>UpdateItem</c> first tries to count and open together, on exactly that count. Each request's id
     /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
     /// counts once and keeps its opening. <paramref name="cancellationToken"/> is not passed on: see the comment inside.
     /// </remarks>
@@ -137,6 +139,20 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         // Neither request is cancelled once started: a count is commutative and conditional on a closed circuit in the window,
         // so landing after the breaker stopped waiting is correct, and without it a saturated table would lose counts and
         // never open. The SDK's own timeout bounds both.
+        var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
+        if (increment.ExpectedFailureCount is { } expected && expected + 1 >= increment.OpenAtCount)
+        {
+            // The uncontended opening in one request; when the hint is stale, the count below goes the usual way.
+            var countAndOpen = NewUpdate(circuitId);
+            countAndOpen.ReturnValues = ReturnValue.ALL_NEW;
+            DynamoDbCircuitItem.SetCountAndOpen(countAndOpen, increment, expected, openWriteId);
+            var (openedAtOnce, openedItem) = await SendIdempotentAsync(circuitId, countAndOpen, openWriteId, CancellationToken.None).ConfigureAwait(false);
+            if (openedAtOnce)
+            {
+                return new CircuitIncrementResult(CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.ToEntry(openedItem));
+            }
+        }
+
         var counted = await CountFailureAsync(circuitId, increment, CancellationToken.None).ConfigureAwait(false);
         if (counted.Outcome == CircuitIncrementOutcome.NotCounted
             || counted.Current.Snapshot.State != SharedCircuitState.Closed
@@ -145,7 +161,6 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             return counted;
         }
 
-        var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
         DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId);

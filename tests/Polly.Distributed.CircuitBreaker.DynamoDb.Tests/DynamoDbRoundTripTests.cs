@@ -17,9 +17,6 @@ public sealed class DynamoDbRoundTripTests : StoreRoundTripTests, IAsyncLifetime
 
     protected override ICircuitStateStore Store { get; }
 
-    // The count, then the conditional opening.
-    protected override int OpeningWrites => 2;
-
     public async ValueTask InitializeAsync() => await DynamoDbServer.CreateStoreAsync(Table);
 
     public ValueTask DisposeAsync() => default;

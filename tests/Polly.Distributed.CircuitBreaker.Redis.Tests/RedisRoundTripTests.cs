@@ -15,9 +15,6 @@ public sealed class RedisRoundTripTests : StoreRoundTripTests, IAsyncLifetime
 
     protected override ICircuitStateStore Store => _store!;
 
-    // One script counts the failure and opens the circuit at the threshold.
-    protected override int OpeningWrites => 1;
-
     public ValueTask InitializeAsync()
     {
         _wire = new RedisCommandCounter(int.Parse(RedisServer.Endpoint.Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture));

@@ -362,6 +362,55 @@ public abstract class CircuitStateStoreConformanceTests
         Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(null)]
+    public async Task TryIncrementFailureAsync_ReachesThresholdWithOrWithoutHint_OpensOnce(int? hint)
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = hint }, CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(5, stored.FailureCount);
+        Assert.Equal(Now, stored.LastFailureUnixMs);
+        Assert.Equal(Now + 10_000, stored.NextAttemptUnixMs);
+    }
+
+    // A hint that says the threshold is reached when it is not (another environment's write moved the count, or a new
+    // window began) changes nothing: the failure is counted as usual.
+    [Theory]
+    [InlineData(1, 60_001, 1)]
+    [InlineData(2, 10, 3)]
+    public async Task TryIncrementFailureAsync_StaleHint_CountsAsUsual(long storedCount, long lastFailureAgo, long expectedCount)
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = storedCount, LastFailureUnixMs = Now - lastFailureAgo }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = 4 }, CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Equal(expectedCount, stored.FailureCount);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_ConcurrentWithSameHint_ExactlyOneOpensAndAllCount()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = 4 }, CancellationToken.None))));
+
+        Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
+        Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
+    }
+
     protected static CircuitFailureIncrement Increment(long openAt) =>
         new(Guid.NewGuid().ToString("N"), Now, Now - 60_000, openAt, Now + 10_000);
 }

@@ -307,7 +307,7 @@ internal sealed class DistributedCircuitController<TResult>
         }
         else
         {
-            await CountFailureAsync(context, budget, outcome).ConfigureAwait(false);
+            await CountFailureAsync(context, budget, permit.Observed?.Snapshot, outcome).ConfigureAwait(false);
         }
     }
 
@@ -338,9 +338,9 @@ internal sealed class DistributedCircuitController<TResult>
     }
 
     /// <summary>Atomic: one commutative increment; a closed item the store could not count (malformed) is replaced by compare-and-set.</summary>
-    private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, Outcome<TResult> outcome)
+    private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot? admittedOn, Outcome<TResult> outcome)
     {
-        var increment = CircuitStateMachine.FailureIncrement(_store.NowMs(), _settings, NewWriteId());
+        var increment = CircuitStateMachine.FailureIncrement(_store.NowMs(), _settings, NewWriteId(), admittedOn);
         while (await _store.TryIncrementFailureAsync(context, budget, increment, _onLateIncrement).ConfigureAwait(false) is { } result)
         {
             switch (result.Outcome)

@@ -97,8 +97,17 @@ internal static class CircuitStateMachine
     /// In atomic mode, what to ask the store for a failure of a closed circuit: a commutative increment that opens the
     /// circuit at the threshold. The store applies it as <see cref="RecordFailure"/> would, in one step.
     /// </summary>
-    public static CircuitFailureIncrement FailureIncrement(long now, CircuitBreakerSettings settings, string writeId) =>
-        new(writeId, now, now - settings.FailureWindowMs, settings.FailureThreshold, now + BreakDurationMs(0, settings));
+    public static CircuitFailureIncrement FailureIncrement(long now, CircuitBreakerSettings settings, string writeId, CircuitSnapshot? admittedOn = null)
+    {
+        var windowStart = now - settings.FailureWindowMs;
+        return new(writeId, now, windowStart, settings.FailureThreshold, now + BreakDurationMs(0, settings))
+        {
+            // The count the call was admitted on, when it still counts: a hint that lets a store count and open in one request.
+            ExpectedFailureCount = admittedOn is { State: SharedCircuitState.Closed } seen && (seen.LastFailureUnixMs == 0 || seen.LastFailureUnixMs >= windowStart)
+                ? seen.FailureCount
+                : null,
+        };
+    }
 
     /// <summary>
     /// Decides a call when the store cannot answer, from the last state this process saw: an open circuit keeps rejecting

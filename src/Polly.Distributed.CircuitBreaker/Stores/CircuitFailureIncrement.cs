@@ -30,6 +30,14 @@ public sealed record CircuitFailureIncrement(
     long OpenAtCount,
     long OpenUntilUnixMs)
 {
+    /// <summary>
+    /// Gets the failure count the caller last saw stored for the closed circuit in the current window, or <see langword="null"/>.
+    /// Only a hint: a store whose count and opening are separate requests may send one conditional request that counts and
+    /// opens when the stored count is exactly this and one more reaches <see cref="OpenAtCount"/>, and must apply the
+    /// request as described above whatever the hint says.
+    /// </summary>
+    public long? ExpectedFailureCount { get; init; }
+
     /// <summary>Applies the request to a stored state, as every store must.</summary>
     /// <param name="current">The stored state, read as valid.</param>
     /// <returns>The outcome, and the state to store (<see langword="null"/> when nothing is written).</returns>

@@ -196,6 +196,36 @@ internal static class DynamoDbCircuitItem
             $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.OpenAtCount))}";
     }
 
+    /// <summary>
+    /// Builds the count that reaches the threshold and the opening as one request, for a caller whose hint says the count
+    /// is <paramref name="expectedCount"/>: it applies only to a closed circuit in the window holding exactly that count, so
+    /// exactly one writer opens, and a stale hint only costs the request (the caller then counts the usual way).
+    /// </summary>
+    public static void SetCountAndOpen(UpdateItemRequest request, CircuitFailureIncrement increment, long expectedCount, string openWriteId)
+    {
+        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
+        var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
+        var version = NameOf(request, CircuitSnapshotSchema.SchemaVersionAttribute);
+        var now = ValueOf(request, Number(increment.NowUnixMs));
+        var zero = ValueOf(request, Number(0));
+        var expected = ValueOf(request, Number(expectedCount));
+
+        request.UpdateExpression =
+            $"SET {NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
+            $"{count} = {ValueOf(request, Number(expectedCount + 1))}, {lastFailure} = {now}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.SuccessCountAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
+            $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))}), " +
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })} " +
+            $"REMOVE {string.Join(", ", CircuitSnapshotSchema.LeaseAttributes.Select(name => NameOf(request, name)))}";
+        request.ConditionExpression =
+            $"{ClosedCondition(request)} " +
+            (expectedCount == 0 ? $"AND (attribute_not_exists({count}) OR {count} = {expected}) " : $"AND {count} = {expected} ") +
+            $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))})";
+    }
+
     /// <summary>Whether <paramref name="item"/> records the write <paramref name="writeId"/>: a retried request that was applied before.</summary>
     public static bool Recorded(Dictionary<string, AttributeValue>? item, string writeId) =>
         item is not null && item.TryGetValue(RecentWriteIdsAttribute, out var ids) && ids.SS is { } set && set.Contains(writeId);

@@ -292,6 +292,22 @@ public class CircuitStateMachineTests
         Assert.Null(next);
     }
 
+    [Theory]
+    [InlineData(SharedCircuitState.Closed, 4, 10, 4L)]
+    [InlineData(SharedCircuitState.Closed, 0, -1, 0L)]
+    [InlineData(SharedCircuitState.Closed, 4, 60_001, null)]
+    [InlineData(SharedCircuitState.Open, 5, 10, null)]
+    [InlineData(SharedCircuitState.HalfOpen, 0, 10, null)]
+    public void FailureIncrement_AdmittedOn_HintsTheCountStillInTheWindow(SharedCircuitState state, long failures, long sinceLastFailureMs, long? hint)
+    {
+        var admittedOn = new CircuitSnapshot { State = state, FailureCount = failures, LastFailureUnixMs = sinceLastFailureMs < 0 ? 0 : Now - sinceLastFailureMs };
+
+        var increment = CircuitStateMachine.FailureIncrement(Now, Atomic, "write-1", admittedOn);
+
+        Assert.Equal(hint, increment.ExpectedFailureCount);
+        Assert.Null(CircuitStateMachine.FailureIncrement(Now, Atomic, "write-1").ExpectedFailureCount);
+    }
+
     [Fact]
     public void WithoutStore_NothingKnown_Allows()
     {
