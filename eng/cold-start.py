@@ -3,7 +3,7 @@ API Gateway event, and times init (start to the first 'next'), the first invocat
 Called by eng/cold-start.sh."""
 import http.server, json, os, resource, statistics, subprocess, threading, time, urllib.request
 
-RUNS = 10
+RUNS = 20
 builds = os.environ["BUILDS"]
 
 class Downstream(http.server.BaseHTTPRequestHandler):
@@ -50,6 +50,8 @@ def run(build, breaker):
                AWS_LAMBDA_FUNCTION_NAME="coldstart", CIRCUITBREAKER_TABLE="coldstart", Logging__LogLevel__Default="Warning")
     if breaker == "polly":
         env.update(CIRCUITBREAKER_KIND="in-process", CIRCUITBREAKER_STORE="memory")
+    elif breaker == "memory":
+        env.update(CIRCUITBREAKER_KIND="distributed", CIRCUITBREAKER_STORE="memory")
     else:
         env.update(CIRCUITBREAKER_KIND="distributed", CIRCUITBREAKER_STORE="dynamodb")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -64,15 +66,21 @@ def run(build, breaker):
     return ((api.marks["next"] - began) * 1000, (api.marks["response"] - api.marks["next"]) * 1000,
             (api.marks["response"] - began) * 1000, ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000)
 
-print(f"Cold start of samples/HttpClientLambda, first invocation through the Runtime API, median of {RUNS} fresh processes on this 2-core machine (CPU: the whole process's user+system time, which on a 512 MB Lambda stretches into wall time).")
+print(f"Cold start of samples/HttpClientLambda, first invocation through the Runtime API, median of {RUNS} fresh processes per variant, the variants interleaved, on this 2-core machine (CPU: the whole process's user+system time, which on a 512 MB Lambda stretches into wall time).")
 print()
 print("| build | breaker | init (start to first 'next') | first invocation | start to first answer | CPU time |")
 print("|---|---|---:|---:|---:|---:|")
+breakers = ["polly", "memory", "distributed"]
 for build in ["jit", "r2r", "aot"]:
-    for breaker in ["polly", "distributed"]:
-        run(build, breaker)  # one warm-up start: disk cache
-        samples = [run(build, breaker) for _ in range(RUNS)]
-        medians = [statistics.median(column) for column in zip(*samples)]
+    for breaker in breakers:
+        run(build, breaker)  # one warm-up start each: disk cache
+    # Interleaved, so that a slow spell of the machine falls on every variant alike.
+    samples = {breaker: [] for breaker in breakers}
+    for _ in range(RUNS):
+        for breaker in breakers:
+            samples[breaker].append(run(build, breaker))
+    for breaker in breakers:
+        medians = [statistics.median(column) for column in zip(*samples[breaker])]
         label = {"jit": "JIT", "r2r": "ReadyToRun", "aot": "NativeAOT"}[build]
-        name = "Polly's breaker, no store" if breaker == "polly" else "distributed, DynamoDB"
+        name = {"polly": "Polly's breaker, no store", "memory": "distributed, in-memory store (this library alone)", "distributed": "distributed, DynamoDB"}[breaker]
         print(f"| {label} | {name} | {medians[0]:.0f} ms | {medians[1]:.0f} ms | {medians[2]:.0f} ms | {medians[3]:.0f} ms |")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cold start of samples/HttpClientLambda as a fresh execution environment answering its first invocation, through the
 # Lambda Runtime API (a local stand-in), for three builds: JIT, ReadyToRun and NativeAOT, each with Polly's in-process
-# breaker and no store, and with the distributed breaker on DynamoDB (dynalite). Writes bench/results/cold-start.md.
+# breaker and no store, with the distributed breaker on the in-memory store (this library alone, no AWS SDK) and on
+# DynamoDB (dynalite). Writes bench/results/cold-start.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
