@@ -55,7 +55,19 @@ internal sealed class SidecarServer : IAsyncDisposable
 
     private async Task AnswerAsync(HttpListenerContext context)
     {
-        var (status, body) = await RouteAsync(context.Request.HttpMethod, context.Request.Url!.AbsolutePath, context.Request.QueryString["probeToken"]).ConfigureAwait(false);
+        int status;
+        byte[] body;
+        try
+        {
+            (status, body) = await RouteAsync(context.Request.HttpMethod, context.Request.Url!.AbsolutePath, context.Request.QueryString["probeToken"]).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The breaker turns store errors into fail-open answers; anything else still gets an answer, not a hung request.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            (status, body) = (500, Error($"{ex.GetType().Name}: {ex.Message}"));
+        }
+
         try
         {
             context.Response.StatusCode = status;
