@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Produces the figures in README.md: the fleet simulation (50, 200 and 1,000 environments on the in-memory store,
-# redis-server and dynalite) and the hot-path BenchmarkDotNet run. Results are written to bench/results/.
+# redis-server and dynalite), the failure behaviour table, the memory footprint and the hot-path BenchmarkDotNet run.
+# Results are written to bench/results/. The sidecar and cold-start figures have their own scripts (eng/sidecar.sh measure,
+# eng/cold-start.sh).
 # "bash eng/bench.sh fleet" runs the fleet simulation only; "bash eng/bench.sh faults" skips it and stops after the
 # failure behaviour table (the fault suite's scenarios, measured).
 set -euo pipefail
