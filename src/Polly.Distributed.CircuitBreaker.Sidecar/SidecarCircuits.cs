@@ -19,12 +19,21 @@ internal sealed class SidecarCircuits
     private readonly ConcurrentDictionary<string, DistributedCircuitController<object>> _controllers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (CallPermit Permit, long ExpiresMs)> _probes = new(StringComparer.Ordinal);
 
-    public SidecarCircuits(DistributedCircuitBreakerStrategyOptions template, ICircuitStateStore store, TimeProvider timeProvider)
+    public SidecarCircuits(DistributedCircuitBreakerStrategyOptions template, ICircuitStateStore store, TimeProvider timeProvider, int maxCircuits = DefaultMaxCircuits)
     {
+        MaxCircuits = maxCircuits;
         _template = template;
         _store = store;
         _timeProvider = timeProvider;
     }
+
+    /// <summary>How many distinct circuits one sidecar serves by default: a bound on what clients can make it hold.</summary>
+    public const int DefaultMaxCircuits = 10_000;
+
+    public int MaxCircuits { get; }
+
+    /// <summary>Whether the circuit is served already, or there is room for it.</summary>
+    public bool CanServe(string circuitId) => _controllers.ContainsKey(circuitId) || _controllers.Count < MaxCircuits;
 
     /// <summary>Checks whether a call may go ahead.</summary>
     public async Task<CheckAnswer> CheckAsync(string circuitId, CancellationToken cancellationToken)

@@ -108,6 +108,11 @@ internal sealed class SidecarServer : IAsyncDisposable
                 return InvalidId();
             }
 
+            if (!_circuits.CanServe(circuitId))
+            {
+                return TooManyCircuits();
+            }
+
             var check = await _circuits.CheckAsync(circuitId, _stopping.Token).ConfigureAwait(false);
             return (200, Json(w =>
             {
@@ -133,6 +138,11 @@ internal sealed class SidecarServer : IAsyncDisposable
             return InvalidId();
         }
 
+        if (!_circuits.CanServe(circuitId))
+        {
+            return TooManyCircuits();
+        }
+
         var report = await _circuits.ReportAsync(circuitId, failed: segments[3] == "failure", probeToken, _stopping.Token).ConfigureAwait(false);
         return (200, Json(w =>
         {
@@ -142,6 +152,9 @@ internal sealed class SidecarServer : IAsyncDisposable
     }
 
     private static (int, byte[]) MethodNotAllowed() => (405, Error("method not allowed"));
+
+    // A client that names ever new circuits must not make the sidecar hold a breaker for each; clients fail open on it.
+    private (int, byte[]) TooManyCircuits() => (429, Error($"this sidecar already serves {_circuits.MaxCircuits} circuits"));
 
     private static (int, byte[]) InvalidId() => (400, Error("invalid circuit id: 1 to 256 characters of A-Z a-z 0-9 - _ . :"));
 

@@ -70,6 +70,24 @@ public sealed class SidecarServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Check_MoreCircuitsThanTheBound_Answers429AndKeepsServingKnownOnes()
+    {
+        var template = new DistributedCircuitBreakerStrategyOptions { CircuitId = "template" };
+        await using var server = new SidecarServer(IntegrationEnvironment.FreeLoopbackPort(), new SidecarCircuits(template, _store!, _time, maxCircuits: 2));
+        var url = $"http://127.0.0.1:{server.Port}/circuit/";
+
+        using var first = await _http.GetAsync(url + _circuit + "-1");
+        using var second = await _http.PostAsync(url + _circuit + "-2/failure", content: null);
+        using var third = await _http.GetAsync(url + _circuit + "-3");
+        using var again = await _http.GetAsync(url + _circuit + "-1");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal((HttpStatusCode)429, third.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
     public async Task Check_IdOver256Characters_Answers400()
     {
         using var response = await _http.GetAsync(Url("/circuit/" + new string('a', 257)));
