@@ -267,9 +267,12 @@ internal sealed class CircuitStoreGateway
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
         var token = timeout.Token;
         var task = Task.Run(() => operation(token).AsTask(), token);
+        var answered = false;
         try
         {
-            return await task.WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
+            var result = await task.WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
+            answered = true;
+            return result;
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && !callerToken.IsCancellationRequested))
         {
@@ -277,7 +280,9 @@ internal sealed class CircuitStoreGateway
         }
         finally
         {
-            if (!task.IsCompleted)
+            // Whether or not the store call finished since the wait gave up, its result is this call's no longer: a late
+            // result goes to onLateResult (a count that opened the circuit still raises OnOpened) and a fault is observed.
+            if (!answered)
             {
                 await timeout.CancelAsync().ConfigureAwait(false);
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
