@@ -3,10 +3,15 @@ using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
 
-public sealed class DynamoDbMixedFleetTests : MixedFleetTests, IDisposable
+public sealed class DynamoDbMixedFleetTests : MixedFleetTests, IAsyncLifetime, IDisposable
 {
     private const string Table = "mixed-fleet";
     private readonly Amazon.DynamoDBv2.AmazonDynamoDBClient _client = DynamoDbServer.CreateClient();
+
+    // Every test needs the table, whichever runs first.
+    public async ValueTask InitializeAsync() => await DynamoDbServer.CreateStoreAsync(Table, _client);
+
+    public ValueTask DisposeAsync() => default;
 
     public void Dispose() => _client.Dispose();
 
@@ -15,7 +20,6 @@ public sealed class DynamoDbMixedFleetTests : MixedFleetTests, IDisposable
 
     protected override async Task SetAttributesAsync(string circuitId, IReadOnlyList<(string Name, string Text, bool IsNumber)> attributes)
     {
-        await DynamoDbServer.CreateStoreAsync(Table, _client);
         await _client.UpdateItemAsync(new UpdateItemRequest
         {
             TableName = Table,
