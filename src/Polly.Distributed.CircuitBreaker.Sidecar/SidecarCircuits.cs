@@ -100,25 +100,12 @@ internal sealed class SidecarCircuits
 
     private DistributedCircuitController<object> Create(string circuitId)
     {
-        var options = new DistributedCircuitBreakerStrategyOptions
-        {
-            CircuitId = circuitId,
-            StateStore = _store,
-            FailureThreshold = _template.FailureThreshold,
-            SuccessThreshold = _template.SuccessThreshold,
-            BreakDuration = _template.BreakDuration,
-            MaxBreakDuration = _template.MaxBreakDuration,
-            FailureWindow = _template.FailureWindow,
-            CacheTtl = _template.CacheTtl,
-            StoreTimeout = _template.StoreTimeout,
-            Consistency = _template.Consistency,
-            ProbeLeaseDuration = _template.ProbeLeaseDuration,
-            Logger = _template.Logger,
-            OnOpened = args => Note(args.Context, "CLOSED->OPEN"),
-            OnHalfOpened = args => Note(args.Context, "OPEN->HALF-OPEN"),
-            OnClosed = args => Note(args.Context, "HALF-OPEN->CLOSED"),
-        };
-
+        var options = (DistributedCircuitBreakerStrategyOptions)_template.Clone();
+        options.CircuitId = circuitId;
+        options.StateStore = _store;
+        options.OnOpened = args => Note(args.Context, "CLOSED->OPEN");
+        options.OnHalfOpened = args => Note(args.Context, "OPEN->HALF-OPEN");
+        options.OnClosed = args => Note(args.Context, "HALF-OPEN->CLOSED");
         return DistributedCircuitBreakerPipelineBuilderExtensions.BuildController(options, _timeProvider);
     }
 

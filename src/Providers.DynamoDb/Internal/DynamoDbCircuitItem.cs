@@ -182,16 +182,8 @@ internal static class DynamoDbCircuitItem
     public static void SetOpenAtThreshold(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
-        var zero = ValueOf(request, Number(0));
 
-        request.UpdateExpression =
-            $"SET {NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.SuccessCountAttribute)} = {zero}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {ValueOf(request, Number(increment.NowUnixMs))}, " +
-            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })} " +
-            $"REMOVE {string.Join(", ", CircuitSnapshotSchema.LeaseAttributes.Select(name => NameOf(request, name)))}";
+        request.UpdateExpression = $"SET {OpeningAssignments(request, increment, openWriteId)} {RemoveLease(request)}";
         request.ConditionExpression =
             $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.OpenAtCount))}";
     }
@@ -211,15 +203,10 @@ internal static class DynamoDbCircuitItem
         var expected = ValueOf(request, Number(expectedCount));
 
         request.UpdateExpression =
-            $"SET {NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
+            $"SET {OpeningAssignments(request, increment, openWriteId)}, " +
             $"{count} = {ValueOf(request, Number(expectedCount + 1))}, {lastFailure} = {now}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.SuccessCountAttribute)} = {zero}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
-            $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))}), " +
-            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })} " +
-            $"REMOVE {string.Join(", ", CircuitSnapshotSchema.LeaseAttributes.Select(name => NameOf(request, name)))}";
+            $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))}) " +
+            RemoveLease(request);
         request.ConditionExpression =
             $"{ClosedCondition(request)} " +
             (expectedCount == 0 ? $"AND (attribute_not_exists({count}) OR {count} = {expected}) " : $"AND {count} = {expected} ") +
@@ -246,6 +233,21 @@ internal static class DynamoDbCircuitItem
             : null;
 
     // The Node library reads an item without circuitState or schemaVersion differently from the shared defaults: create them.
+    // What opening at the threshold sets, in either request that opens: state first, so the expression starts "SET #circuitState".
+    private static string OpeningAssignments(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId)
+    {
+        var zero = ValueOf(request, Number(0));
+        return $"{NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.SuccessCountAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {ValueOf(request, Number(increment.NowUnixMs))}, " +
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })}";
+    }
+
+    private static string RemoveLease(UpdateItemRequest request) =>
+        $"REMOVE {string.Join(", ", CircuitSnapshotSchema.LeaseAttributes.Select(name => NameOf(request, name)))}";
+
     private static string NewItemDefaults(UpdateItemRequest request)
     {
         var state = NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute);
