@@ -35,7 +35,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         _redis = redis;
     }
 
-    public static async Task<int> RunAsync(string? dynamoDbUrl, string? redis, int[] fleetSizes, TextWriter output)
+    public static async Task<int> RunAsync(string? dynamoDbUrl, string? redis, int[] fleetSizes, string[]? stores, TextWriter output)
     {
         var dynamoDb = dynamoDbUrl is null
             ? null
@@ -58,7 +58,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
             await simulation.RunPollyBaselineAsync(environments, output);
             foreach (var store in new[] { "memory", "redis", "dynamodb" })
             {
-                if ((store == "redis" && redis is null) || (store == "dynamodb" && dynamoDb is null))
+                if ((store == "redis" && redis is null) || (store == "dynamodb" && dynamoDb is null) || (stores is not null && !stores.Contains(store)))
                 {
                     continue;
                 }

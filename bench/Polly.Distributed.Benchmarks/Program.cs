@@ -2,12 +2,13 @@ using System.Globalization;
 using BenchmarkDotNet.Running;
 using Polly.Distributed.Benchmarks;
 
-// "fleet <dynamodb-url> <redis host:port> [sizes, e.g. 50,200,1000]": the fleet simulation against local servers
-// (eng/bench.sh starts dynalite and redis-server; "-" skips a store). Anything else: BenchmarkDotNet.
+// "fleet <dynamodb-url> <redis host:port> [sizes, e.g. 50,200,1000] [stores, e.g. memory,dynamodb]": the fleet simulation
+// against local servers (eng/bench.sh starts dynalite and redis-server; "-" skips a store). Anything else: BenchmarkDotNet.
 if (args.Length >= 3 && args[0] == "fleet")
 {
     var sizes = args.Length > 3 ? args[3].Split(',').Select(size => int.Parse(size, CultureInfo.InvariantCulture)).ToArray() : [50, 200, 1_000];
-    return await FleetSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], sizes, Console.Out);
+    var stores = args.Length > 4 ? args[4].Split(',') : null;
+    return await FleetSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], sizes, stores, Console.Out);
 }
 
 // "faults <dynamodb-url> <redis host:port>": README's failure behaviour table (the fault suite's scenarios, measured).
