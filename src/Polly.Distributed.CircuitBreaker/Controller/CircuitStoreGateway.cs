@@ -74,6 +74,28 @@ internal sealed class CircuitStoreGateway
 
     public bool TryGetFresh(long nowMs, out CircuitStateEntry entry) => _state.TryGetFresh(nowMs, _cacheTtlMs, out entry);
 
+    /// <summary>
+    /// Reads a store that answers inline (the in-memory store) without any wait or timer; <see langword="false"/> for
+    /// every other store, which <see cref="TryReadAsync"/> reads within the call's budget.
+    /// </summary>
+    public bool TryReadInline(out CircuitStateEntry entry)
+    {
+        if (_storeRunsInline)
+        {
+            var generation = _state.Generation;
+            var pending = _store.ReadAsync(_circuitId, CancellationToken.None);
+            if (pending.IsCompletedSuccessfully)
+            {
+                entry = pending.Result;
+                _state.UpdateFromStore(entry, generation, NowMs());
+                return true;
+            }
+        }
+
+        entry = null!;
+        return false;
+    }
+
     /// <summary>Reads the circuit, from the cache when it is fresh (unless <paramref name="bypassCache"/>); <see langword="null"/> when the store failed.</summary>
     public async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, StoreBudget budget, bool bypassCache)
     {

@@ -69,27 +69,29 @@ internal sealed class DistributedCircuitController<TResult>
     /// <summary>Decides whether a call may pass, making the open to half-open transition (and in atomic mode the probe claim) when due.</summary>
     public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
     {
-        // The hot paths: a fresh cached closed circuit lets the call through, and a fresh cached open one rejects it, with no
-        // store call and nothing allocated but the rejection.
-        if (_store.Caches)
+        // The hot paths: a fresh cached entry, or one just read from a store that answers inline, lets a call through a
+        // closed circuit or rejects it on an open one at once, with nothing allocated but the rejection.
+        var now = _store.NowMs();
+        if (_store.Caches ? _store.TryGetFresh(now, out var known) : _store.TryReadInline(out known))
         {
-            var now = _store.NowMs();
-            if (_store.TryGetFresh(now, out var cached) && cached.Snapshot.State != SharedCircuitState.HalfOpen)
+            if (known.Snapshot.State != SharedCircuitState.HalfOpen)
             {
-                var decision = cached.Snapshot.State == SharedCircuitState.Closed
+                var decision = known.Snapshot.State == SharedCircuitState.Closed
                     ? CheckDecision.Allow
-                    : CircuitStateMachine.Check(cached.Snapshot, now, _settings, probeOwner: null);
+                    : CircuitStateMachine.Check(known.Snapshot, now, _settings, probeOwner: null);
                 switch (decision.Verdict)
                 {
                     case CheckVerdict.Allow:
-                        return new ValueTask<CallPermit>(CallPermit.Allowed(cached, _store.StoreTimeout));
+                        return new ValueTask<CallPermit>(CallPermit.Allowed(known, _store.StoreTimeout));
                     case CheckVerdict.Reject:
-                        return new ValueTask<CallPermit>(CallPermit.Rejected(CreateRejection(decision), cached));
+                        return new ValueTask<CallPermit>(CallPermit.Rejected(CreateRejection(decision), known));
                 }
             }
+
+            return AcquireFromStoreAsync(context, known);
         }
 
-        return AcquireFromStoreAsync(context);
+        return AcquireFromStoreAsync(context, known: null);
     }
 
     /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
@@ -148,10 +150,11 @@ internal sealed class DistributedCircuitController<TResult>
     private static bool HoldsLease(CircuitStateEntry entry, string? probeOwner) =>
         probeOwner is not null && entry.Snapshot.State == SharedCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
 
-    private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context)
+    /// <summary>The check that waits for the store, starting from <paramref name="known"/> when the fast path already read it.</summary>
+    private async ValueTask<CallPermit> AcquireFromStoreAsync(ResilienceContext context, CircuitStateEntry? known)
     {
         var budget = _store.StartBudget(_store.StoreTimeout, context.CancellationToken);
-        var entry = await _store.TryReadAsync(context, budget, bypassCache: false).ConfigureAwait(false);
+        var entry = known ?? await _store.TryReadAsync(context, budget, bypassCache: false).ConfigureAwait(false);
         var fromStore = !_store.Caches;
         string? probeOwner = null;
 

@@ -36,7 +36,26 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         _stateProviderRegistration?.Dispose();
     }
 
-    protected override async ValueTask<Outcome<TResult>> ExecuteCore<TState>(
+    protected override ValueTask<Outcome<TResult>> ExecuteCore<TState>(
+        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
+        ResilienceContext context,
+        TState state)
+    {
+        // A check answered from the cache completes at once: a rejection then costs no async state machine at all.
+        var acquiring = _controller.AcquireAsync(context);
+        if (!acquiring.IsCompletedSuccessfully)
+        {
+            return AcquireThenExecuteAsync(acquiring, callback, context, state);
+        }
+
+        var permit = acquiring.Result;
+        return permit.Rejection is { } rejection
+            ? new ValueTask<Outcome<TResult>>(Outcome.FromException<TResult>(rejection))
+            : ExecutePermittedAsync(permit, callback, context, state);
+    }
+
+    private async ValueTask<Outcome<TResult>> AcquireThenExecuteAsync<TState>(
+        ValueTask<CallPermit> acquiring,
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
         ResilienceContext context,
         TState state)
@@ -44,7 +63,7 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         CallPermit permit;
         try
         {
-            permit = await _controller.AcquireAsync(context).ConfigureAwait(context.ContinueOnCapturedContext);
+            permit = await acquiring.ConfigureAwait(context.ContinueOnCapturedContext);
         }
         catch (OperationCanceledException ex) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -52,11 +71,17 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             return Outcome.FromException<TResult>(ex);
         }
 
-        if (permit.Rejection is { } rejection)
-        {
-            return Outcome.FromException<TResult>(rejection);
-        }
+        return permit.Rejection is { } rejection
+            ? Outcome.FromException<TResult>(rejection)
+            : await ExecutePermittedAsync(permit, callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
+    }
 
+    private async ValueTask<Outcome<TResult>> ExecutePermittedAsync<TState>(
+        CallPermit permit,
+        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
+        ResilienceContext context,
+        TState state)
+    {
         var outcome = await StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
 
         // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
