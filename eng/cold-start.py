@@ -84,3 +84,26 @@ for build in ["jit", "r2r", "aot"]:
         label = {"jit": "JIT", "r2r": "ReadyToRun", "aot": "NativeAOT"}[build]
         name = {"polly": "Polly's breaker, no store", "memory": "distributed, in-memory store (this library alone)", "distributed": "distributed, DynamoDB"}[breaker]
         print(f"| {label} | {name} | {medians[0]:.0f} ms | {medians[1]:.0f} ms | {medians[2]:.0f} ms | {medians[3]:.0f} ms |")
+
+# Where the DynamoDB store's extra start-up goes: bench/Polly.Distributed.ColdStartPhases (ReadyToRun), one fresh process per run.
+phases = os.environ.get("PHASES")
+if phases:
+    url = os.environ["DYNAMODB_SERVICE_URL"]
+    subprocess.run(["dotnet", phases, url, "create"], check=True, stdout=subprocess.DEVNULL)
+    variants = [("default", []), ("explicit", []), ("default", ["http-first"])]
+    names = {0: "client as AddDynamoDbCircuitStateStore builds it (SDK credential chain)", 1: "credentials from the environment handed to the client",
+             2: "SDK credential chain, after one plain HttpClient request"}
+    samples = {index: [] for index in range(len(variants))}
+    for _ in range(RUNS):
+        for index, (mode, extra) in enumerate(variants):
+            line = subprocess.run(["dotnet", phases, url, mode, *extra], check=True, capture_output=True, text=True).stdout.strip()
+            samples[index].append([float(value) for value in line.split("\t")])
+    print()
+    print(f"Where the DynamoDB store's start-up goes (ReadyToRun, `bench/Polly.Distributed.ColdStartPhases`, median of {RUNS} fresh processes):")
+    print()
+    print("| variant | plain HttpClient request first | AmazonDynamoDBClient constructed | credentials resolved | store's first read | second read |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for index in samples:
+        medians = [statistics.median(column) for column in zip(*samples[index])]
+        plain = f"{medians[1]:.0f} ms" if variants[index][1] else "-"
+        print(f"| {names[index]} | {plain} | {medians[2]:.0f} ms | {medians[3]:.1f} ms | {medians[4]:.0f} ms | {medians[5]:.1f} ms |")

@@ -2,7 +2,7 @@
 # Cold start of samples/HttpClientLambda as a fresh execution environment answering its first invocation, through the
 # Lambda Runtime API (a local stand-in), for three builds: JIT, ReadyToRun and NativeAOT, each with Polly's in-process
 # breaker and no store, with the distributed breaker on the in-memory store (this library alone, no AWS SDK) and on
-# DynamoDB (dynalite). Writes bench/results/cold-start.md.
+# DynamoDB (dynalite); then where the DynamoDB store's start-up goes, phase by phase. Writes bench/results/cold-start.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -19,6 +19,8 @@ publish() {
 publish jit -p:PublishAot=false --self-contained false
 publish r2r -p:PublishAot=false --self-contained false -p:PublishReadyToRun=true
 publish aot
+dotnet publish "$REPO_ROOT/bench/Polly.Distributed.ColdStartPhases" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$out/phases" -nologo -v quiet >/dev/null
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
-BUILDS="$out" DYNAMODB_SERVICE_URL="$POLLY_DISTRIBUTED_DYNAMODB_URL" python3 "$REPO_ROOT/eng/cold-start.py" | tee "$REPO_ROOT/bench/results/cold-start.md"
+BUILDS="$out" PHASES="$out/phases/Polly.Distributed.ColdStartPhases.dll" DYNAMODB_SERVICE_URL="$POLLY_DISTRIBUTED_DYNAMODB_URL" python3 "$REPO_ROOT/eng/cold-start.py" | tee "$REPO_ROOT/bench/results/cold-start.md"
