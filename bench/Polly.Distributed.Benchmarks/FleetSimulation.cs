@@ -49,10 +49,10 @@ internal sealed class FleetSimulation : IAsyncDisposable
         await using var simulation = new FleetSimulation(dynamoDb, redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis));
         output.WriteLine($"Fleet simulation: one circuit; counting phase {FailuresPerEnvironment} failures per environment (threshold out of reach, StoreTimeout 10 s);");
         output.WriteLine($"opening phase threshold {Threshold}, break {BreakDuration.TotalSeconds:0} s, default StoreTimeout (500 ms); probes = calls let through in the first half-open window.");
-        output.WriteLine("Latency is what the breaker adds to a failing call (the dependency fails at once). Stores are local servers on this 2-core machine.");
+        output.WriteLine("Latency is what the breaker adds to a failing call (the dependency fails at once); a store request is one store call of the counting phase, under the same contention. Stores are local servers on this 2-core machine.");
         output.WriteLine();
-        output.WriteLine("| store | mode | cache | envs | failures lost | failing call p50 | p99 | calls to dead dependency | OnOpened | probes |");
-        output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| store | mode | cache | envs | failures lost | failing call p50 | p99 | store request p50 | calls to dead dependency | OnOpened | probes |");
+        output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 
         foreach (var environments in fleetSizes)
         {
@@ -107,7 +107,8 @@ internal sealed class FleetSimulation : IAsyncDisposable
 
         // Counting: every failure must be stored.
         var countingId = $"count-{Guid.NewGuid():N}";
-        var counting = Enumerable.Range(0, environments).Select(_ => Build(NewStore(), countingId, consistency, cacheTtl, 1_000_000, LongStoreTimeout, null)).ToArray();
+        var requests = new List<double>();
+        var counting = Enumerable.Range(0, environments).Select(_ => Build(new TimedStore(NewStore(), requests), countingId, consistency, cacheTtl, 1_000_000, LongStoreTimeout, null)).ToArray();
         var latencies = new List<double>();
         await RunTogetherAsync(counting, async pipeline =>
         {
@@ -151,9 +152,10 @@ internal sealed class FleetSimulation : IAsyncDisposable
         }
 
         latencies.Sort();
+        requests.Sort();
         output.WriteLine(
             $"| {storeKind} | {consistency}{(openingStoreTimeout is { } timeout ? $", StoreTimeout {timeout.TotalSeconds:0} s, break {openingBreak.TotalSeconds:0} s" : string.Empty)} | {(cacheTtl > TimeSpan.Zero ? $"{cacheTtl.TotalMilliseconds:0} ms" : "off")} | {environments:N0} | {lost:N0} of {environments * FailuresPerEnvironment:N0} " +
-            $"| {Percentile(latencies, 0.50):0.0} ms | {Percentile(latencies, 0.99):0.0} ms | {reached:N0} | {openedEvents} | {(snapshot.State == SharedCircuitState.Open ? probes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "never opened")} |");
+            $"| {Percentile(latencies, 0.50):0.0} ms | {Percentile(latencies, 0.99):0.0} ms | {Percentile(requests, 0.50):0.0} ms | {reached:N0} | {openedEvents} | {(snapshot.State == SharedCircuitState.Open ? probes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "never opened")} |");
     }
 
     private async Task RunPollyBaselineAsync(int environments, TextWriter output)
@@ -175,7 +177,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         var openedEvents = Volatile.Read(ref opened);
         await Task.Delay(BreakDuration + TimeSpan.FromMilliseconds(300));
         var probes = await CallOnceAsync(fleet);
-        output.WriteLine($"| Polly's own breaker (no sharing) | - | - | {environments:N0} | - | - | - | {reached:N0} | {openedEvents} | {probes:N0} |");
+        output.WriteLine($"| Polly's own breaker (no sharing) | - | - | {environments:N0} | - | - | - | - | {reached:N0} | {openedEvents} | {probes:N0} |");
     }
 
     private static ResiliencePipeline Build(

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using Polly.Distributed.CircuitBreaker;
+
+namespace Polly.Distributed.Benchmarks;
+
+/// <summary>
+/// Forwards every request to a store and records how long each took, so that a failing call's added latency can be read
+/// against the store's own round trip under the same contention.
+/// </summary>
+internal sealed class TimedStore(ICircuitStateStore inner, List<double> durationsMs) : ICircuitStateStore
+{
+    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+        TimeAsync(inner.ReadAsync(circuitId, cancellationToken));
+
+    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+        await TimeAsync(WriteAndAnswerAsync(circuitId, snapshot, cancellationToken));
+
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+        TimeAsync(inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken));
+
+    public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+        TimeAsync(inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken));
+
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+        TimeAsync(inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken));
+
+    private async ValueTask<bool> WriteAndAnswerAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        await inner.WriteAsync(circuitId, snapshot, cancellationToken);
+        return true;
+    }
+
+    private async ValueTask<T> TimeAsync<T>(ValueTask<T> pending)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await pending;
+        }
+        finally
+        {
+            lock (durationsMs)
+            {
+                durationsMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+    }
+}
