@@ -78,7 +78,7 @@ internal sealed class CircuitStoreGateway
     /// Reads a store that answers inline (the in-memory store) without any wait or timer; <see langword="false"/> for
     /// every other store, which <see cref="TryReadAsync"/> reads within the call's budget.
     /// </summary>
-    public bool TryReadInline(out CircuitStateEntry entry)
+    public bool TryReadInline(long nowMs, out CircuitStateEntry entry)
     {
         if (_storeRunsInline)
         {
@@ -87,7 +87,7 @@ internal sealed class CircuitStoreGateway
             if (pending.IsCompletedSuccessfully)
             {
                 entry = pending.Result;
-                _state.UpdateFromStore(entry, generation, NowMs());
+                _state.UpdateFromStore(entry, generation, nowMs);
                 return true;
             }
         }

@@ -72,7 +72,7 @@ internal sealed class DistributedCircuitController<TResult>
         // The hot paths: a fresh cached entry, or one just read from a store that answers inline, lets a call through a
         // closed circuit or rejects it on an open one at once, with nothing allocated but the rejection.
         var now = _store.NowMs();
-        if (_store.Caches ? _store.TryGetFresh(now, out var known) : _store.TryReadInline(out known))
+        if (_store.Caches ? _store.TryGetFresh(now, out var known) : _store.TryReadInline(now, out known))
         {
             if (known.Snapshot.State != SharedCircuitState.HalfOpen)
             {

@@ -76,25 +76,59 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             : await ExecutePermittedAsync(permit, callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
     }
 
-    private async ValueTask<Outcome<TResult>> ExecutePermittedAsync<TState>(
+    // The calls that complete at once (a cached closed circuit, a synchronous callback and predicate, nothing to record)
+    // run without any async state machine; each step that does wait continues in the method that awaits it.
+    private ValueTask<Outcome<TResult>> ExecutePermittedAsync<TState>(
         CallPermit permit,
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
         ResilienceContext context,
         TState state)
     {
-        var outcome = await StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
+        var executing = StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state);
+        return executing.IsCompletedSuccessfully ? JudgeAndRecordAsync(permit, executing.Result, context) : AwaitCallThenRecordAsync(permit, executing, context);
+    }
 
+    private async ValueTask<Outcome<TResult>> AwaitCallThenRecordAsync(CallPermit permit, ValueTask<Outcome<TResult>> executing, ResilienceContext context)
+    {
+        var outcome = await executing.ConfigureAwait(context.ContinueOnCapturedContext);
+        return await JudgeAndRecordAsync(permit, outcome, context).ConfigureAwait(context.ContinueOnCapturedContext);
+    }
+
+    private ValueTask<Outcome<TResult>> JudgeAndRecordAsync(CallPermit permit, Outcome<TResult> outcome, ResilienceContext context)
+    {
         // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
         if (outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
         {
-            await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
-            return outcome;
+            return ReleaseProbeThenReturnAsync(permit, outcome, context);
         }
 
+        ValueTask<bool> judging;
+        try
+        {
+            judging = _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome));
+        }
+#pragma warning disable CA1031 // Rethrown by AwaitJudgementThenRecordAsync, after the probe lease is given back.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            judging = ValueTask.FromException<bool>(ex);
+        }
+
+        if (!judging.IsCompletedSuccessfully)
+        {
+            return AwaitJudgementThenRecordAsync(permit, outcome, judging, context);
+        }
+
+        var recording = _controller.RecordAsync(context, permit, judging.Result, outcome);
+        return recording.IsCompletedSuccessfully ? new ValueTask<Outcome<TResult>>(outcome) : AwaitRecordingAsync(recording, outcome, context);
+    }
+
+    private async ValueTask<Outcome<TResult>> AwaitJudgementThenRecordAsync(CallPermit permit, Outcome<TResult> outcome, ValueTask<bool> judging, ResilienceContext context)
+    {
         bool failed;
         try
         {
-            failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(context.ContinueOnCapturedContext);
+            failed = await judging.ConfigureAwait(context.ContinueOnCapturedContext);
         }
         catch
         {
@@ -103,15 +137,26 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             throw;
         }
 
+        return await AwaitRecordingAsync(_controller.RecordAsync(context, permit, failed, outcome), outcome, context).ConfigureAwait(context.ContinueOnCapturedContext);
+    }
+
+    private static async ValueTask<Outcome<TResult>> AwaitRecordingAsync(ValueTask recording, Outcome<TResult> outcome, ResilienceContext context)
+    {
         try
         {
-            await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+            await recording.ConfigureAwait(context.ContinueOnCapturedContext);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             // The caller gave up while the outcome was being recorded: it still gets the call's own outcome.
         }
 
+        return outcome;
+    }
+
+    private async ValueTask<Outcome<TResult>> ReleaseProbeThenReturnAsync(CallPermit permit, Outcome<TResult> outcome, ResilienceContext context)
+    {
+        await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
         return outcome;
     }
 }
