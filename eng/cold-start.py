@@ -71,7 +71,7 @@ print()
 print("| build | breaker | init (start to first 'next') | first invocation | start to first answer | CPU time |")
 print("|---|---|---:|---:|---:|---:|")
 breakers = ["polly", "memory", "distributed"]
-for build in ["jit", "r2r", "aot"]:
+for build in ["jit", "r2r", "composite", "aot"]:
     for breaker in breakers:
         run(build, breaker)  # one warm-up start each: disk cache
     # Interleaved, so that a slow spell of the machine falls on every variant alike.
@@ -81,29 +81,40 @@ for build in ["jit", "r2r", "aot"]:
             samples[breaker].append(run(build, breaker))
     for breaker in breakers:
         medians = [statistics.median(column) for column in zip(*samples[breaker])]
-        label = {"jit": "JIT", "r2r": "ReadyToRun", "aot": "NativeAOT"}[build]
+        label = {"jit": "JIT", "r2r": "ReadyToRun", "composite": "ReadyToRun composite, self-contained", "aot": "NativeAOT"}[build]
         name = {"polly": "Polly's breaker, no store", "memory": "distributed, in-memory store (this library alone)", "distributed": "distributed, DynamoDB"}[breaker]
         print(f"| {label} | {name} | {medians[0]:.0f} ms | {medians[1]:.0f} ms | {medians[2]:.0f} ms | {medians[3]:.0f} ms |")
 
-# Where the DynamoDB store's extra start-up goes: bench/Polly.Distributed.ColdStartPhases (ReadyToRun), one fresh process per run.
+# Where the DynamoDB store's extra start-up goes: bench/Polly.Distributed.ColdStartPhases, one fresh process per run, as
+# published by eng/cold-start.sh next to PHASES: ReadyToRun on the shared framework, and composite ReadyToRun self-contained.
 phases = os.environ.get("PHASES")
 if phases:
     url = os.environ["DYNAMODB_SERVICE_URL"]
-    subprocess.run(["dotnet", phases, url, "create"], check=True, stdout=subprocess.DEVNULL)
-    variants = [("default", []), ("explicit", []), ("default", ["http-first"])]
-    names = {0: "client as AddDynamoDbCircuitStateStore builds it (SDK credential chain)", 1: "credentials from the environment handed to the client",
-             2: "SDK credential chain, after one plain HttpClient request"}
+    framework = ["dotnet", os.path.join(phases, "Polly.Distributed.ColdStartPhases.dll")]
+    composite = [os.path.join(phases + "-composite", "Polly.Distributed.ColdStartPhases")]
+    def phase_run(arguments):
+        done = subprocess.run(arguments, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(arguments)} failed ({done.returncode}): {done.stderr[-2000:]}"
+        return done.stdout.strip()
+    phase_run([*framework, url, "create"])
+    variants = [
+        ("ReadyToRun: client as AddDynamoDbCircuitStateStore builds it (SDK credential chain)", framework, "default", []),
+        ("ReadyToRun: credentials from the environment handed to the client", framework, "explicit", []),
+        ("ReadyToRun: SDK credential chain, after one plain HttpClient request", framework, "default", ["http-first"]),
+        ("composite ReadyToRun, self-contained: SDK credential chain", composite, "default", []),
+        ("composite ReadyToRun, self-contained: after one plain HttpClient request", composite, "default", ["http-first"]),
+    ]
     samples = {index: [] for index in range(len(variants))}
     for _ in range(RUNS):
-        for index, (mode, extra) in enumerate(variants):
-            line = subprocess.run(["dotnet", phases, url, mode, *extra], check=True, capture_output=True, text=True).stdout.strip()
+        for index, (_, command, mode, extra) in enumerate(variants):
+            line = phase_run([*command, url, mode, *extra])
             samples[index].append([float(value) for value in line.split("\t")])
     print()
-    print(f"Where the DynamoDB store's start-up goes (ReadyToRun, `bench/Polly.Distributed.ColdStartPhases`, median of {RUNS} fresh processes):")
+    print(f"Where the DynamoDB store's start-up goes (`bench/Polly.Distributed.ColdStartPhases`, median of {RUNS} fresh processes; JIT = time and methods compiled at run time during the first read):")
     print()
-    print("| variant | plain HttpClient request first | AmazonDynamoDBClient constructed | credentials resolved | store's first read | second read |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for index in samples:
+    print("| variant | plain HttpClient request first | AmazonDynamoDBClient constructed | credentials resolved | store's first read | of which JIT | methods JIT-compiled | second read |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for index, (name, _, _, extra) in enumerate(variants):
         medians = [statistics.median(column) for column in zip(*samples[index])]
-        plain = f"{medians[1]:.0f} ms" if variants[index][1] else "-"
-        print(f"| {names[index]} | {plain} | {medians[2]:.0f} ms | {medians[3]:.1f} ms | {medians[4]:.0f} ms | {medians[5]:.1f} ms |")
+        plain = f"{medians[1]:.0f} ms" if extra else "-"
+        print(f"| {name} | {plain} | {medians[2]:.0f} ms | {medians[3]:.1f} ms | {medians[4]:.0f} ms | {medians[6]:.0f} ms | {medians[7]:.0f} | {medians[5]:.1f} ms |")

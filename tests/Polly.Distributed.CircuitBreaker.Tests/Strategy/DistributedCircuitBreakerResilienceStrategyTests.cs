@@ -479,6 +479,37 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(1, _store.Reads);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Execute_InlineStoreCallbackAndPredicateCompleteLater_CountsAndOpensOnce(bool cached)
+    {
+        // The in-memory store itself (not wrapped) takes the inline check; the call and the predicate then complete later.
+        var pipeline = Build(o =>
+        {
+            o.StateStore = _shared;
+            o.CacheTtl = cached ? TimeSpan.FromSeconds(1) : TimeSpan.Zero;
+            o.ShouldHandle = async args =>
+            {
+                await Task.Yield();
+                return args.Outcome.Exception is HttpRequestException;
+            };
+        });
+
+        for (var i = 0; i < 5; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(async _ =>
+            {
+                await Task.Yield();
+                throw new HttpRequestException("503");
+            }));
+        }
+
+        Assert.Equal(SharedCircuitState.Open, (await ReadAsync()).State);
+        Assert.Equal(["opened"], _events);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
     private ResiliencePipeline Build(Action<DistributedCircuitBreakerStrategyOptions>? configure = null)
     {
         var options = new DistributedCircuitBreakerStrategyOptions
