@@ -141,13 +141,16 @@ internal sealed class FleetSimulation : IAsyncDisposable
             .Select(_ => Build(NewStore(), circuitId, consistency, cacheTtl, Threshold, openingStoreTimeout ?? new DistributedCircuitBreakerStrategyOptions().StoreTimeout, () => Interlocked.Increment(ref opened), openingBreak))
             .ToArray();
         var reached = await OpenAsync(fleet);
-        var openedEvents = Volatile.Read(ref opened);
         var snapshot = (await NewStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
         var probes = 0;
+        var openedEvents = Volatile.Read(ref opened);
         if (snapshot.State == SharedCircuitState.Open)
         {
             var wait = DateTimeOffset.FromUnixTimeMilliseconds(snapshot.NextAttemptUnixMs) - DateTimeOffset.UtcNow;
             await Task.Delay(wait > TimeSpan.Zero ? wait + TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(300));
+
+            // Until the break ends nothing can half-open, so every OnOpened so far is the opening, a late one included.
+            openedEvents = Volatile.Read(ref opened);
             probes = await CallOnceAsync(fleet);
         }
 
