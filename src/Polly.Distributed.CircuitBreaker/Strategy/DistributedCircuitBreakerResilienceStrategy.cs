@@ -41,7 +41,7 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         ResilienceContext context,
         TState state)
     {
-        // A check answered from the cache completes at once: a rejection then costs no async state machine at all.
+        // A check answered at once (a fresh cache, or the in-memory store) costs no async state machine, a rejection none at all.
         var acquiring = _controller.AcquireAsync(context);
         if (!acquiring.IsCompletedSuccessfully)
         {
