@@ -98,19 +98,9 @@ internal sealed class SidecarServer : IAsyncDisposable
         var circuitId = Uri.UnescapeDataString(segments[2]);
         if (segments.Length == 3)
         {
-            if (method != "GET")
+            if (Refusal(method, "GET", circuitId) is { } refusedCheck)
             {
-                return MethodNotAllowed();
-            }
-
-            if (!SidecarSettings.IsValidCircuitId(circuitId))
-            {
-                return InvalidId();
-            }
-
-            if (!_circuits.CanServe(circuitId))
-            {
-                return TooManyCircuits();
+                return refusedCheck;
             }
 
             var check = await _circuits.CheckAsync(circuitId, _stopping.Token).ConfigureAwait(false);
@@ -128,19 +118,9 @@ internal sealed class SidecarServer : IAsyncDisposable
             return (404, Error("not found"));
         }
 
-        if (method != "POST")
+        if (Refusal(method, "POST", circuitId) is { } refusedReport)
         {
-            return MethodNotAllowed();
-        }
-
-        if (!SidecarSettings.IsValidCircuitId(circuitId))
-        {
-            return InvalidId();
-        }
-
-        if (!_circuits.CanServe(circuitId))
-        {
-            return TooManyCircuits();
+            return refusedReport;
         }
 
         var report = await _circuits.ReportAsync(circuitId, failed: segments[3] == "failure", probeToken, _stopping.Token).ConfigureAwait(false);
@@ -150,6 +130,13 @@ internal sealed class SidecarServer : IAsyncDisposable
             WriteOptional(w, "transition", report.Transition);
         }));
     }
+
+    // A route's request refused before the circuit is touched: wrong method, invalid id, or no room for another circuit.
+    private (int, byte[])? Refusal(string method, string expectedMethod, string circuitId) =>
+        method != expectedMethod ? MethodNotAllowed()
+        : !SidecarSettings.IsValidCircuitId(circuitId) ? InvalidId()
+        : !_circuits.CanServe(circuitId) ? TooManyCircuits()
+        : null;
 
     private static (int, byte[]) MethodNotAllowed() => (405, Error("method not allowed"));
 
