@@ -12,8 +12,8 @@ internal sealed class TimedStore(ICircuitStateStore inner, List<double> duration
     public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
         TimeAsync(inner.ReadAsync(circuitId, cancellationToken));
 
-    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
-        await TimeAsync(WriteAndAnswerAsync(circuitId, snapshot, cancellationToken));
+    public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+        TimeAsync(inner.WriteAsync(circuitId, snapshot, cancellationToken));
 
     public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
         TimeAsync(inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken));
@@ -23,12 +23,6 @@ internal sealed class TimedStore(ICircuitStateStore inner, List<double> duration
 
     public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
         TimeAsync(inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken));
-
-    private async ValueTask<bool> WriteAndAnswerAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
-    {
-        await inner.WriteAsync(circuitId, snapshot, cancellationToken);
-        return true;
-    }
 
     private async ValueTask<T> TimeAsync<T>(ValueTask<T> pending)
     {

@@ -61,7 +61,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     }
 
     /// <inheritdoc/>
-    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    public async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -72,10 +72,12 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         try
         {
             await SendAsync("UpdateItem", circuitId, request, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (ConditionalCheckFailedException)
         {
-            // A newer state is stored: this write arrived late, and is skipped.
+            // A newer state is stored: the write is skipped, and the caller decides again on what is stored.
+            return false;
         }
     }
 

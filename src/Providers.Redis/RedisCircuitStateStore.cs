@@ -58,7 +58,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     }
 
     /// <inheritdoc/>
-    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    public async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -69,7 +69,8 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             snapshot.ProbeLeaseOwner is null ? "1" : "0",
             .. CircuitSnapshotSchema.Format(snapshot).SelectMany(pair => new RedisValue[] { pair.Key, pair.Value }),
         ];
-        await CallAsync("EVALSHA", circuitId, db => db.ScriptEvaluateAsync(RedisScripts.WriteUnlessNewer, [KeyOf(circuitId)], arguments)).ConfigureAwait(false);
+        var written = await CallAsync("EVALSHA", circuitId, db => db.ScriptEvaluateAsync(RedisScripts.WriteUnlessNewer, [KeyOf(circuitId)], arguments)).ConfigureAwait(false);
+        return (int)written == 1;
     }
 
     /// <inheritdoc/>

@@ -30,11 +30,11 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
         return await inner.ReadAsync(circuitId, cancellationToken);
     }
 
-    public async ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    public async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _writes);
         await DelayAsync(cancellationToken);
-        await inner.WriteAsync(circuitId, snapshot, cancellationToken);
+        return await inner.WriteAsync(circuitId, snapshot, cancellationToken);
     }
 
     public async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)

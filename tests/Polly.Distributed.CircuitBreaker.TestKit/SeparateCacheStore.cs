@@ -8,7 +8,7 @@ public sealed class SeparateCacheStore(ICircuitStateStore shared) : ICircuitStat
 {
     public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => shared.ReadAsync(circuitId, cancellationToken);
 
-    public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => shared.WriteAsync(circuitId, snapshot, cancellationToken);
+    public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => shared.WriteAsync(circuitId, snapshot, cancellationToken);
 
     public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
         shared.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);

@@ -18,13 +18,13 @@ public interface ICircuitStateStore
     /// <summary>
     /// Writes every owned attribute of a circuit's state (last writer wins), leaving other attributes untouched, unless the
     /// stored state is newer (a larger <c>stateTimestamp</c>): a write that was abandoned and arrives late never replaces a
-    /// newer state. Such a write is skipped without an error.
+    /// newer state. Such a write is skipped without an error, and reported as skipped.
     /// </summary>
     /// <param name="circuitId">The circuit id.</param>
     /// <param name="snapshot">The state to write.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>A task that completes when the write is stored.</returns>
-    ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken);
+    /// <returns><see langword="true"/> when the state was stored; <see langword="false"/> when a newer stored state made the store skip it.</returns>
+    ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes a circuit's state only if the stored item is unchanged since <paramref name="expected"/> was read

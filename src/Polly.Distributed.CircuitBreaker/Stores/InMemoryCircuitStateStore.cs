@@ -20,18 +20,18 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
     }
 
     /// <inheritdoc/>
-    public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(snapshot);
         cancellationToken.ThrowIfCancellationRequested();
 
         var stored = Stored(snapshot);
-        _items.AddOrUpdate(
+        var kept = _items.AddOrUpdate(
             circuitId,
             stored,
             (_, current) => current.Snapshot.StateTimestampUnixMs > snapshot.StateTimestampUnixMs ? current : stored);
-        return default;
+        return new(ReferenceEquals(kept, stored));
     }
 
     /// <inheritdoc/>

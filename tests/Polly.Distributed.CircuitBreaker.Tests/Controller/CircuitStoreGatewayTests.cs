@@ -123,12 +123,8 @@ public sealed class CircuitStoreGatewayTests
         public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
             OnlyCountsAreLate ? inner.ReadAsync(circuitId, cancellationToken) : LateAsync(() => inner.ReadAsync(circuitId, cancellationToken));
 
-        public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
-            new(LateAsync(async () =>
-            {
-                await inner.WriteAsync(circuitId, snapshot, cancellationToken);
-                return true;
-            }).AsTask());
+        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+            LateAsync(() => inner.WriteAsync(circuitId, snapshot, cancellationToken));
 
         public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
             LateAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken));

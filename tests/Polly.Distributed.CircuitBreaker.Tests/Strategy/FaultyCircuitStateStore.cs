@@ -20,7 +20,7 @@ internal sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircu
             _ => inner.ReadAsync(circuitId, cancellationToken),
         };
 
-    public ValueTask WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+    public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
         Mode switch
         {
             Fault.Throw => throw new InvalidOperationException("store is down"),
