@@ -144,7 +144,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         var snapshot = (await NewStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
         var probes = 0;
         var openedEvents = Volatile.Read(ref opened);
-        if (snapshot.State == SharedCircuitState.Open)
+        if (snapshot.State == StoredCircuitState.Open)
         {
             var wait = DateTimeOffset.FromUnixTimeMilliseconds(snapshot.NextAttemptUnixMs) - DateTimeOffset.UtcNow;
             await Task.Delay(wait > TimeSpan.Zero ? wait + TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(300));
@@ -158,7 +158,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         requests.Sort();
         output.WriteLine(
             $"| {storeKind} | {consistency}{(openingStoreTimeout is { } timeout ? $", StoreTimeout {timeout.TotalSeconds:0} s, break {openingBreak.TotalSeconds:0} s" : string.Empty)} | {(cacheTtl > TimeSpan.Zero ? $"{cacheTtl.TotalMilliseconds:0} ms" : "off")} | {environments:N0} | {lost:N0} of {environments * FailuresPerEnvironment:N0} " +
-            $"| {Percentile(latencies, 0.50):0.0} ms | {Percentile(latencies, 0.99):0.0} ms | {Percentile(requests, 0.50):0.0} ms | {reached:N0} | {openedEvents} | {(snapshot.State == SharedCircuitState.Open ? probes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "never opened")} |");
+            $"| {Percentile(latencies, 0.50):0.0} ms | {Percentile(latencies, 0.99):0.0} ms | {Percentile(requests, 0.50):0.0} ms | {reached:N0} | {openedEvents} | {(snapshot.State == StoredCircuitState.Open ? probes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "never opened")} |");
     }
 
     private async Task RunPollyBaselineAsync(int environments, TextWriter output)

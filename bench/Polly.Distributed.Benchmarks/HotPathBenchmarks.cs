@@ -32,7 +32,7 @@ public class HotPathBenchmarks
         _distributedCached = Distributed(TimeSpan.FromSeconds(1));
         _pollyOpen = new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions { ManualControl = new CircuitBreakerManualControl(isIsolated: true) }).Build();
         var openStore = new InMemoryCircuitStateStore();
-        openStore.WriteAsync("open", new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs }, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        openStore.WriteAsync("open", new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs }, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         _distributedOpen = new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = "open", StateStore = openStore })
             .Build();

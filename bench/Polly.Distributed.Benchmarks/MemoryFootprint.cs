@@ -44,7 +44,7 @@ internal static class MemoryFootprint
         var cachedCircuit = Retained(DistinctCircuits, i =>
         {
             var state = CircuitStateCache.For(cacheStore, $"cached-{i}");
-            state.UpdateFromStore(CircuitStateEntry.Missing, state.Generation, nowMs: 0);
+            state.Apply(StoredCircuit.Missing, startedMonoMs: 0, nowMonoMs: 0, fresh: true);
             return state;
         });
 

@@ -9,13 +9,13 @@ namespace Polly.Distributed.Benchmarks;
 /// </summary>
 internal sealed class TimedStore(ICircuitStateStore inner, List<double> durationsMs) : ICircuitStateStore
 {
-    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+    public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
         TimeAsync(inner.ReadAsync(circuitId, cancellationToken));
 
     public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
         TimeAsync(inner.WriteAsync(circuitId, snapshot, cancellationToken));
 
-    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
         TimeAsync(inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken));
 
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>

@@ -50,7 +50,7 @@ internal sealed class SidecarCircuits
                 _probes[owner] = (permit, NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds);
             }
 
-            var state = (permit.Observed?.Snapshot ?? controller.LastKnownSnapshot)?.State ?? SharedCircuitState.Closed;
+            var state = (permit.Observed?.Snapshot ?? controller.LastKnownSnapshot)?.State ?? StoredCircuitState.Closed;
             return new CheckAnswer(permit.Rejection is null, state, Transition(context), probeToken);
         }
         finally
@@ -70,7 +70,7 @@ internal sealed class SidecarCircuits
         {
             var outcome = failed ? Outcome.FromException<object>(new ReportedFailureException()) : Outcome.FromResult<object>(null!);
             await controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(false);
-            var state = controller.LastKnownSnapshot?.State ?? SharedCircuitState.Closed;
+            var state = controller.LastKnownSnapshot?.State ?? StoredCircuitState.Closed;
             return new ReportAnswer(state, Transition(context));
         }
         finally

@@ -9,6 +9,9 @@ namespace Polly.Distributed.CircuitBreaker;
 /// </summary>
 /// <remarks>
 /// Unlike the breaker itself, manual control does not fail open: a store error is thrown to the caller.
+/// Like Polly's own manual control, it remembers an isolation made before any breaker was attached (HttpClient pipelines
+/// are built on first use): a breaker attached while it is isolated rejects calls at once and isolates its circuit in the
+/// store, until <see cref="CloseAsync"/>.
 /// An isolated circuit rejects calls with <see cref="Polly.CircuitBreaker.IsolatedCircuitException"/> in every process until it is closed.
 /// </remarks>
 public sealed class DistributedCircuitBreakerManualControl
@@ -16,6 +19,7 @@ public sealed class DistributedCircuitBreakerManualControl
     private readonly object _gate = new();
     private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _declared = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Func<bool, CancellationToken, Task>> _attached = new(StringComparer.Ordinal);
+    private bool _isolated;
 
     /// <summary>Initializes a new instance of the <see cref="DistributedCircuitBreakerManualControl"/> class that covers the circuits of the breakers it is attached to.</summary>
     public DistributedCircuitBreakerManualControl()
@@ -52,16 +56,17 @@ public sealed class DistributedCircuitBreakerManualControl
         }
     }
 
-    /// <summary>Isolates every attached circuit: each stays open, fleet-wide, until <see cref="CloseAsync"/>.</summary>
+    /// <summary>
+    /// Isolates every attached circuit, and every circuit of a breaker attached later: each stays open, fleet-wide, until
+    /// <see cref="CloseAsync"/>.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the store calls.</param>
-    /// <returns>A task that completes when the state is stored.</returns>
-    /// <exception cref="InvalidOperationException">The control covers no circuit: no breaker uses it and it was created without circuit ids.</exception>
+    /// <returns>A task that completes when the state of the circuits covered now is stored.</returns>
     public Task IsolateAsync(CancellationToken cancellationToken = default) => ApplyAsync(isolate: true, cancellationToken);
 
-    /// <summary>Closes every attached circuit fleet-wide, resetting its counts.</summary>
+    /// <summary>Closes every attached circuit fleet-wide, resetting its counts, and ends an isolation remembered for breakers attached later.</summary>
     /// <param name="cancellationToken">Cancels the store calls.</param>
-    /// <returns>A task that completes when the state is stored.</returns>
-    /// <exception cref="InvalidOperationException">The control covers no circuit: no breaker uses it and it was created without circuit ids.</exception>
+    /// <returns>A task that completes when the state of the circuits covered now is stored.</returns>
     public Task CloseAsync(CancellationToken cancellationToken = default) => ApplyAsync(isolate: false, cancellationToken);
 
     /// <summary>
@@ -72,9 +77,16 @@ public sealed class DistributedCircuitBreakerManualControl
     {
         var circuitId = controller.CircuitId;
         Func<bool, CancellationToken, Task> apply = (isolate, ct) => isolate ? controller.IsolateAsync(ct) : controller.CloseAsync(ct);
+        bool isolated;
         lock (_gate)
         {
             _attached[circuitId] = apply;
+            isolated = _isolated;
+        }
+
+        if (isolated)
+        {
+            controller.IsolateOnAttach();
         }
 
         return new Registration(() =>
@@ -105,13 +117,8 @@ public sealed class DistributedCircuitBreakerManualControl
         Func<bool, CancellationToken, Task>[] circuits;
         lock (_gate)
         {
+            _isolated = isolate;
             circuits = [.. _attached.Values, .. _declared.Where(d => !_attached.ContainsKey(d.Key)).Select(d => d.Value)];
-        }
-
-        if (circuits.Length == 0)
-        {
-            throw new InvalidOperationException(
-                "This manual control covers no circuit yet: build a pipeline with it first, or create it with the store and the circuit ids it covers.");
         }
 
         foreach (var circuit in circuits)

@@ -12,7 +12,7 @@ public readonly struct OnCircuitStateStoreFailureArguments
     /// <param name="circuitId">The circuit id.</param>
     /// <param name="operation">The store operation that failed.</param>
     /// <param name="exception">The error, a <see cref="TimeoutException"/> when the store did not answer in time.</param>
-    public OnCircuitStateStoreFailureArguments(ResilienceContext context, string circuitId, string operation, Exception exception)
+    public OnCircuitStateStoreFailureArguments(ResilienceContext context, string circuitId, CircuitStateStoreOperation operation, Exception exception)
     {
         Context = context;
         CircuitId = circuitId;
@@ -26,8 +26,8 @@ public readonly struct OnCircuitStateStoreFailureArguments
     /// <summary>Gets the circuit id.</summary>
     public string CircuitId { get; }
 
-    /// <summary>Gets the store operation that failed: Read, Write, TryReplace or TryClaimProbe.</summary>
-    public string Operation { get; }
+    /// <summary>Gets the store operation that failed.</summary>
+    public CircuitStateStoreOperation Operation { get; }
 
     /// <summary>Gets the error.</summary>
     public Exception Exception { get; }

@@ -54,7 +54,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     internal string Endpoint => _client.Config.ServiceURL ?? _client.Config.RegionEndpoint?.SystemName ?? "the default AWS endpoint";
 
     /// <inheritdoc/>
-    public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         return await ReadCoreAsync(circuitId, _options.ConsistentRead, cancellationToken).ConfigureAwait(false);
@@ -84,7 +84,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <inheritdoc/>
     public async ValueTask<CircuitWriteResult> TryReplaceAsync(
         string circuitId,
-        CircuitStateEntry expected,
+        StoredCircuit expected,
         CircuitSnapshot replacement,
         CancellationToken cancellationToken)
     {
@@ -125,7 +125,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <remarks>
     /// One <c>UpdateItem</c> with <c>ADD</c> counts the failure (a second one starts a new failure window), and a second
     /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. When the request's
-    /// <see cref="CircuitFailureIncrement.ExpectedFailureCount"/> says this failure reaches the threshold, one conditional
+    /// <see cref="CircuitFailureIncrement.LastSeenFailureCount"/> says this failure reaches the threshold, one conditional
     /// <c>UpdateItem</c> first tries to count and open together, on exactly that count. Each request's id
     /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
     /// counts once and keeps its opening. <paramref name="cancellationToken"/> is not passed on: see the comment inside.
@@ -142,7 +142,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         // so landing after the breaker stopped waiting is correct, and without it a saturated table would lose counts and
         // never open. The SDK's own timeout bounds both.
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
-        if (increment.ExpectedFailureCount is { } expected && expected + 1 >= increment.OpenAtCount)
+        if (increment.LastSeenFailureCount is { } expected && expected + 1 >= increment.FailureThreshold)
         {
             // The uncontended opening in one request; when the hint is stale, the count below goes the usual way.
             var countAndOpen = NewUpdate(circuitId);
@@ -157,8 +157,8 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
         var counted = await CountFailureAsync(circuitId, increment, CancellationToken.None).ConfigureAwait(false);
         if (counted.Outcome == CircuitIncrementOutcome.NotCounted
-            || counted.Current.Snapshot.State != SharedCircuitState.Closed
-            || counted.Current.Snapshot.FailureCount < increment.OpenAtCount)
+            || counted.Current.Snapshot.State != StoredCircuitState.Closed
+            || counted.Current.Snapshot.FailureCount < increment.FailureThreshold)
         {
             return counted;
         }
@@ -252,7 +252,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         Key = DynamoDbCircuitItem.Key(circuitId),
     };
 
-    private async Task<CircuitStateEntry> ReadCoreAsync(string circuitId, bool consistent, CancellationToken cancellationToken) =>
+    private async Task<StoredCircuit> ReadCoreAsync(string circuitId, bool consistent, CancellationToken cancellationToken) =>
         DynamoDbCircuitItem.ToEntry(await ReadItemAsync(circuitId, consistent, projection: true, cancellationToken).ConfigureAwait(false));
 
     private async Task<Dictionary<string, AttributeValue>?> ReadItemAsync(string circuitId, bool consistent, bool projection, CancellationToken cancellationToken)
@@ -336,7 +336,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     private async Task<CircuitWriteResult> SendConditionalAsync(
         string circuitId,
         UpdateItemRequest request,
-        Func<UpdateItemResponse, CircuitStateEntry> written,
+        Func<UpdateItemResponse, StoredCircuit> written,
         CancellationToken cancellationToken)
     {
         var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);

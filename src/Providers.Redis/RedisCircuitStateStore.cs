@@ -49,7 +49,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     internal string KeyOf(string circuitId) => _options.KeyPrefix + circuitId;
 
     /// <inheritdoc/>
-    public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
 
@@ -76,7 +76,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     /// <inheritdoc/>
     public async ValueTask<CircuitWriteResult> TryReplaceAsync(
         string circuitId,
-        CircuitStateEntry expected,
+        StoredCircuit expected,
         CircuitSnapshot replacement,
         CancellationToken cancellationToken)
     {
@@ -147,7 +147,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             .. RedisCircuitHash.FieldNames,
             increment.NowUnixMs,
             increment.WindowStartUnixMs,
-            increment.OpenAtCount,
+            increment.FailureThreshold,
             increment.OpenUntilUnixMs,
         ];
 

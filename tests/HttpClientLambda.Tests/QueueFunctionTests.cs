@@ -37,7 +37,7 @@ public sealed class QueueFunctionTests
         // Five failures open the circuit; the other three are returned for retry without reaching the dependency.
         Assert.Equal(["1", "2", "3", "4", "5", "6", "7", "8"], retry);
         Assert.Equal(5, _inventory.Calls);
-        Assert.Equal(SharedCircuitState.Open, (await _store.ReadAsync("queue-test:inventory", CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await _store.ReadAsync("queue-test:inventory", CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class QueueFunctionTests
         // "p" is the half-open probe; SuccessThreshold 2 closes the circuit with "q"; "r" passes a closed circuit.
         Assert.Empty(retry);
         Assert.Equal(["p", "q", "r"], _inventory.Reserved);
-        Assert.Equal(SharedCircuitState.Closed, (await _store.ReadAsync("queue-test:inventory", CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Closed, (await _store.ReadAsync("queue-test:inventory", CancellationToken.None)).Snapshot.State);
     }
 
     private ServiceProvider Services() => new ServiceCollection()

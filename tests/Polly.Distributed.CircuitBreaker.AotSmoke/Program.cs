@@ -134,7 +134,7 @@ async Task FullCycleAsync(string store, CircuitConsistency consistency)
 
     Expect(await RejectedAsync(client), "the third call was not rejected");
     Expect(downstream.Requests == 2, $"the downstream got {downstream.Requests} requests, not 2");
-    Expect((await stateStore.ReadAsync(sharedId, CancellationToken.None)).Snapshot.State == SharedCircuitState.Open, "the store does not hold OPEN");
+    Expect((await stateStore.ReadAsync(sharedId, CancellationToken.None)).Snapshot.State == StoredCircuitState.Open, "the store does not hold OPEN");
 
     downstream.Status = HttpStatusCode.OK;
     await Task.Delay(TimeSpan.FromSeconds(1.2));
@@ -143,7 +143,7 @@ async Task FullCycleAsync(string store, CircuitConsistency consistency)
         Expect(probe.StatusCode == HttpStatusCode.OK, $"probe: {probe.StatusCode}");
     }
 
-    Expect((await stateStore.ReadAsync(sharedId, CancellationToken.None)).Snapshot.State == SharedCircuitState.Closed, "the store does not hold CLOSED after the probe");
+    Expect((await stateStore.ReadAsync(sharedId, CancellationToken.None)).Snapshot.State == StoredCircuitState.Closed, "the store does not hold CLOSED after the probe");
 }
 
 async Task SidecarAsync(string path)

@@ -26,7 +26,7 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
         Assert.Equal(
             new CircuitSnapshot
             {
-                State = SharedCircuitState.Open,
+                State = StoredCircuitState.Open,
                 FailureCount = 5,
                 SuccessCount = 0,
                 NextAttemptUnixMs = 1_750_000_010_000,
@@ -44,7 +44,7 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
         var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
         await WriteAsNodeLibraryAsync("HALF", failureCount: 5, nextAttempt: 1);
 
-        Assert.Equal(SharedCircuitState.HalfOpen, (await store.ReadAsync(_id, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, (await store.ReadAsync(_id, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
 
         var snapshot = (await store.ReadAsync(_id, CancellationToken.None)).Snapshot;
 
-        Assert.Equal(new CircuitSnapshot { State = SharedCircuitState.Open }, snapshot);
+        Assert.Equal(new CircuitSnapshot { State = StoredCircuitState.Open }, snapshot);
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
     {
         var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
 
-        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 5, StateTimestampUnixMs = 1 }, CancellationToken.None);
+        await store.WriteAsync(_id, new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, StateTimestampUnixMs = 1 }, CancellationToken.None);
 
         var item = await DynamoDbServer.GetRawItemAsync(_client, Table, _id);
         Assert.Equal(
@@ -126,10 +126,10 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
     public async Task WriteAsync_LeaseReleased_RemovesLeaseAttributes()
     {
         var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
-        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, ProbeLeaseOwner = "p", ProbeLeaseExpiresUnixMs = 9 }, CancellationToken.None);
+        await store.WriteAsync(_id, new CircuitSnapshot { State = StoredCircuitState.HalfOpen, ProbeLeaseOwner = "p", ProbeLeaseExpiresUnixMs = 9 }, CancellationToken.None);
         Assert.Equal("p", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["probeLeaseOwner"].S);
 
-        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.HalfOpen }, CancellationToken.None);
+        await store.WriteAsync(_id, new CircuitSnapshot { State = StoredCircuitState.HalfOpen }, CancellationToken.None);
 
         var item = await DynamoDbServer.GetRawItemAsync(_client, Table, _id);
         Assert.False(item.ContainsKey("probeLeaseOwner"));

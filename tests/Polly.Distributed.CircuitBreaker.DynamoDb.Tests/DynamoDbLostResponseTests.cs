@@ -46,7 +46,7 @@ public sealed class DynamoDbLostResponseTests
 
         Assert.Equal(2, proxy.DroppedResponses);
         var stored = (await store.ReadAsync(circuitId, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
         Assert.Equal(2, stored.FailureCount);
         Assert.Equal(1, opened);
     }

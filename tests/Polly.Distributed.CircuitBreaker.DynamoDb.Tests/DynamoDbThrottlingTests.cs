@@ -39,6 +39,6 @@ public sealed class DynamoDbThrottlingTests
 
         Assert.NotEmpty(failures);
         Assert.All(failures, f => Assert.Contains("ProvisionedThroughputExceeded", f.Exception.ToString(), StringComparison.Ordinal));
-        Assert.Contains(failures, f => f.Operation == "ReadAsync");
+        Assert.Contains(failures, f => f.Operation == CircuitStateStoreOperation.Read);
     }
 }

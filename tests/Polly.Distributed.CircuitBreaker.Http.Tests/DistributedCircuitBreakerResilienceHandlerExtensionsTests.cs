@@ -41,7 +41,7 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
         Assert.True(rejection.RetryAfter > TimeSpan.Zero);
         Assert.Equal(3, _sick.Requests);
         var stored = await services.GetRequiredService<InMemoryCircuitStateStore>().ReadAsync("orders-fn", CancellationToken.None);
-        Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
         Assert.Equal(3, stored.Snapshot.FailureCount);
     }
 
@@ -59,7 +59,7 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
             await client.GetAsync(_sick.Url);
 
             var stored = await services.GetRequiredService<InMemoryCircuitStateStore>().ReadAsync("downstream-breaker", CancellationToken.None);
-            Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+            Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
         }
         finally
         {
@@ -86,7 +86,7 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(_healthy.Url)).StatusCode);
         var store = services.GetRequiredService<InMemoryCircuitStateStore>();
         var sickId = $"orders-fn:127.0.0.1:{_sick.Url.Port}";
-        Assert.Equal(SharedCircuitState.Open, (await store.ReadAsync(sickId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await store.ReadAsync(sickId, CancellationToken.None)).Snapshot.State);
         Assert.False((await store.ReadAsync($"orders-fn:127.0.0.1:{_healthy.Url.Port}", CancellationToken.None)).Exists);
     }
 

@@ -14,7 +14,7 @@ public sealed class RedisCircuitStateStoreTests
     {
         var store = RedisServer.CreateStore(prefix: "circuitbreaker:");
 
-        await store.WriteAsync(_id, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = 1_750_000_010_000 }, CancellationToken.None);
+        await store.WriteAsync(_id, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = 1_750_000_010_000 }, CancellationToken.None);
 
         var hash = (await Database.HashGetAllAsync("circuitbreaker:" + _id)).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
         Assert.Equal(
@@ -34,7 +34,7 @@ public sealed class RedisCircuitStateStoreTests
         var entry = await store.ReadAsync(_id, CancellationToken.None);
 
         Assert.True(entry.Exists);
-        Assert.Equal(new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 4 }, entry.Snapshot);
+        Assert.Equal(new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 4 }, entry.Snapshot);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class RedisCircuitStateStoreTests
 
         var stored = await store.ReadAsync(_id, CancellationToken.None);
         Assert.Null(stored.MalformedReason);
-        Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
     }
 

@@ -48,6 +48,6 @@ public sealed class RedisOutageTests
         Assert.IsType<BrokenCircuitException>(opened);
         var stored = await store.ReadAsync("outage", CancellationToken.None);
         Assert.Null(stored.MalformedReason);
-        Assert.Equal(SharedCircuitState.Open, stored.Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
     }
 }

@@ -16,7 +16,7 @@ public abstract class CircuitStateStoreConformanceTests
 
     protected static CircuitSnapshot SampleSnapshot => new()
     {
-        State = SharedCircuitState.Open,
+        State = StoredCircuitState.Open,
         FailureCount = 7,
         SuccessCount = 1,
         NextAttemptUnixMs = Now + 10_000,
@@ -40,7 +40,7 @@ public abstract class CircuitStateStoreConformanceTests
     public async Task WriteAsync_ThenRead_ReturnsEveryAttribute()
     {
         var id = NewCircuitId();
-        var written = SampleSnapshot with { State = SharedCircuitState.HalfOpen, ProbeLeaseOwner = "owner-1", ProbeLeaseExpiresUnixMs = Now + 3_000 };
+        var written = SampleSnapshot with { State = StoredCircuitState.HalfOpen, ProbeLeaseOwner = "owner-1", ProbeLeaseExpiresUnixMs = Now + 3_000 };
 
         await Store.WriteAsync(id, written, CancellationToken.None);
         var entry = await Store.ReadAsync(id, CancellationToken.None);
@@ -54,7 +54,7 @@ public abstract class CircuitStateStoreConformanceTests
     {
         var id = NewCircuitId();
         await Store.WriteAsync(id, SampleSnapshot, CancellationToken.None);
-        var second = SampleSnapshot with { State = SharedCircuitState.Closed, FailureCount = 0, ProbeLeaseOwner = null };
+        var second = SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 0, ProbeLeaseOwner = null };
 
         await Store.WriteAsync(id, second, CancellationToken.None);
 
@@ -68,7 +68,7 @@ public abstract class CircuitStateStoreConformanceTests
         var newer = SampleSnapshot with { StateTimestampUnixMs = Now + 10 };
         await Store.WriteAsync(id, newer, CancellationToken.None);
 
-        await Store.WriteAsync(id, SampleSnapshot with { State = SharedCircuitState.Closed, FailureCount = 4, StateTimestampUnixMs = Now }, CancellationToken.None);
+        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 4, StateTimestampUnixMs = Now }, CancellationToken.None);
 
         Assert.Equal(newer, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
     }
@@ -183,7 +183,7 @@ public abstract class CircuitStateStoreConformanceTests
     public async Task TryClaimProbeAsync_HalfOpenWithoutLease_ClaimsOnce()
     {
         var id = NewCircuitId();
-        await Store.WriteAsync(id, SampleSnapshot with { State = SharedCircuitState.HalfOpen }, CancellationToken.None);
+        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.HalfOpen }, CancellationToken.None);
 
         var first = await Store.TryClaimProbeAsync(id, "first", Now + 1_000, Now, CancellationToken.None);
         var second = await Store.TryClaimProbeAsync(id, "second", Now + 1_000, Now + 1, CancellationToken.None);
@@ -193,14 +193,14 @@ public abstract class CircuitStateStoreConformanceTests
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
         Assert.Equal("first", stored.ProbeLeaseOwner);
         Assert.Equal(Now + 1_000, stored.ProbeLeaseExpiresUnixMs);
-        Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, stored.State);
     }
 
     [Fact]
     public async Task TryClaimProbeAsync_LeaseExpired_ClaimsAgain()
     {
         var id = NewCircuitId();
-        await Store.WriteAsync(id, SampleSnapshot with { State = SharedCircuitState.HalfOpen, ProbeLeaseOwner = "crashed", ProbeLeaseExpiresUnixMs = Now }, CancellationToken.None);
+        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.HalfOpen, ProbeLeaseOwner = "crashed", ProbeLeaseExpiresUnixMs = Now }, CancellationToken.None);
 
         var result = await Store.TryClaimProbeAsync(id, "next", Now + 1_000, Now + 1, CancellationToken.None);
 
@@ -209,9 +209,9 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Theory]
-    [InlineData(SharedCircuitState.Closed)]
-    [InlineData(SharedCircuitState.Open)]
-    public async Task TryClaimProbeAsync_NotHalfOpen_Fails(SharedCircuitState state)
+    [InlineData(StoredCircuitState.Closed)]
+    [InlineData(StoredCircuitState.Open)]
+    public async Task TryClaimProbeAsync_NotHalfOpen_Fails(StoredCircuitState state)
     {
         var id = NewCircuitId();
         await Store.WriteAsync(id, SampleSnapshot with { State = state }, CancellationToken.None);
@@ -234,7 +234,7 @@ public abstract class CircuitStateStoreConformanceTests
     public async Task TryClaimProbeAsync_ConcurrentClaims_ExactlyOneWins()
     {
         var id = NewCircuitId();
-        await Store.WriteAsync(id, SampleSnapshot with { State = SharedCircuitState.HalfOpen }, CancellationToken.None);
+        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.HalfOpen }, CancellationToken.None);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
             await Store.TryClaimProbeAsync(id, $"owner-{i}", Now + 1_000, Now, CancellationToken.None))));
@@ -251,7 +251,7 @@ public abstract class CircuitStateStoreConformanceTests
 
         Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Equal(StoredCircuitState.Closed, stored.State);
         Assert.Equal(1, stored.FailureCount);
         Assert.Equal(Now, stored.LastFailureUnixMs);
         Assert.Equal(stored, result.Current.Snapshot);
@@ -290,7 +290,7 @@ public abstract class CircuitStateStoreConformanceTests
 
         Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
         Assert.Equal(Now + 10_000, stored.NextAttemptUnixMs);
         Assert.Equal(0, stored.ConsecutiveOpens);
         Assert.Equal(5, stored.FailureCount);
@@ -298,9 +298,9 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Theory]
-    [InlineData(SharedCircuitState.Open)]
-    [InlineData(SharedCircuitState.HalfOpen)]
-    public async Task TryIncrementFailureAsync_NotClosed_WritesNothing(SharedCircuitState state)
+    [InlineData(StoredCircuitState.Open)]
+    [InlineData(StoredCircuitState.HalfOpen)]
+    public async Task TryIncrementFailureAsync_NotClosed_WritesNothing(StoredCircuitState state)
     {
         var id = NewCircuitId();
         var before = SampleSnapshot with { State = state };
@@ -359,7 +359,7 @@ public abstract class CircuitStateStoreConformanceTests
 
         Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
         Assert.True(results.Count(r => r.Outcome != CircuitIncrementOutcome.NotCounted) >= 5);
-        Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
     }
 
     [Theory]
@@ -370,11 +370,11 @@ public abstract class CircuitStateStoreConformanceTests
         var id = NewCircuitId();
         await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
 
-        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = hint }, CancellationToken.None);
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { LastSeenFailureCount = hint }, CancellationToken.None);
 
         Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
         Assert.Equal(5, stored.FailureCount);
         Assert.Equal(Now, stored.LastFailureUnixMs);
         Assert.Equal(Now + 10_000, stored.NextAttemptUnixMs);
@@ -390,11 +390,11 @@ public abstract class CircuitStateStoreConformanceTests
         var id = NewCircuitId();
         await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = storedCount, LastFailureUnixMs = Now - lastFailureAgo }, CancellationToken.None);
 
-        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = 4 }, CancellationToken.None);
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { LastSeenFailureCount = 4 }, CancellationToken.None);
 
         Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Equal(StoredCircuitState.Closed, stored.State);
         Assert.Equal(expectedCount, stored.FailureCount);
     }
 
@@ -405,10 +405,10 @@ public abstract class CircuitStateStoreConformanceTests
         await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
-            await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { ExpectedFailureCount = 4 }, CancellationToken.None))));
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { LastSeenFailureCount = 4 }, CancellationToken.None))));
 
         Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
-        Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
     }
 
     protected static CircuitFailureIncrement Increment(long openAt) =>

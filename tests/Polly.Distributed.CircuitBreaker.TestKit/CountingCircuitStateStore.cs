@@ -23,7 +23,7 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
 
     public int AllWrites => Writes + Replaces + Claims + Increments;
 
-    public async ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _reads);
         await DelayAsync(cancellationToken);
@@ -37,7 +37,7 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
         return await inner.WriteAsync(circuitId, snapshot, cancellationToken);
     }
 
-    public async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+    public async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _replaces);
         await DelayAsync(cancellationToken);

@@ -29,7 +29,7 @@ public abstract class FleetTests
 
         var stored = await ReadAsync(circuitId);
         Assert.Equal(1, opened);
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
 
         // Failures counted before the opening write landed stay counted (a store may open in a second step).
         Assert.InRange(stored.FailureCount, 5, FleetSize);
@@ -54,7 +54,7 @@ public abstract class FleetTests
         var fleet = BuildFleet(circuitId, CircuitConsistency.Atomic, failureThreshold: 5, onHalfOpened: () => Interlocked.Increment(ref halfOpened));
         await CreateEnvironmentStore().WriteAsync(
             circuitId,
-            new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = NowMs - 1, StateTimestampUnixMs = NowMs - 10_000 },
+            new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = NowMs - 1, StateTimestampUnixMs = NowMs - 10_000 },
             CancellationToken.None);
 
         var probes = 0;
@@ -79,7 +79,7 @@ public abstract class FleetTests
         Assert.Equal(1, halfOpened);
         Assert.Equal(FleetSize - 1, outcomes.Count(e => e is BrokenCircuitException));
         var stored = await ReadAsync(circuitId);
-        Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, stored.State);
         Assert.Equal(1, stored.SuccessCount);
     }
 
@@ -90,7 +90,7 @@ public abstract class FleetTests
         var circuitId = NewCircuitId();
         await CreateEnvironmentStore().WriteAsync(
             circuitId,
-            new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = NowMs - 1_000_000, StateTimestampUnixMs = NowMs - 1_000_000 },
+            new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = NowMs - 1_000_000, StateTimestampUnixMs = NowMs - 1_000_000 },
             CancellationToken.None);
         var fleet = Enumerable.Range(0, 8)
             .Select(i => new ResiliencePipelineBuilder { TimeProvider = new FakeTimeProvider(_time.GetUtcNow() + TimeSpan.FromSeconds((i * 40) - 160)) }
@@ -132,12 +132,12 @@ public abstract class FleetTests
         var circuitId = NewCircuitId();
         var fleet = BuildFleet(circuitId, CircuitConsistency.LastWriterWins, failureThreshold: 5);
 
-        for (var wave = 0; wave < 10 && (await ReadAsync(circuitId)).State != SharedCircuitState.Open; wave++)
+        for (var wave = 0; wave < 10 && (await ReadAsync(circuitId)).State != StoredCircuitState.Open; wave++)
         {
             await RunConcurrentlyAsync(fleet, _ => throw new HttpRequestException("dependency down"));
         }
 
-        Assert.Equal(SharedCircuitState.Open, (await ReadAsync(circuitId)).State);
+        Assert.Equal(StoredCircuitState.Open, (await ReadAsync(circuitId)).State);
     }
 
     protected static string NewCircuitId() => "fleet-" + Guid.NewGuid().ToString("N");

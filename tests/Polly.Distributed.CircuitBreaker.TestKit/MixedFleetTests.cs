@@ -71,7 +71,7 @@ public abstract class MixedFleetTests
 
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await Build(circuitId).ExecuteAsync(_ => new ValueTask<int>(1)));
 
-        Assert.Equal(SharedCircuitState.Open, (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public abstract class MixedFleetTests
 
         release.SetResult();
         await probe;
-        Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, stored.State);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public abstract class MixedFleetTests
         await control.IsolateAsync();
 
         var stored = (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
         Assert.Equal(CircuitSnapshot.IsolatedUntilUnixMs, stored.NextAttemptUnixMs);
         await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
 
@@ -135,7 +135,7 @@ public abstract class MixedFleetTests
         }
 
         var stored = (await CreateStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Closed, stored.State);
+        Assert.Equal(StoredCircuitState.Closed, stored.State);
         Assert.Null(stored.ProbeLeaseOwner);
     }
 

@@ -6,11 +6,11 @@ namespace Polly.Distributed.CircuitBreaker.TestKit;
 /// </summary>
 public sealed class SeparateCacheStore(ICircuitStateStore shared) : ICircuitStateStore
 {
-    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => shared.ReadAsync(circuitId, cancellationToken);
+    public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => shared.ReadAsync(circuitId, cancellationToken);
 
     public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => shared.WriteAsync(circuitId, snapshot, cancellationToken);
 
-    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
         shared.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
 
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>

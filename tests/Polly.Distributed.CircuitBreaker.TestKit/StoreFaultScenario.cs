@@ -93,7 +93,7 @@ public static class StoreFaultScenario
     private static async Task<bool> RecoversAsync(ICircuitStateStore direct, string circuitId, long seeded, ResiliencePipeline pipeline)
     {
         var before = await direct.ReadAsync(circuitId, CancellationToken.None);
-        if (before.MalformedReason is not null || before.Snapshot.State != SharedCircuitState.Closed || before.Snapshot.FailureCount < seeded)
+        if (before.MalformedReason is not null || before.Snapshot.State != StoredCircuitState.Closed || before.Snapshot.FailureCount < seeded)
         {
             return false;
         }

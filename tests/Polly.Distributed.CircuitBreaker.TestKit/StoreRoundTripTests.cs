@@ -75,7 +75,7 @@ public abstract class StoreRoundTripTests
         var cost = await CostAsync(FailAsync(pipeline));
 
         Assert.Equal(new StoreRequests(1, 1), cost);
-        Assert.Equal(SharedCircuitState.Open, (await Store.ReadAsync(_circuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await Store.ReadAsync(_circuitId, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public abstract class StoreRoundTripTests
 
         // One read, the claim (OPEN -> HALF-OPEN with this call's lease), and the close.
         Assert.Equal(new StoreRequests(1, 2), cost);
-        Assert.Equal(SharedCircuitState.Closed, (await Store.ReadAsync(_circuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Closed, (await Store.ReadAsync(_circuitId, CancellationToken.None)).Snapshot.State);
     }
 
     private const int Threshold = 3;

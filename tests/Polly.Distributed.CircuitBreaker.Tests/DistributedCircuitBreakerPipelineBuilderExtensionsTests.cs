@@ -139,7 +139,7 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
 
         var store = services.GetRequiredService<InMemoryCircuitStateStore>();
         Assert.Same(store, options.StateStore);
-        Assert.Equal(SharedCircuitState.Open, (await store.ReadAsync("from-di", CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await store.ReadAsync("from-di", CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]

@@ -53,7 +53,11 @@ public sealed class DistributedCircuitBreakerRegistrationTests
         await registry.DisposeAsync();
 
         await WaitUntilAsync(() => control.AttachedCount == 0 && provider.CircuitIds.Count == 0);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => control.IsolateAsync());
+        await control.IsolateAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.False((await _store.ReadAsync($"host-{i}", CancellationToken.None)).Snapshot.IsIsolated);
+        }
     }
 
     [Fact]

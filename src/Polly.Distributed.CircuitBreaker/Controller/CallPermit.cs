@@ -7,11 +7,11 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// <param name="Observed">The stored entry the decision was made on, or <see langword="null"/> when the store failed.</param>
 /// <param name="ProbeOwner">In atomic mode, the lease identity when this call is the half-open probe.</param>
 /// <param name="StoreTimeLeft">What the call may still spend waiting for the store when it records its outcome.</param>
-internal readonly record struct CallPermit(Exception? Rejection, CircuitStateEntry? Observed, string? ProbeOwner, TimeSpan StoreTimeLeft)
+internal readonly record struct CallPermit(Exception? Rejection, StoredCircuit? Observed, string? ProbeOwner, TimeSpan StoreTimeLeft)
 {
     public static CallPermit FailedOpen(TimeSpan storeTimeLeft) => new(null, null, null, storeTimeLeft);
 
-    public static CallPermit Allowed(CircuitStateEntry observed, TimeSpan storeTimeLeft, string? probeOwner = null) => new(null, observed, probeOwner, storeTimeLeft);
+    public static CallPermit Allowed(StoredCircuit observed, TimeSpan storeTimeLeft, string? probeOwner = null) => new(null, observed, probeOwner, storeTimeLeft);
 
-    public static CallPermit Rejected(Exception rejection, CircuitStateEntry? observed) => new(rejection, observed, null, TimeSpan.Zero);
+    public static CallPermit Rejected(Exception rejection, StoredCircuit? observed) => new(rejection, observed, null, TimeSpan.Zero);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Polly.Distributed.CircuitBreaker.Stores.Caching;
 using Polly.Distributed.CircuitBreaker.Telemetry;
@@ -6,23 +7,31 @@ using Polly.Telemetry;
 namespace Polly.Distributed.CircuitBreaker.Controller;
 
 /// <summary>
-/// Every store call a breaker makes during a protected call: bounded by the call's <see cref="StoreBudget"/> and the
-/// caller's token, kept in the process-wide cache, and turned into a reported failure (never an exception) when the store
-/// cannot answer.
+/// Every store request a breaker makes: bounded by the call's <see cref="StoreBudget"/> and the caller's token, applied to
+/// what the process knows of the circuit (<see cref="KnownCircuitState"/>), and turned into a reported failure (never an
+/// exception) when the store cannot answer.
 /// </summary>
+/// <remarks>
+/// A store whose request completes synchronously and at once (the in-memory store, or any store that answers from
+/// memory) is called on the caller's thread and its answer used at once, with no timer and no thread hop. Any other
+/// store is called on the thread pool, so a client that blocks its calling thread (synchronous credential resolution or
+/// connect) is bounded as well. The gateway learns which kind a store is from its answers, whatever its type.
+/// </remarks>
 internal sealed class CircuitStoreGateway
 {
+    // A synchronous answer slower than this came from a client that blocks: its requests move to the thread pool.
+    private static readonly TimeSpan InlineAnswerLimit = TimeSpan.FromMilliseconds(1);
+
     private readonly ICircuitStateStore _store;
     private readonly string _circuitId;
     private readonly TimeProvider _timeProvider;
-    private readonly CachedCircuitState _state;
+    private readonly KnownCircuitState _known;
     private readonly long _cacheTtlMs;
-    private readonly bool _storeRunsInline;
     private readonly ILogger? _logger;
     private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
-    private readonly Func<CancellationToken, ValueTask<CircuitStateEntry>> _readOperation;
-    private readonly Func<long> _nowMs;
+    private readonly Func<Task<StoredCircuit>> _startSharedRead;
+    private volatile bool _answersInline;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
@@ -39,32 +48,21 @@ internal sealed class CircuitStoreGateway
         StoreTimeout = storeTimeout;
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
         _timeProvider = timeProvider;
-        _state = CircuitStateCache.For(store, circuitId);
-
-        // The in-memory store completes synchronously and never blocks: no thread hop, no timer.
-        _storeRunsInline = store is InMemoryCircuitStateStore;
+        _known = CircuitStateCache.For(store, circuitId);
         _logger = logger;
         _telemetry = telemetry;
         _onStateStoreFailure = onStateStoreFailure;
-        _readOperation = ct => _store.ReadAsync(_circuitId, ct);
-        _nowMs = NowMs;
+        _startSharedRead = StartSharedRead;
     }
+
+    public string CircuitId => _circuitId;
 
     public TimeSpan StoreTimeout { get; }
 
     public bool Caches => _cacheTtlMs > 0;
 
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
-    public CircuitSnapshot? LastKnown => _state.LastKnown?.Snapshot;
-
-    /// <summary>Gets the last entry this process saw for the circuit, however old.</summary>
-    public CircuitStateEntry? LastKnownEntry => _state.LastKnown;
-
-    /// <summary>When this process first saw the probe lease that <paramref name="snapshot"/> holds, if it did.</summary>
-    public long? LeaseFirstSeen(CircuitSnapshot snapshot) => _state.LeaseFirstSeen(snapshot);
-
-    /// <summary>Applies a change the store could not record to the last state this process knows.</summary>
-    public void UpdateLastKnown(Func<CircuitSnapshot, CircuitSnapshot?> change) => _state.UpdateLocally(change);
+    public StoredCircuit? LastKnown => _known.LastKnown;
 
     public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -72,51 +70,63 @@ internal sealed class CircuitStoreGateway
 
     public TimeSpan Remaining(StoreBudget budget) => budget.Remaining(_timeProvider);
 
-    public bool TryGetFresh(long nowMs, out CircuitStateEntry entry) => _state.TryGetFresh(nowMs, _cacheTtlMs, out entry);
+    /// <summary>How long ago this process first saw the probe lease that <paramref name="snapshot"/> holds, if it did.</summary>
+    public long? LeaseSeenAgoMs(CircuitSnapshot snapshot) => _known.LeaseSeenAgoMs(snapshot, NowMonoMs());
+
+    /// <summary>Applies a change the store could not record to the last state this process knows.</summary>
+    public void ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change) => _known.ApplyLocally(change, NowMonoMs());
 
     /// <summary>
-    /// Reads a store that answers inline (the in-memory store) without any wait or timer; <see langword="false"/> for
-    /// every other store, which <see cref="TryReadAsync"/> reads within the call's budget.
+    /// The state a check may act on at once, with no wait: a fresh cached entry, or the answer of a store that answered
+    /// inline. Otherwise the read has started (when the store did not answer inline) and <see cref="TryReadAsync"/> joins it.
     /// </summary>
-    public bool TryReadInline(long nowMs, out CircuitStateEntry entry)
+    public bool TryReadAtOnce(out StoredCircuit entry)
     {
-        if (_storeRunsInline)
+        if (Caches)
         {
-            var generation = _state.Generation;
-            var pending = _store.ReadAsync(_circuitId, CancellationToken.None);
-            if (pending.IsCompletedSuccessfully)
-            {
-                entry = pending.Result;
-                _state.UpdateFromStore(entry, generation, nowMs);
-                return true;
-            }
+            return _known.TryGetFresh(NowMonoMs(), _cacheTtlMs, out entry);
+        }
+
+        if (_answersInline && TryReadInline(out entry))
+        {
+            return true;
         }
 
         entry = null!;
         return false;
     }
 
-    /// <summary>Reads the circuit, from the cache when it is fresh (unless <paramref name="bypassCache"/>); <see langword="null"/> when the store failed.</summary>
-    public async ValueTask<CircuitStateEntry?> TryReadAsync(ResilienceContext context, StoreBudget budget, bool bypassCache)
+    /// <summary>
+    /// Reads the circuit: from the cache when it is fresh, else by joining the read in flight or starting one;
+    /// <paramref name="pastCache"/> reads on a request of its own. <see langword="null"/> when the store failed.
+    /// </summary>
+    public async ValueTask<StoredCircuit?> TryReadAsync(ResilienceContext context, StoreBudget budget, bool pastCache)
     {
         try
         {
-            CircuitStateEntry entry;
-            if (!Caches || bypassCache)
+            StoredCircuit entry;
+            if (pastCache)
             {
-                var generation = _state.Generation;
-                entry = await CallAsync(_readOperation, budget).ConfigureAwait(false);
-                _state.UpdateFromStore(entry, generation, NowMs());
+                var started = NowMonoMs();
+                entry = await CallAsync(ReadOperation, budget).ConfigureAwait(false);
+                Apply(entry, started, fresh: true);
             }
-            else if (!TryGetFresh(NowMs(), out entry))
+            else if (Caches && _known.TryGetFresh(NowMonoMs(), _cacheTtlMs, out entry))
             {
-                // Concurrent misses share one read; the joined read is bounded by this call's budget all the same.
-                var shared = _state.ReadSharedAsync(() => CallAsync(_readOperation, StartBudget(StoreTimeout, CancellationToken.None)).AsTask(), _nowMs);
-                entry = await shared.WaitAsync(Remaining(budget), _timeProvider, budget.CancellationToken).ConfigureAwait(false);
+                return entry;
             }
             else
             {
-                return entry;
+                var remaining = Remaining(budget);
+                ThrowIfSpent(remaining);
+                try
+                {
+                    entry = await _known.JoinOrStartRead(_startSharedRead).WaitAsync(remaining, _timeProvider, budget.CancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException ex)
+                {
+                    throw DidNotAnswer(ex);
+                }
             }
 
             if (entry.MalformedReason is { } reason && _logger is not null)
@@ -128,167 +138,242 @@ internal sealed class CircuitStoreGateway
         }
         catch (Exception ex) when (!IsCallerCancellation(ex, budget))
         {
-            await ReportFailureAsync(context, StoreOperation.Read, ex).ConfigureAwait(false);
+            await ReportFailureAsync(context, CircuitStateStoreOperation.Read, ex).ConfigureAwait(context.ContinueOnCapturedContext);
             return null;
         }
     }
 
-    /// <summary>Writes the state unconditionally; <see langword="false"/> when the store failed.</summary>
-    public async ValueTask<bool> TryWriteAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot next)
+    /// <summary>Writes the state unless a newer one is stored: <see langword="true"/> written, <see langword="false"/> skipped, <see langword="null"/> when the store failed.</summary>
+    public async ValueTask<bool?> TryWriteAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot next)
     {
         try
         {
-            var generation = _state.Generation;
-            await CallAsync(
-                async ct =>
-                {
-                    await _store.WriteAsync(_circuitId, next, ct).ConfigureAwait(false);
-                    return true;
-                },
-                budget).ConfigureAwait(false);
+            var started = NowMonoMs();
+            var written = await CallAsync(ct => _store.WriteAsync(_circuitId, next, ct), budget).ConfigureAwait(false);
+            if (written)
+            {
+                Apply(new StoredCircuit(next, true, null), started, fresh: false);
+            }
 
-            _state.UpdateAfterWrite(new CircuitStateEntry(next, true, null), confirmedByStore: false, generation, NowMs());
-            return true;
+            return written;
         }
         catch (Exception ex) when (!IsCallerCancellation(ex, budget))
         {
-            await ReportFailureAsync(context, StoreOperation.Write, ex).ConfigureAwait(false);
-            return false;
+            await ReportFailureAsync(context, CircuitStateStoreOperation.Write, ex).ConfigureAwait(context.ContinueOnCapturedContext);
+            return null;
         }
     }
 
-    public ValueTask<CircuitWriteResult?> TryReplaceAsync(ResilienceContext context, StoreBudget budget, CircuitStateEntry expected, CircuitSnapshot next) =>
+    /// <summary>Compare-and-set; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting.</summary>
+    public ValueTask<CircuitWriteResult?> TryReplaceAsync(
+        ResilienceContext context,
+        StoreBudget budget,
+        StoredCircuit expected,
+        CircuitSnapshot next,
+        Action<CircuitWriteResult>? onLate = null) =>
         TryConditionalAsync(
             context,
             budget,
-            StoreOperation.TryReplace,
+            CircuitStateStoreOperation.Replace,
             ct => _store.TryReplaceAsync(_circuitId, expected, next, ct),
-            static result => (result.Succeeded, result.Current));
+            static result => result.Current,
+            onLate);
 
-    public ValueTask<CircuitWriteResult?> TryClaimProbeAsync(ResilienceContext context, StoreBudget budget, string owner, long leaseExpiresUnixMs, long now) =>
+    /// <summary>Claims the probe lease; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting.</summary>
+    public ValueTask<CircuitWriteResult?> TryClaimProbeAsync(
+        ResilienceContext context,
+        StoreBudget budget,
+        string owner,
+        long leaseExpiresUnixMs,
+        long now,
+        Action<CircuitWriteResult>? onLate = null) =>
         TryConditionalAsync(
             context,
             budget,
-            StoreOperation.TryClaimProbe,
+            CircuitStateStoreOperation.ClaimProbe,
             ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpiresUnixMs, now, ct),
-            static result => (result.Succeeded, result.Current));
+            static result => result.Current,
+            onLate);
 
-    /// <summary>
-    /// Counts a failure. A count may land after the call stopped waiting for it (a count is never taken back); when it does,
-    /// <paramref name="onLateResult"/> gets the store's answer, so the process that opened the circuit still knows it.
-    /// </summary>
+    /// <summary>Counts a failure; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting.</summary>
     public ValueTask<CircuitIncrementResult?> TryIncrementFailureAsync(
         ResilienceContext context,
         StoreBudget budget,
         CircuitFailureIncrement increment,
-        Action<CircuitIncrementResult> onLateResult) =>
+        Action<CircuitIncrementResult> onLate) =>
         TryConditionalAsync(
             context,
             budget,
-            StoreOperation.TryIncrementFailure,
+            CircuitStateStoreOperation.CountFailure,
             ct => _store.TryIncrementFailureAsync(_circuitId, increment, ct),
-            static result => (result.Outcome != CircuitIncrementOutcome.NotCounted, result.Current),
-            result =>
-            {
-                // Older than anything read since: it may only move a closed last-known state forward, never count as fresh.
-                _state.UpdateLocally(last => last.State == SharedCircuitState.Closed ? result.Current.Snapshot : null);
-                onLateResult(result);
-            });
+            static result => result.Current,
+            onLate);
 
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
-    public async Task<CircuitStateEntry> ReadOrThrowAsync(CancellationToken cancellationToken)
+    public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
     {
-        var generation = _state.Generation;
+        var started = NowMonoMs();
         var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
-        _state.UpdateFromStore(entry, generation, NowMs());
+        Apply(entry, started, fresh: true);
         return entry;
     }
 
     /// <summary>Replaces the circuit for an operator if it is unchanged since <paramref name="expected"/>; store errors are thrown.</summary>
-    public async Task<bool> ReplaceOrThrowAsync(CircuitStateEntry expected, CircuitSnapshot next, CancellationToken cancellationToken)
+    public async Task<bool> ReplaceOrThrowAsync(StoredCircuit expected, CircuitSnapshot next, CancellationToken cancellationToken)
     {
-        var generation = _state.Generation;
+        var started = NowMonoMs();
         var result = await _store.TryReplaceAsync(_circuitId, expected, next, cancellationToken).ConfigureAwait(false);
-        if (result.Succeeded)
+        if (result.Current is { } current)
         {
-            _state.UpdateAfterWrite(result.Current ?? new CircuitStateEntry(next, true, null), confirmedByStore: result.Current is not null, generation, NowMs());
+            Apply(current, started, fresh: true);
         }
 
         return result.Succeeded;
     }
 
+    /// <summary>Reports a failure of store work that no call waits for (a detached lease release).</summary>
+    public ValueTask ReportDetachedFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception) =>
+        ReportFailureAsync(context, operation, exception);
+
     private static bool IsCallerCancellation(Exception exception, StoreBudget budget) =>
         exception is OperationCanceledException && budget.CancellationToken.IsCancellationRequested;
+
+    private void ThrowIfSpent(TimeSpan remaining)
+    {
+        if (remaining <= TimeSpan.Zero)
+        {
+            throw new TimeoutException($"The call's store time budget of {StoreTimeout.TotalMilliseconds} ms is spent.");
+        }
+    }
+
+    private TimeoutException DidNotAnswer(Exception inner) =>
+        new($"The circuit state store did not answer within {StoreTimeout.TotalMilliseconds} ms, the call's store time budget.", inner);
+
+    private long NowMonoMs() => _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
+
+    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+
+    private ValueTask<StoredCircuit> ReadOperation(CancellationToken cancellationToken) => _store.ReadAsync(_circuitId, cancellationToken);
+
+    private bool TryReadInline(out StoredCircuit entry)
+    {
+        var started = NowMonoMs();
+        var blockedSince = Stopwatch.GetTimestamp();
+        ValueTask<StoredCircuit> pending;
+        try
+        {
+            pending = _store.ReadAsync(_circuitId, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // The store's error is reported by the read that follows on the thread pool.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            _answersInline = false;
+            entry = null!;
+            return false;
+        }
+
+        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        if (pending.IsCompletedSuccessfully)
+        {
+            entry = pending.Result;
+            Apply(entry, started, fresh: true);
+            return true;
+        }
+
+        // The read has started: it becomes the read in flight, which the slower path joins (unless another is in flight).
+        var read = AppliedAsync(pending, started);
+        _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        _known.JoinOrStartRead(() => read);
+        entry = null!;
+        return false;
+    }
+
+    private Task<StoredCircuit> StartSharedRead()
+    {
+        // Not any one caller's: each waits for it within its own budget, and the read itself is bounded by StoreTimeout.
+        var budget = StartBudget(StoreTimeout, CancellationToken.None);
+        var started = NowMonoMs();
+        var pending = CallAsync(ReadOperation, budget);
+        return AppliedAsync(pending, started);
+    }
+
+    private async Task<StoredCircuit> AppliedAsync(ValueTask<StoredCircuit> pending, long startedMonoMs)
+    {
+        var entry = await pending.ConfigureAwait(false);
+        Apply(entry, startedMonoMs, fresh: true);
+        return entry;
+    }
 
     private async ValueTask<TResult?> TryConditionalAsync<TResult>(
         ResilienceContext context,
         StoreBudget budget,
-        string operation,
-        Func<CancellationToken, ValueTask<TResult>> write,
-        Func<TResult, (bool Wrote, CircuitStateEntry? Current)> describe,
-        Action<TResult>? onLateResult = null)
+        CircuitStateStoreOperation operation,
+        Func<CancellationToken, ValueTask<TResult>> request,
+        Func<TResult, StoredCircuit?> storedAfter,
+        Action<TResult>? onLate)
         where TResult : struct
     {
+        var started = NowMonoMs();
         try
         {
-            var generation = _state.Generation;
-            var result = await CallAsync(write, budget, onLateResult).ConfigureAwait(false);
-            var (wrote, current) = describe(result);
-            if (current is not null)
+            var result = await CallAsync(request, budget, late => ApplyLate(late, started, storedAfter, onLate)).ConfigureAwait(false);
+            if (storedAfter(result) is { } current)
             {
-                if (wrote)
-                {
-                    _state.UpdateAfterWrite(current, confirmedByStore: true, generation, NowMs());
-                }
-                else
-                {
-                    _state.UpdateFromStore(current, generation, NowMs());
-                }
+                Apply(current, started, fresh: true);
             }
 
             return result;
         }
         catch (Exception ex) when (!IsCallerCancellation(ex, budget))
         {
-            await ReportFailureAsync(context, operation, ex).ConfigureAwait(false);
+            await ReportFailureAsync(context, operation, ex).ConfigureAwait(context.ContinueOnCapturedContext);
             return null;
         }
     }
 
-    /// <summary>
-    /// Runs one store call within what is left of <paramref name="budget"/>. Except for the in-memory store, the call
-    /// starts on the thread pool, so a client that blocks its calling thread (synchronous credential resolution or connect)
-    /// is bounded as well; on timeout its token is cancelled so the abandoned request stops as soon as the client allows.
-    /// </summary>
-    private async ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> operation, StoreBudget budget, Action<T>? onLateResult = null)
+    private void ApplyLate<TResult>(TResult late, long startedMonoMs, Func<TResult, StoredCircuit?> storedAfter, Action<TResult>? onLate)
     {
-        var callerToken = budget.CancellationToken;
-        var remaining = Remaining(budget);
-        if (remaining <= TimeSpan.Zero)
+        if (storedAfter(late) is { } current)
         {
-            throw new TimeoutException($"The call's store time budget of {StoreTimeout.TotalMilliseconds} ms is spent.");
+            Apply(current, startedMonoMs, fresh: false);
         }
 
-        if (_storeRunsInline)
-        {
-            var pending = operation(callerToken);
-            if (pending.IsCompleted)
-            {
-                return pending.Result;
-            }
-
-            return await pending.AsTask().WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
-        }
-
-        return await CallOnThreadPoolAsync(operation, remaining, onLateResult, callerToken).ConfigureAwait(false);
+        onLate?.Invoke(late);
     }
 
-    // Apart from CallAsync, so that the closures below are allocated only for stores that take this path.
-    private async Task<T> CallOnThreadPoolAsync<T>(Func<CancellationToken, ValueTask<T>> operation, TimeSpan remaining, Action<T>? onLateResult, CancellationToken callerToken)
+    /// <summary>
+    /// Runs one store request within what is left of <paramref name="budget"/>. On timeout or the caller's cancellation its
+    /// token is cancelled so that the abandoned request stops as soon as the client allows; an answer that still arrives
+    /// goes to <paramref name="onLate"/>, and a late fault is observed.
+    /// </summary>
+    private ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
-        var token = timeout.Token;
-        var task = Task.Run(() => operation(token).AsTask(), token);
+        var remaining = Remaining(budget);
+        ThrowIfSpent(remaining);
+        budget.CancellationToken.ThrowIfCancellationRequested();
+
+        if (_answersInline)
+        {
+            var blockedSince = Stopwatch.GetTimestamp();
+            var pending = request(budget.CancellationToken);
+            NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+            if (pending.IsCompleted)
+            {
+                return pending;
+            }
+
+            return new(WaitAsync(_ => pending, remaining, onLate, onThreadPool: false, budget.CancellationToken));
+        }
+
+        return new(WaitAsync(request, remaining, onLate, onThreadPool: true, budget.CancellationToken));
+    }
+
+    private async Task<T> WaitAsync<T>(Func<CancellationToken, ValueTask<T>> request, TimeSpan remaining, Action<T>? onLate, bool onThreadPool, CancellationToken callerToken)
+    {
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        var token = abandon.Token;
+        var task = onThreadPool ? Task.Run(() => StartOnThreadPool(request, token), token) : request(token).AsTask();
         var answered = false;
         try
         {
@@ -298,25 +383,35 @@ internal sealed class CircuitStoreGateway
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && !callerToken.IsCancellationRequested))
         {
-            throw new TimeoutException($"The circuit state store did not answer within {StoreTimeout.TotalMilliseconds} ms, the call's store time budget.", ex);
+            throw DidNotAnswer(ex);
         }
         finally
         {
-            // Whether or not the store call finished since the wait gave up, its result is this call's no longer: a late
-            // result goes to onLateResult (a count that opened the circuit still raises OnOpened) and a fault is observed.
             if (!answered)
             {
-                await timeout.CancelAsync().ConfigureAwait(false);
+                await abandon.CancelAsync().ConfigureAwait(false);
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                if (onLateResult is not null)
+                if (onLate is not null)
                 {
-                    _ = task.ContinueWith(t => onLateResult(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                    _ = task.ContinueWith(t => onLate(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 }
             }
         }
     }
 
-    private async ValueTask ReportFailureAsync(ResilienceContext context, string operation, Exception exception)
+    private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)
+    {
+        var blockedSince = Stopwatch.GetTimestamp();
+        var pending = request(token);
+        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        return pending.AsTask();
+    }
+
+    // Measured on the processor's clock, not the TimeProvider: this is how long the store held the calling thread.
+    private void NoteInlineAnswer(bool answered, long blockedSince) =>
+        _answersInline = answered && Stopwatch.GetElapsedTime(blockedSince) < InlineAnswerLimit;
+
+    private async ValueTask ReportFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception)
     {
         // One log line per failure: with a logger of its own the breaker writes the detailed line, and Polly's telemetry
         // (which logs events by severity) still counts the event but does not log it again.
@@ -333,14 +428,5 @@ internal sealed class CircuitStoreGateway
         {
             await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
         }
-    }
-
-    private static class StoreOperation
-    {
-        public const string Read = nameof(ICircuitStateStore.ReadAsync);
-        public const string Write = nameof(ICircuitStateStore.WriteAsync);
-        public const string TryReplace = nameof(ICircuitStateStore.TryReplaceAsync);
-        public const string TryClaimProbe = nameof(ICircuitStateStore.TryClaimProbeAsync);
-        public const string TryIncrementFailure = nameof(ICircuitStateStore.TryIncrementFailureAsync);
     }
 }

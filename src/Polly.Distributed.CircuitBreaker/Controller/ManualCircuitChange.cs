@@ -7,8 +7,8 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 internal static class ManualCircuitChange
 {
     public static async Task<(CircuitSnapshot Before, CircuitSnapshot After)> ApplyAsync(
-        Func<CancellationToken, Task<CircuitStateEntry>> read,
-        Func<CircuitStateEntry, CircuitSnapshot, CancellationToken, Task<bool>> replace,
+        Func<CancellationToken, Task<StoredCircuit>> read,
+        Func<StoredCircuit, CircuitSnapshot, CancellationToken, Task<bool>> replace,
         Func<CircuitSnapshot, long, CircuitSnapshot> change,
         Func<long> nowMs,
         CancellationToken cancellationToken)

@@ -1,7 +1,7 @@
 namespace Polly.Distributed.CircuitBreaker.State;
 
 /// <summary>
-/// The validated options the state machine needs, with durations in milliseconds.
+/// The validated options the state machines need, with durations in milliseconds.
 /// </summary>
 internal sealed record CircuitBreakerSettings(
     int FailureThreshold,
@@ -9,5 +9,4 @@ internal sealed record CircuitBreakerSettings(
     long BreakDurationMs,
     long MaxBreakDurationMs,
     long FailureWindowMs,
-    long ProbeLeaseMs,
-    bool Atomic);
+    long ProbeLeaseMs);

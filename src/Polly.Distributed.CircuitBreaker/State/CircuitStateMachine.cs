@@ -1,90 +1,34 @@
 namespace Polly.Distributed.CircuitBreaker.State;
 
 /// <summary>
-/// The circuit's rules as pure functions: a state, an event and the current time give the next state.
-/// No I/O happens here; a <see langword="null"/> next state means nothing changes and nothing is written.
+/// The circuit's rules as pure functions, as every writer applies them: a state, an event and the current time give the
+/// next state. No I/O happens here; a <see langword="null"/> next state means nothing changes and nothing is written.
 /// </summary>
 /// <remarks>
-/// The semantics are those of circuitbreaker-lambda v1.x, with two deliberate differences: a success while closed
-/// writes nothing, and an outcome that arrives while the circuit is open changes nothing. In atomic mode a half-open
-/// circuit is moved only by the call that holds the probe lease (the <c>probeOwner</c> argument below).
+/// These are the semantics of circuitbreaker-lambda v1.x, which last-writer-wins mode follows as they are, with two
+/// deliberate differences: a success while closed writes nothing, and an outcome that arrives while the circuit is open
+/// changes nothing. Atomic mode adds a probe lease on top of them (<see cref="ProbeLeaseStateMachine"/>).
 /// </remarks>
 internal static class CircuitStateMachine
 {
     /// <summary>Decides whether a call may pass.</summary>
-    /// <param name="current">The stored state.</param>
-    /// <param name="now">The current time of this process.</param>
-    /// <param name="settings">The breaker's settings.</param>
-    /// <param name="probeOwner">The identity this call would hold a lease with.</param>
-    /// <param name="leaseFirstSeen">When this process first saw the lease on <paramref name="current"/>, if it did.</param>
-    public static CheckDecision Check(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseFirstSeen = null)
+    public static CheckDecision Check(CircuitSnapshot current, long now) => current.State switch
     {
-        switch (current.State)
-        {
-            case SharedCircuitState.Open when current.IsIsolated:
-                return CheckDecision.Reject(current.NextAttemptUnixMs - now, isolated: true);
-
-            case SharedCircuitState.Open when now < current.NextAttemptUnixMs:
-                return CheckDecision.Reject(current.NextAttemptUnixMs - now);
-
-            case SharedCircuitState.Open:
-                return CheckDecision.Transition(current with
-                {
-                    State = SharedCircuitState.HalfOpen,
-                    SuccessCount = 0,
-                    StateTimestampUnixMs = now,
-                    ProbeLeaseOwner = settings.Atomic ? probeOwner : null,
-                    ProbeLeaseExpiresUnixMs = settings.Atomic ? now + settings.ProbeLeaseMs : 0,
-                    ProbeLeaseEpisode = settings.Atomic ? current.NextAttemptUnixMs : 0,
-                });
-
-            // Our own claim, seen again when a retried write reports a conflict with itself: this call is the probe.
-            case SharedCircuitState.HalfOpen when settings.Atomic && probeOwner is not null && current.ProbeLeaseOwner == probeOwner:
-                return CheckDecision.Allow;
-
-            // A claim writes its expiry and the state timestamp from one clock, so expiry minus timestamp is the lease duration
-            // whatever the claimant's clock says: a lease longer than twice this configuration's is corrupt, and taken over by
-            // compare-and-set. (Comparing the expiry with this process's clock would read skew as corruption.)
-            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now, settings, leaseFirstSeen)
-                && current.ProbeLeaseExpiresUnixMs - current.StateTimestampUnixMs > 2 * settings.ProbeLeaseMs:
-                return CheckDecision.Transition(current with
-                {
-                    ProbeLeaseOwner = probeOwner,
-                    ProbeLeaseExpiresUnixMs = now + settings.ProbeLeaseMs,
-                    ProbeLeaseEpisode = current.NextAttemptUnixMs,
-                    StateTimestampUnixMs = now,
-                });
-
-            case SharedCircuitState.HalfOpen when settings.Atomic && HoldsValidLease(current, now, settings, leaseFirstSeen):
-                return CheckDecision.Reject(LeaseLeftMs(current, now, settings, leaseFirstSeen));
-
-            case SharedCircuitState.HalfOpen when settings.Atomic:
-                return CheckDecision.ClaimProbe;
-
-            default:
-                return CheckDecision.Allow;
-        }
-    }
+        StoredCircuitState.Open when current.IsIsolated => CheckDecision.Reject(current.NextAttemptUnixMs - now, isolated: true),
+        StoredCircuitState.Open when now < current.NextAttemptUnixMs => CheckDecision.Reject(current.NextAttemptUnixMs - now),
+        StoredCircuitState.Open => CheckDecision.Transition(HalfOpen(current, now)),
+        _ => CheckDecision.Allow,
+    };
 
     /// <summary>The state after a call whose outcome counts as a failure.</summary>
-    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings)
     {
-        if (HoldsStaleLease(current, probeOwner))
-        {
-            return WithoutLease(current);
-        }
-
         switch (current.State)
         {
-            case SharedCircuitState.Closed:
-                var failures = Increment(EffectiveFailureCount(current, now, settings));
-                var counted = current with { FailureCount = failures, LastFailureUnixMs = now, StateTimestampUnixMs = now };
-                return failures >= settings.FailureThreshold ? Open(counted, consecutiveOpens: 0, now, settings) : counted;
+            case StoredCircuitState.Closed:
+                return FailureIncrement(now, settings, writeId: string.Empty).ApplyTo(current).Next;
 
-            case SharedCircuitState.HalfOpen when !MayMoveHalfOpen(current, settings, probeOwner):
-                return null;
-
-            case SharedCircuitState.HalfOpen:
+            case StoredCircuitState.HalfOpen:
                 var failed = current with { FailureCount = Increment(current.FailureCount), LastFailureUnixMs = now };
                 return Open(failed, Increment(current.ConsecutiveOpens), now, settings);
 
@@ -94,8 +38,8 @@ internal static class CircuitStateMachine
     }
 
     /// <summary>
-    /// In atomic mode, what to ask the store for a failure of a closed circuit: a commutative increment that opens the
-    /// circuit at the threshold. The store applies it as <see cref="RecordFailure"/> would, in one step.
+    /// A failure of a closed circuit as one commutative count that opens the circuit at the threshold: atomic mode sends it
+    /// to the store, which applies it in one step; last-writer-wins mode applies it to the state it read.
     /// </summary>
     public static CircuitFailureIncrement FailureIncrement(long now, CircuitBreakerSettings settings, string writeId, CircuitSnapshot? admittedOn = null)
     {
@@ -103,72 +47,53 @@ internal static class CircuitStateMachine
         return new(writeId, now, windowStart, settings.FailureThreshold, now + BreakDurationMs(0, settings))
         {
             // The count the call was admitted on, when it still counts: a hint that lets a store count and open in one request.
-            ExpectedFailureCount = admittedOn is { State: SharedCircuitState.Closed } seen && (seen.LastFailureUnixMs == 0 || seen.LastFailureUnixMs >= windowStart)
+            LastSeenFailureCount = admittedOn is { State: StoredCircuitState.Closed } seen && (seen.LastFailureUnixMs == 0 || seen.LastFailureUnixMs >= windowStart)
                 ? seen.FailureCount
                 : null,
         };
     }
 
-    /// <summary>
-    /// Decides a call when the store cannot answer, from the last state this process saw: an open circuit keeps rejecting
-    /// until its next attempt plus one lease (time for the store to answer the half-open claim), and a half-open one whose
-    /// lease another call holds (or that half-opened less than a lease ago) keeps rejecting until the lease ends.
-    /// Otherwise the call passes (fail open).
-    /// </summary>
-    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseFirstSeen = null)
-    {
-        switch (lastKnown?.State)
-        {
-            case SharedCircuitState.Open when lastKnown.IsIsolated:
-                return CheckDecision.Reject(lastKnown.NextAttemptUnixMs - now, isolated: true);
-
-            case SharedCircuitState.Open when now < SaturatingAdd(lastKnown.NextAttemptUnixMs, settings.ProbeLeaseMs):
-                return CheckDecision.Reject(Math.Max(lastKnown.NextAttemptUnixMs - now, 0));
-
-            case SharedCircuitState.HalfOpen when settings.Atomic && lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now, settings, leaseFirstSeen):
-                return CheckDecision.Reject(LeaseLeftMs(lastKnown, now, settings, leaseFirstSeen));
-
-            // Just half-opened: a claim may be under way that this process cannot see.
-            case SharedCircuitState.HalfOpen when settings.Atomic && now < SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs):
-                return CheckDecision.Reject(SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs) - now);
-
-            default:
-                return CheckDecision.Allow;
-        }
-    }
-
     /// <summary>The state after a call whose outcome counts as a success.</summary>
-    public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner)
+    public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings)
     {
-        if (HoldsStaleLease(current, probeOwner))
-        {
-            return WithoutLease(current);
-        }
-
-        if (current.State != SharedCircuitState.HalfOpen || !MayMoveHalfOpen(current, settings, probeOwner))
+        if (current.State != StoredCircuitState.HalfOpen)
         {
             return null;
         }
 
         var successes = Increment(current.SuccessCount);
-        if (successes >= settings.SuccessThreshold)
-        {
-            return Close(current, now);
-        }
-
-        return WithoutLease(current with { SuccessCount = successes, StateTimestampUnixMs = now });
+        return successes >= settings.SuccessThreshold
+            ? Close(current, now)
+            : WithoutLease(current with { SuccessCount = successes, StateTimestampUnixMs = now });
     }
 
-    /// <summary>The state after the probe call was cancelled by its caller: the lease is given back.</summary>
-    public static CircuitSnapshot? ReleaseProbe(CircuitSnapshot current, long now, string probeOwner) =>
-        current.ProbeLeaseOwner == probeOwner
-            ? WithoutLease(current with { StateTimestampUnixMs = now })
-            : null;
+    /// <summary>
+    /// Decides a call when the store cannot answer, from the last state this process saw: an open circuit keeps rejecting
+    /// until its next attempt plus one lease (time for the store to answer the half-open write). Otherwise the call passes
+    /// (fail open).
+    /// </summary>
+    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings) => lastKnown switch
+    {
+        { State: StoredCircuitState.Open, IsIsolated: true } => CheckDecision.Reject(lastKnown.NextAttemptUnixMs - now, isolated: true),
+        { State: StoredCircuitState.Open } when now < SaturatingAdd(lastKnown.NextAttemptUnixMs, settings.ProbeLeaseMs) =>
+            CheckDecision.Reject(Math.Max(lastKnown.NextAttemptUnixMs - now, 0)),
+        _ => CheckDecision.Allow,
+    };
+
+    /// <summary>
+    /// Stamps a last-writer-wins write as newer than the state it was computed from, whatever this process's clock says: a
+    /// store skips a write older than what it holds, and a process whose clock runs behind must still be able to move
+    /// the state it read.
+    /// </summary>
+    public static CircuitSnapshot OrderedAfter(CircuitSnapshot next, CircuitSnapshot readFrom) =>
+        next.StateTimestampUnixMs > readFrom.StateTimestampUnixMs
+            ? next
+            : next with { StateTimestampUnixMs = SaturatingAdd(readFrom.StateTimestampUnixMs, 1) };
 
     /// <summary>The state after a manual isolation: open until closed manually.</summary>
     public static CircuitSnapshot Isolate(CircuitSnapshot current, long now) => WithoutLease(current with
     {
-        State = SharedCircuitState.Open,
+        State = StoredCircuitState.Open,
         NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs,
         SuccessCount = 0,
         StateTimestampUnixMs = now,
@@ -177,7 +102,7 @@ internal static class CircuitStateMachine
     /// <summary>The state after a close, by the last needed success or manually.</summary>
     public static CircuitSnapshot Close(CircuitSnapshot current, long now) => WithoutLease(current with
     {
-        State = SharedCircuitState.Closed,
+        State = StoredCircuitState.Closed,
         FailureCount = 0,
         SuccessCount = 0,
         ConsecutiveOpens = 0,
@@ -185,9 +110,24 @@ internal static class CircuitStateMachine
         StateTimestampUnixMs = now,
     });
 
-    /// <summary>The failures that count now: none once the failure window has passed since the last one.</summary>
-    public static long EffectiveFailureCount(CircuitSnapshot current, long now, CircuitBreakerSettings settings) =>
-        current.LastFailureUnixMs > 0 && now - current.LastFailureUnixMs > settings.FailureWindowMs ? 0 : current.FailureCount;
+    /// <summary>The state of an open circuit whose break has ended, before its probe.</summary>
+    public static CircuitSnapshot HalfOpen(CircuitSnapshot current, long now) => WithoutLease(current with
+    {
+        State = StoredCircuitState.HalfOpen,
+        SuccessCount = 0,
+        StateTimestampUnixMs = now,
+    });
+
+    /// <summary>The state after an opening, with the break that <paramref name="consecutiveOpens"/> earns.</summary>
+    public static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings) =>
+        WithoutLease(current with
+        {
+            State = StoredCircuitState.Open,
+            SuccessCount = 0,
+            ConsecutiveOpens = consecutiveOpens,
+            NextAttemptUnixMs = now + BreakDurationMs(consecutiveOpens, settings),
+            StateTimestampUnixMs = now,
+        });
 
     /// <summary>How long an open circuit rejects after <paramref name="consecutiveOpens"/> failed probes.</summary>
     public static long BreakDurationMs(long consecutiveOpens, CircuitBreakerSettings settings)
@@ -201,40 +141,14 @@ internal static class CircuitStateMachine
         return Math.Min(duration, settings.MaxBreakDurationMs);
     }
 
+    /// <summary>Removes the probe lease attributes.</summary>
+    public static CircuitSnapshot WithoutLease(CircuitSnapshot snapshot) =>
+        snapshot.ProbeLeaseOwner is null && snapshot.ProbeLeaseExpiresUnixMs == 0 && snapshot.ProbeLeaseEpisode == 0
+            ? snapshot
+            : snapshot with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 };
+
     // Counters saturate: an item at the maximum (a hostile or very old one) must never turn negative and read as malformed.
-    private static long Increment(long counter) => counter == long.MaxValue ? long.MaxValue : counter + 1;
+    public static long Increment(long counter) => counter == long.MaxValue ? long.MaxValue : counter + 1;
 
-    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
-
-    private static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings) =>
-        WithoutLease(current with
-        {
-            State = SharedCircuitState.Open,
-            SuccessCount = 0,
-            ConsecutiveOpens = consecutiveOpens,
-            NextAttemptUnixMs = now + BreakDurationMs(consecutiveOpens, settings),
-            StateTimestampUnixMs = now,
-        });
-
-    private static bool MayMoveHalfOpen(CircuitSnapshot current, CircuitBreakerSettings settings, string? probeOwner) =>
-        !settings.Atomic || (probeOwner is not null && current.ProbeLeaseOwner == probeOwner && InCurrentEpisode(current));
-
-    // A lease is valid until its expiry by this process's clock, and in any case for one lease duration after this process
-    // first saw it: a clock that runs ahead of the claimant's must not read a fresh lease as expired and probe again.
-    private static bool HoldsValidLease(CircuitSnapshot current, long now, CircuitBreakerSettings settings, long? leaseFirstSeen = null) =>
-        current.ProbeLeaseOwner is not null && InCurrentEpisode(current) && LeaseLeftMs(current, now, settings, leaseFirstSeen) > 0;
-
-    private static long LeaseLeftMs(CircuitSnapshot current, long now, CircuitBreakerSettings settings, long? leaseFirstSeen) =>
-        Math.Max(current.ProbeLeaseExpiresUnixMs - now, leaseFirstSeen is { } seen ? seen + settings.ProbeLeaseMs - now : 0);
-
-    private static bool InCurrentEpisode(CircuitSnapshot current) =>
-        current.State == SharedCircuitState.HalfOpen && current.ProbeLeaseEpisode == current.NextAttemptUnixMs;
-
-    // A probe whose circuit moved on (closed, re-opened, or half-opened again by a process that does not know leases) while
-    // it ran finds its own lease still on the item: it removes the lease and moves nothing else.
-    private static bool HoldsStaleLease(CircuitSnapshot current, string? probeOwner) =>
-        probeOwner is not null && current.ProbeLeaseOwner == probeOwner && !InCurrentEpisode(current);
-
-    private static CircuitSnapshot WithoutLease(CircuitSnapshot snapshot) =>
-        snapshot with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 };
+    public static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 }

@@ -2,48 +2,51 @@ namespace Polly.Distributed.CircuitBreaker;
 
 /// <summary>
 /// A request to count one failure of a closed circuit in the store, atomically and in one step, and to open the
-/// circuit when the count reaches a threshold.
+/// circuit when the count reaches <see cref="FailureThreshold"/>. <see cref="ApplyTo"/> is the rule every store applies.
 /// </summary>
 /// <remarks>
-/// A store applies it as follows, as one atomic change:
-/// <list type="number">
-/// <item>If the stored circuit is not closed (a missing item is closed), or the failure count or its time are not
-/// valid numbers, nothing is written: <see cref="CircuitIncrementOutcome.NotCounted"/> with the stored entry.</item>
-/// <item>Otherwise the failure count becomes 1 when the last failure time is not 0 and before
-/// <see cref="WindowStartUnixMs"/>, else the stored count plus one (saturating); the last failure time and the state timestamp become
-/// <see cref="NowUnixMs"/>.</item>
-/// <item>If the new count is at least <see cref="OpenAtCount"/>, the circuit opens until <see cref="OpenUntilUnixMs"/>
-/// with no consecutive opens and no success or lease, but only if it is still closed: exactly one writer opens it.</item>
-/// </list>
 /// A request that the store receives twice (a client retry after a lost response) must be counted once: stores whose
 /// client may retry a write that was applied recognise <see cref="WriteId"/>.
 /// </remarks>
 /// <param name="WriteId">A unique identity of this request.</param>
 /// <param name="NowUnixMs">The time of the failure, epoch milliseconds.</param>
 /// <param name="WindowStartUnixMs">Failures before this time no longer count.</param>
-/// <param name="OpenAtCount">The failure count at which the circuit opens.</param>
+/// <param name="FailureThreshold">The failure count at which the circuit opens.</param>
 /// <param name="OpenUntilUnixMs">The next attempt time of a circuit this request opens.</param>
 public sealed record CircuitFailureIncrement(
     string WriteId,
     long NowUnixMs,
     long WindowStartUnixMs,
-    long OpenAtCount,
+    long FailureThreshold,
     long OpenUntilUnixMs)
 {
     /// <summary>
     /// Gets the failure count the caller last saw stored for the closed circuit in the current window, or <see langword="null"/>.
     /// Only a hint: a store whose count and opening are separate requests may send one conditional request that counts and
-    /// opens when the stored count is exactly this and one more reaches <see cref="OpenAtCount"/>, and must apply the
-    /// request as described above whatever the hint says.
+    /// opens when the stored count is exactly this and one more reaches <see cref="FailureThreshold"/>, and must apply the
+    /// request as <see cref="ApplyTo"/> does whatever the hint says.
     /// </summary>
-    public long? ExpectedFailureCount { get; init; }
+    public long? LastSeenFailureCount { get; init; }
 
-    /// <summary>Applies the request to a stored state, as every store must.</summary>
+    /// <summary>
+    /// Applies the request to a stored state, as every store must, as one atomic change:
+    /// <list type="number">
+    /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:
+    /// <see cref="CircuitIncrementOutcome.NotCounted"/>. A store also counts nothing on an item whose failure count or
+    /// last failure time it cannot read as numbers.</item>
+    /// <item>Otherwise the failure count becomes 1 when the last failure time is not 0 and before
+    /// <see cref="WindowStartUnixMs"/>, else the stored count plus one (saturating); the last failure time and the state
+    /// timestamp become <see cref="NowUnixMs"/>.</item>
+    /// <item>If the new count is at least <see cref="FailureThreshold"/>, the circuit opens until <see cref="OpenUntilUnixMs"/>
+    /// with no consecutive opens and no success or lease: exactly one writer opens it.</item>
+    /// </list>
+    /// </summary>
     /// <param name="current">The stored state, read as valid.</param>
     /// <returns>The outcome, and the state to store (<see langword="null"/> when nothing is written).</returns>
-    internal (CircuitIncrementOutcome Outcome, CircuitSnapshot? Next) ApplyTo(CircuitSnapshot current)
+    public (CircuitIncrementOutcome Outcome, CircuitSnapshot? Next) ApplyTo(CircuitSnapshot current)
     {
-        if (current.State != SharedCircuitState.Closed)
+        ArgumentNullException.ThrowIfNull(current);
+        if (current.State != StoredCircuitState.Closed)
         {
             return (CircuitIncrementOutcome.NotCounted, null);
         }
@@ -52,14 +55,14 @@ public sealed record CircuitFailureIncrement(
             ? 1
             : current.FailureCount == long.MaxValue ? long.MaxValue : current.FailureCount + 1;
         var counted = current with { FailureCount = failures, LastFailureUnixMs = NowUnixMs, StateTimestampUnixMs = NowUnixMs };
-        if (failures < OpenAtCount)
+        if (failures < FailureThreshold)
         {
             return (CircuitIncrementOutcome.Counted, counted);
         }
 
         return (CircuitIncrementOutcome.CountedAndOpened, counted with
         {
-            State = SharedCircuitState.Open,
+            State = StoredCircuitState.Open,
             SuccessCount = 0,
             ConsecutiveOpens = 0,
             NextAttemptUnixMs = OpenUntilUnixMs,

@@ -5,4 +5,4 @@ namespace Polly.Distributed.CircuitBreaker;
 /// </summary>
 /// <param name="Outcome">What the store did.</param>
 /// <param name="Current">The stored entry after the request, as the store returned it.</param>
-public readonly record struct CircuitIncrementResult(CircuitIncrementOutcome Outcome, CircuitStateEntry Current);
+public readonly record struct CircuitIncrementResult(CircuitIncrementOutcome Outcome, StoredCircuit Current);

@@ -21,7 +21,7 @@ public sealed record CircuitSnapshot
     public static CircuitSnapshot Initial { get; } = new();
 
     /// <summary>Gets the circuit state (<c>circuitState</c>).</summary>
-    public SharedCircuitState State { get; init; } = SharedCircuitState.Closed;
+    public StoredCircuitState State { get; init; } = StoredCircuitState.Closed;
 
     /// <summary>Gets the failures counted while closed (<c>failureCount</c>).</summary>
     public long FailureCount { get; init; }
@@ -61,14 +61,14 @@ public sealed record CircuitSnapshot
     public long ProbeLeaseEpisode { get; init; }
 
     /// <summary>Gets a value indicating whether the circuit was isolated manually and stays open until closed manually.</summary>
-    public bool IsIsolated => State == SharedCircuitState.Open && NextAttemptUnixMs >= IsolatedUntilUnixMs;
+    public bool IsIsolated => State == StoredCircuitState.Open && NextAttemptUnixMs >= IsolatedUntilUnixMs;
 
     /// <summary>Gets the state as Polly's in-process <see cref="Polly.CircuitBreaker.CircuitState"/>.</summary>
     public Polly.CircuitBreaker.CircuitState ToCircuitState() => State switch
     {
-        SharedCircuitState.Open when IsIsolated => Polly.CircuitBreaker.CircuitState.Isolated,
-        SharedCircuitState.Open => Polly.CircuitBreaker.CircuitState.Open,
-        SharedCircuitState.HalfOpen => Polly.CircuitBreaker.CircuitState.HalfOpen,
+        StoredCircuitState.Open when IsIsolated => Polly.CircuitBreaker.CircuitState.Isolated,
+        StoredCircuitState.Open => Polly.CircuitBreaker.CircuitState.Open,
+        StoredCircuitState.HalfOpen => Polly.CircuitBreaker.CircuitState.HalfOpen,
         _ => Polly.CircuitBreaker.CircuitState.Closed,
     };
 }

@@ -48,16 +48,16 @@ public static partial class CircuitSnapshotSchema
     /// <summary>The probe lease episode attribute (<c>N</c>, the <c>nextAttempt</c> of the episode), this project's own; optional.</summary>
     public const string ProbeLeaseEpisodeAttribute = "probeLeaseEpisode";
 
-    /// <summary>The stored text of <see cref="SharedCircuitState.Closed"/>.</summary>
+    /// <summary>The stored text of <see cref="StoredCircuitState.Closed"/>.</summary>
     public const string ClosedText = "CLOSED";
 
-    /// <summary>The stored text of <see cref="SharedCircuitState.Open"/>.</summary>
+    /// <summary>The stored text of <see cref="StoredCircuitState.Open"/>.</summary>
     public const string OpenText = "OPEN";
 
-    /// <summary>The stored text of <see cref="SharedCircuitState.HalfOpen"/>.</summary>
+    /// <summary>The stored text of <see cref="StoredCircuitState.HalfOpen"/>.</summary>
     public const string HalfOpenText = "HALF-OPEN";
 
-    /// <summary>The legacy stored text of <see cref="SharedCircuitState.HalfOpen"/>, read but never written.</summary>
+    /// <summary>The legacy stored text of <see cref="StoredCircuitState.HalfOpen"/>, read but never written.</summary>
     public const string LegacyHalfOpenText = "HALF";
 
     /// <summary>Gets the numeric attributes in schema order.</summary>
@@ -80,10 +80,10 @@ public static partial class CircuitSnapshotSchema
     /// <summary>Returns the stored text of a state.</summary>
     /// <param name="state">The state.</param>
     /// <returns><c>CLOSED</c>, <c>OPEN</c> or <c>HALF-OPEN</c>.</returns>
-    public static string FormatState(SharedCircuitState state) => state switch
+    public static string FormatState(StoredCircuitState state) => state switch
     {
-        SharedCircuitState.Open => OpenText,
-        SharedCircuitState.HalfOpen => HalfOpenText,
+        StoredCircuitState.Open => OpenText,
+        StoredCircuitState.HalfOpen => HalfOpenText,
         _ => ClosedText,
     };
 
@@ -135,17 +135,17 @@ public static partial class CircuitSnapshotSchema
         ArgumentNullException.ThrowIfNull(getAttribute);
 
         var stateText = getAttribute(CircuitStateAttribute);
-        SharedCircuitState state;
+        StoredCircuitState state;
         switch (stateText)
         {
             case null or ClosedText:
-                state = SharedCircuitState.Closed;
+                state = StoredCircuitState.Closed;
                 break;
             case OpenText:
-                state = SharedCircuitState.Open;
+                state = StoredCircuitState.Open;
                 break;
             case HalfOpenText or LegacyHalfOpenText:
-                state = SharedCircuitState.HalfOpen;
+                state = StoredCircuitState.HalfOpen;
                 break;
             default:
                 malformedReason = $"unknown {CircuitStateAttribute} '{stateText}'";

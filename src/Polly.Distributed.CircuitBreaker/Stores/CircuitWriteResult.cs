@@ -8,4 +8,4 @@ namespace Polly.Distributed.CircuitBreaker;
 /// After a successful write, the stored entry; after a failed one, the entry that blocked it when the store
 /// returned it, or <see langword="null"/> when the caller must read again.
 /// </param>
-public readonly record struct CircuitWriteResult(bool Succeeded, CircuitStateEntry? Current);
+public readonly record struct CircuitWriteResult(bool Succeeded, StoredCircuit? Current);

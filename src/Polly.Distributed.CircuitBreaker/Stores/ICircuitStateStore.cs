@@ -12,8 +12,8 @@ public interface ICircuitStateStore
     /// <summary>Reads a circuit's state.</summary>
     /// <param name="circuitId">The circuit id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The stored state; <see cref="CircuitSnapshot.Initial"/> with <see cref="CircuitStateEntry.Exists"/> false when there is no item.</returns>
-    ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken);
+    /// <returns>The stored state; <see cref="CircuitSnapshot.Initial"/> with <see cref="StoredCircuit.Exists"/> false when there is no item.</returns>
+    ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes every owned attribute of a circuit's state (last writer wins), leaving other attributes untouched, unless the
@@ -37,7 +37,7 @@ public interface ICircuitStateStore
     /// <returns>Whether the write happened, and the stored entry after it, or the conflicting entry when the store can return it.</returns>
     ValueTask<CircuitWriteResult> TryReplaceAsync(
         string circuitId,
-        CircuitStateEntry expected,
+        StoredCircuit expected,
         CircuitSnapshot replacement,
         CancellationToken cancellationToken);
 

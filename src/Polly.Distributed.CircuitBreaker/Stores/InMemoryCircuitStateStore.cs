@@ -8,15 +8,15 @@ namespace Polly.Distributed.CircuitBreaker;
 /// </summary>
 public sealed class InMemoryCircuitStateStore : ICircuitStateStore
 {
-    private readonly ConcurrentDictionary<string, CircuitStateEntry> _items = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StoredCircuit> _items = new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
-    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         cancellationToken.ThrowIfCancellationRequested();
 
-        return new(_items.TryGetValue(circuitId, out var entry) ? entry : CircuitStateEntry.Missing);
+        return new(_items.TryGetValue(circuitId, out var entry) ? entry : StoredCircuit.Missing);
     }
 
     /// <inheritdoc/>
@@ -37,7 +37,7 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
     /// <inheritdoc/>
     public ValueTask<CircuitWriteResult> TryReplaceAsync(
         string circuitId,
-        CircuitStateEntry expected,
+        StoredCircuit expected,
         CircuitSnapshot replacement,
         CancellationToken cancellationToken)
     {
@@ -53,7 +53,7 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
 
         return new(written
             ? new CircuitWriteResult(true, stored)
-            : new CircuitWriteResult(false, _items.TryGetValue(circuitId, out var current) ? current : CircuitStateEntry.Missing));
+            : new CircuitWriteResult(false, _items.TryGetValue(circuitId, out var current) ? current : StoredCircuit.Missing));
     }
 
     /// <inheritdoc/>
@@ -71,12 +71,12 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
         while (true)
         {
             if (!_items.TryGetValue(circuitId, out var current)
-                || current.Snapshot.State != SharedCircuitState.HalfOpen
+                || current.Snapshot.State != StoredCircuitState.HalfOpen
                 || (current.Snapshot.ProbeLeaseOwner is not null
                     && current.Snapshot.ProbeLeaseExpiresUnixMs > nowUnixMs
                     && current.Snapshot.ProbeLeaseEpisode == current.Snapshot.NextAttemptUnixMs))
             {
-                return new(new CircuitWriteResult(false, current ?? CircuitStateEntry.Missing));
+                return new(new CircuitWriteResult(false, current ?? StoredCircuit.Missing));
             }
 
             var claimed = Stored(current.Snapshot with
@@ -107,7 +107,7 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
         while (true)
         {
             var exists = _items.TryGetValue(circuitId, out var current);
-            current ??= CircuitStateEntry.Missing;
+            current ??= StoredCircuit.Missing;
             var (outcome, next) = increment.ApplyTo(current.Snapshot);
             if (next is null)
             {
@@ -123,5 +123,5 @@ public sealed class InMemoryCircuitStateStore : ICircuitStateStore
     }
 
     // A fresh token per write makes the entry's record equality an exact version check.
-    private static CircuitStateEntry Stored(CircuitSnapshot snapshot) => new(snapshot, true, new object());
+    private static StoredCircuit Stored(CircuitSnapshot snapshot) => new(snapshot, true, new object());
 }

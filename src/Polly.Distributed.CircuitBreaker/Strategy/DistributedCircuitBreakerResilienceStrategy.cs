@@ -41,29 +41,30 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         ResilienceContext context,
         TState state)
     {
-        // A check answered at once (a fresh cache, or the in-memory store) costs no async state machine, a rejection none at all.
+        // The one synchronous fast path: a call rejected on a state known at once costs no async state machine.
         var acquiring = _controller.AcquireAsync(context);
-        if (!acquiring.IsCompletedSuccessfully)
+        if (acquiring.IsCompletedSuccessfully)
         {
-            return AcquireThenExecuteAsync(acquiring, callback, context, state);
+            var permit = acquiring.Result;
+            return permit.Rejection is { } rejection
+                ? new ValueTask<Outcome<TResult>>(Outcome.FromException<TResult>(rejection))
+                : ExecuteCoreAsync(new ValueTask<CallPermit>(permit), callback, context, state);
         }
 
-        var permit = acquiring.Result;
-        return permit.Rejection is { } rejection
-            ? new ValueTask<Outcome<TResult>>(Outcome.FromException<TResult>(rejection))
-            : ExecutePermittedAsync(permit, callback, context, state);
+        return ExecuteCoreAsync(acquiring, callback, context, state);
     }
 
-    private async ValueTask<Outcome<TResult>> AcquireThenExecuteAsync<TState>(
+    private async ValueTask<Outcome<TResult>> ExecuteCoreAsync<TState>(
         ValueTask<CallPermit> acquiring,
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
         ResilienceContext context,
         TState state)
     {
+        var captured = context.ContinueOnCapturedContext;
         CallPermit permit;
         try
         {
-            permit = await acquiring.ConfigureAwait(context.ContinueOnCapturedContext);
+            permit = await acquiring.ConfigureAwait(captured);
         }
         catch (OperationCanceledException ex) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -71,92 +72,41 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             return Outcome.FromException<TResult>(ex);
         }
 
-        return permit.Rejection is { } rejection
-            ? Outcome.FromException<TResult>(rejection)
-            : await ExecutePermittedAsync(permit, callback, context, state).ConfigureAwait(context.ContinueOnCapturedContext);
-    }
+        if (permit.Rejection is { } rejection)
+        {
+            return Outcome.FromException<TResult>(rejection);
+        }
 
-    // The calls that complete at once (a cached closed circuit, a synchronous callback and predicate, nothing to record)
-    // run without any async state machine; each step that does wait continues in the method that awaits it.
-    private ValueTask<Outcome<TResult>> ExecutePermittedAsync<TState>(
-        CallPermit permit,
-        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
-        ResilienceContext context,
-        TState state)
-    {
-        var executing = StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state);
-        return executing.IsCompletedSuccessfully ? JudgeAndRecordAsync(permit, executing.Result, context) : AwaitCallThenRecordAsync(permit, executing, context);
-    }
+        var outcome = await StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state).ConfigureAwait(captured);
 
-    private async ValueTask<Outcome<TResult>> AwaitCallThenRecordAsync(CallPermit permit, ValueTask<Outcome<TResult>> executing, ResilienceContext context)
-    {
-        var outcome = await executing.ConfigureAwait(context.ContinueOnCapturedContext);
-        return await JudgeAndRecordAsync(permit, outcome, context).ConfigureAwait(context.ContinueOnCapturedContext);
-    }
-
-    private ValueTask<Outcome<TResult>> JudgeAndRecordAsync(CallPermit permit, Outcome<TResult> outcome, ResilienceContext context)
-    {
         // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
         if (outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
         {
-            return ReleaseProbeThenReturnAsync(permit, outcome, context);
+            _controller.ReleaseProbe(permit);
+            return outcome;
         }
 
-        ValueTask<bool> judging;
-        try
-        {
-            judging = _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome));
-        }
-#pragma warning disable CA1031 // Rethrown by AwaitJudgementThenRecordAsync, after the probe lease is given back.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            judging = ValueTask.FromException<bool>(ex);
-        }
-
-        if (!judging.IsCompletedSuccessfully)
-        {
-            return AwaitJudgementThenRecordAsync(permit, outcome, judging, context);
-        }
-
-        var recording = _controller.RecordAsync(context, permit, judging.Result, outcome);
-        return recording.IsCompletedSuccessfully ? new ValueTask<Outcome<TResult>>(outcome) : AwaitRecordingAsync(recording, outcome, context);
-    }
-
-    private async ValueTask<Outcome<TResult>> AwaitJudgementThenRecordAsync(CallPermit permit, Outcome<TResult> outcome, ValueTask<bool> judging, ResilienceContext context)
-    {
         bool failed;
         try
         {
-            failed = await judging.ConfigureAwait(context.ContinueOnCapturedContext);
+            failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(captured);
         }
         catch
         {
             // A throwing predicate must not leave the fleet waiting for this call's probe lease to expire.
-            await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
+            _controller.ReleaseProbe(permit);
             throw;
         }
 
-        return await AwaitRecordingAsync(_controller.RecordAsync(context, permit, failed, outcome), outcome, context).ConfigureAwait(context.ContinueOnCapturedContext);
-    }
-
-    private static async ValueTask<Outcome<TResult>> AwaitRecordingAsync(ValueTask recording, Outcome<TResult> outcome, ResilienceContext context)
-    {
         try
         {
-            await recording.ConfigureAwait(context.ContinueOnCapturedContext);
+            await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(captured);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             // The caller gave up while the outcome was being recorded: it still gets the call's own outcome.
         }
 
-        return outcome;
-    }
-
-    private async ValueTask<Outcome<TResult>> ReleaseProbeThenReturnAsync(CallPermit permit, Outcome<TResult> outcome, ResilienceContext context)
-    {
-        await _controller.ReleaseProbeAsync(context, permit).ConfigureAwait(context.ContinueOnCapturedContext);
         return outcome;
     }
 }

@@ -26,12 +26,12 @@ internal static class DynamoDbCircuitItem
         [CircuitSnapshotSchema.IdAttribute] = new AttributeValue { S = circuitId },
     };
 
-    public static CircuitStateEntry ToEntry(Dictionary<string, AttributeValue>? item)
+    public static StoredCircuit ToEntry(Dictionary<string, AttributeValue>? item)
     {
         // An item exists when its key does, even if it holds none of the circuit attributes (only others').
         if (item is null || !item.ContainsKey(CircuitSnapshotSchema.IdAttribute))
         {
-            return new CircuitStateEntry(CircuitSnapshot.Initial, false, new DynamoDbItemVersion(null));
+            return new StoredCircuit(CircuitSnapshot.Initial, false, new DynamoDbItemVersion(null));
         }
 
         var owned = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
@@ -47,14 +47,14 @@ internal static class DynamoDbCircuitItem
         var snapshot = CircuitSnapshotSchema.Parse(
             name => owned.TryGetValue(name, out var value) && !(LeaseNumbers.Contains(name) && value.N is null) ? TextOf(value) : null,
             out var malformedReason);
-        return new CircuitStateEntry(snapshot, true, new DynamoDbItemVersion(owned), malformedReason);
+        return new StoredCircuit(snapshot, true, new DynamoDbItemVersion(owned), malformedReason);
     }
 
     /// <summary>The entry that a successful write of <paramref name="snapshot"/> leaves behind.</summary>
-    public static CircuitStateEntry Written(CircuitSnapshot snapshot)
+    public static StoredCircuit Written(CircuitSnapshot snapshot)
     {
         var owned = ToAttributes(snapshot);
-        return new CircuitStateEntry(snapshot, true, new DynamoDbItemVersion(owned));
+        return new StoredCircuit(snapshot, true, new DynamoDbItemVersion(owned));
     }
 
     public static Dictionary<string, AttributeValue> ToAttributes(CircuitSnapshot snapshot) =>
@@ -185,7 +185,7 @@ internal static class DynamoDbCircuitItem
 
         request.UpdateExpression = $"SET {OpeningAssignments(request, increment, openWriteId)} {RemoveLease(request)}";
         request.ConditionExpression =
-            $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.OpenAtCount))}";
+            $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.FailureThreshold))}";
     }
 
     /// <summary>

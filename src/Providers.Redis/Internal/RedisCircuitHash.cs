@@ -35,12 +35,12 @@ internal static class RedisCircuitHash
         return [.. CircuitSnapshotSchema.OwnedAttributes.Select(name => written.TryGetValue(name, out var value) ? "=" + value : Missing)];
     }
 
-    public static CircuitStateEntry ToEntry(RedisValue[] encoded)
+    public static StoredCircuit ToEntry(RedisValue[] encoded)
     {
         var exists = !encoded.All(IsMissing);
         if (!exists)
         {
-            return new CircuitStateEntry(CircuitSnapshot.Initial, false, new RedisHashVersion(encoded));
+            return new StoredCircuit(CircuitSnapshot.Initial, false, new RedisHashVersion(encoded));
         }
 
         // Bytes that are not UTF-8 decode with replacement characters, which the parser reads as malformed; the token keeps
@@ -53,10 +53,10 @@ internal static class RedisCircuitHash
                 return IsMissing(value) ? null : Encoding.UTF8.GetString(bytes, 1, bytes.Length - 1);
             },
             out var malformedReason);
-        return new CircuitStateEntry(snapshot, true, new RedisHashVersion(encoded), malformedReason);
+        return new StoredCircuit(snapshot, true, new RedisHashVersion(encoded), malformedReason);
     }
 
-    public static CircuitStateEntry Written(CircuitSnapshot snapshot) =>
+    public static StoredCircuit Written(CircuitSnapshot snapshot) =>
         new(snapshot, true, new RedisHashVersion([.. Encode(snapshot).Select(value => (RedisValue)value)]));
 
     private static bool IsMissing(RedisValue value) => value.IsNull || ((byte[])value!) is [(byte)'!'];

@@ -40,7 +40,7 @@ public sealed class StoreSwapTests
 
         var store = provider.GetRequiredService<ICircuitStateStore>();
         Assert.Equal(storeKind == "redis" ? typeof(RedisCircuitStateStore) : typeof(DynamoDbCircuitStateStore), store.GetType());
-        Assert.Equal(SharedCircuitState.Open, (await store.ReadAsync(circuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, (await store.ReadAsync(circuitId, CancellationToken.None)).Snapshot.State);
     }
 
     private static void RegisterStore(IServiceCollection services, string storeKind)

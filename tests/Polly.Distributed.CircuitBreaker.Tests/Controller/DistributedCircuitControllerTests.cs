@@ -15,7 +15,7 @@ public class DistributedCircuitControllerTests
     [Fact]
     public async Task Record_AtomicProbeFailsWhileReadsAreStale_ReopensInsteadOfHoldingLease()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
         var stale = new StaleReadStore(_shared);
         await stale.FreezeReadsAsync();
         var pipeline = Build(stale, CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero);
@@ -23,7 +23,7 @@ public class DistributedCircuitControllerTests
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException()));
 
         var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.Open, stored.State);
+        Assert.Equal(StoredCircuitState.Open, stored.State);
         Assert.Equal(1, stored.ConsecutiveOpens);
         Assert.Null(stored.ProbeLeaseOwner);
     }
@@ -39,14 +39,14 @@ public class DistributedCircuitControllerTests
 
         await FailAsync(cachedProcess, 1);
 
-        Assert.Equal(SharedCircuitState.Open, opened.State);
+        Assert.Equal(StoredCircuitState.Open, opened.State);
         Assert.Equal(opened, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot);
     }
 
     [Fact]
     public async Task Acquire_AtomicTransitionLandsButStoreCallFails_RejectsThenNextCallOfThisProcessIsTheProbe()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
         var pipeline = Build(new LandsThenThrowsStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, successThreshold: 1);
         var other = Build(new SeparateCacheStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, successThreshold: 1);
         var calls = 0;
@@ -60,39 +60,39 @@ public class DistributedCircuitControllerTests
         await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls));
 
         Assert.Equal(1, calls);
-        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
     public async Task Acquire_AtomicTransitionRetriedByStoreClient_ConflictWithOwnWriteIsTheProbe()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
         var halfOpened = 0;
         var pipeline = Build(new LandsThenReportsConflictStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, successThreshold: 1, onHalfOpened: () => halfOpened++);
 
         await pipeline.ExecuteAsync(_ => default);
 
         Assert.Equal(1, halfOpened);
-        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
     public async Task Acquire_OnHalfOpenedThrows_LeaseIsGivenBack()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = Now - 1 }, CancellationToken.None);
         var pipeline = Build(_shared, CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero, onHalfOpened: () => throw new InvalidOperationException("callback failed"));
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => default));
 
         var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
-        Assert.Equal(SharedCircuitState.HalfOpen, stored.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, stored.State);
         Assert.Null(stored.ProbeLeaseOwner);
     }
 
     [Fact]
     public async Task Execute_ShouldHandleThrowsForProbe_LeaseIsGivenBack()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 5 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5 }, CancellationToken.None);
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
@@ -113,7 +113,7 @@ public class DistributedCircuitControllerTests
     {
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot
         {
-            State = SharedCircuitState.HalfOpen,
+            State = StoredCircuitState.HalfOpen,
             ProbeLeaseOwner = "corrupt",
             ProbeLeaseExpiresUnixMs = Now + 1_000_000_000_000,
         }, CancellationToken.None);
@@ -121,13 +121,13 @@ public class DistributedCircuitControllerTests
 
         await pipeline.ExecuteAsync(_ => default);
 
-        Assert.Equal(SharedCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
+        Assert.Equal(StoredCircuitState.Closed, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.State);
     }
 
     [Fact]
     public async Task Acquire_ForeignNextAttemptFarAhead_RejectsWithBoundedRetryAfter()
     {
-        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = Now + 100_000_000_000_000 }, CancellationToken.None);
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = Now + 100_000_000_000_000 }, CancellationToken.None);
         var pipeline = Build(_shared, CircuitConsistency.LastWriterWins, cacheTtl: TimeSpan.Zero);
 
         var rejection = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
@@ -168,11 +168,11 @@ public class DistributedCircuitControllerTests
     /// <summary>A store of its own instance, as another process has, so that it gets a cache of its own.</summary>
     private class SeparateCacheStore(ICircuitStateStore inner) : ICircuitStateStore
     {
-        public virtual ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
+        public virtual ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
 
         public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
 
-        public virtual ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+        public virtual ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
             inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
 
         public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
@@ -186,11 +186,11 @@ public class DistributedCircuitControllerTests
     private sealed class StaleReadStore(ICircuitStateStore inner) : SeparateCacheStore(inner)
     {
         private readonly ICircuitStateStore _inner = inner;
-        private CircuitStateEntry? _frozen;
+        private StoredCircuit? _frozen;
 
         public async Task FreezeReadsAsync() => _frozen = await _inner.ReadAsync(CircuitId, CancellationToken.None);
 
-        public override ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+        public override ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
             _frozen is { } frozen ? new(frozen) : base.ReadAsync(circuitId, cancellationToken);
     }
 
@@ -200,7 +200,7 @@ public class DistributedCircuitControllerTests
         private readonly ICircuitStateStore _inner = inner;
         private bool _conflicted;
 
-        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
         {
             var result = await base.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
             if (!_conflicted && result.Succeeded)
@@ -218,7 +218,7 @@ public class DistributedCircuitControllerTests
     {
         private bool _thrown;
 
-        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+        public override async ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
         {
             var result = await base.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
             if (!_thrown)

@@ -13,11 +13,11 @@ public class CircuitSnapshotSchemaTests
     }
 
     [Theory]
-    [InlineData("HALF", SharedCircuitState.HalfOpen)]
-    [InlineData("HALF-OPEN", SharedCircuitState.HalfOpen)]
-    [InlineData("OPEN", SharedCircuitState.Open)]
-    [InlineData("CLOSED", SharedCircuitState.Closed)]
-    public void Parse_StateText_ReadsState(string text, SharedCircuitState expected)
+    [InlineData("HALF", StoredCircuitState.HalfOpen)]
+    [InlineData("HALF-OPEN", StoredCircuitState.HalfOpen)]
+    [InlineData("OPEN", StoredCircuitState.Open)]
+    [InlineData("CLOSED", StoredCircuitState.Closed)]
+    public void Parse_StateText_ReadsState(string text, StoredCircuitState expected)
     {
         var snapshot = CircuitSnapshotSchema.Parse(name => name == "circuitState" ? text : null, out var reason);
 
@@ -61,7 +61,7 @@ public class CircuitSnapshotSchemaTests
     {
         var snapshot = new CircuitSnapshot
         {
-            State = SharedCircuitState.HalfOpen,
+            State = StoredCircuitState.HalfOpen,
             FailureCount = 5,
             SuccessCount = 1,
             NextAttemptUnixMs = 1_750_000_010_000,
@@ -84,7 +84,7 @@ public class CircuitSnapshotSchemaTests
     [Fact]
     public void ToCircuitState_Isolated_IsPollyIsolated()
     {
-        var isolated = new CircuitSnapshot { State = SharedCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs };
+        var isolated = new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = CircuitSnapshot.IsolatedUntilUnixMs };
 
         Assert.Equal(Polly.CircuitBreaker.CircuitState.Isolated, isolated.ToCircuitState());
         Assert.Equal(Polly.CircuitBreaker.CircuitState.Open, (isolated with { NextAttemptUnixMs = 5 }).ToCircuitState());

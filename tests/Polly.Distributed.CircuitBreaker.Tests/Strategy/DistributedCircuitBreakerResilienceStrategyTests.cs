@@ -124,11 +124,11 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         _time.Advance(TimeSpan.FromSeconds(10));
 
         await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
-        Assert.Equal(SharedCircuitState.HalfOpen, (await ReadAsync()).State);
+        Assert.Equal(StoredCircuitState.HalfOpen, (await ReadAsync()).State);
         await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
 
         var closed = await ReadAsync();
-        Assert.Equal(SharedCircuitState.Closed, closed.State);
+        Assert.Equal(StoredCircuitState.Closed, closed.State);
         Assert.Equal(0, closed.FailureCount);
         Assert.Equal(["opened", "half-opened", "closed"], _events);
     }
@@ -143,7 +143,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         await FailAsync(pipeline, 1);
 
         var reopened = await ReadAsync();
-        Assert.Equal(SharedCircuitState.Open, reopened.State);
+        Assert.Equal(StoredCircuitState.Open, reopened.State);
         Assert.Equal(1, reopened.ConsecutiveOpens);
         Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds() + 20_000, reopened.NextAttemptUnixMs);
     }
@@ -155,7 +155,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     {
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot
         {
-            State = SharedCircuitState.HalfOpen,
+            State = StoredCircuitState.HalfOpen,
             FailureCount = 5,
             ConsecutiveOpens = 2,
         }, CancellationToken.None);
@@ -174,7 +174,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         release.SetResult();
         await Xunit.Record.ExceptionAsync(() => slowCall);
 
-        Assert.Equal(SharedCircuitState.Open, opened.State);
+        Assert.Equal(StoredCircuitState.Open, opened.State);
         Assert.Equal(3, opened.ConsecutiveOpens);
         Assert.Equal(opened, await ReadAsync());
     }
@@ -197,7 +197,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(1, (await ReadAsync()).FailureCount);
         await pipeline.ExecuteAsync(_ => new ValueTask<int>(500));
 
-        Assert.Equal(SharedCircuitState.Open, (await ReadAsync()).State);
+        Assert.Equal(StoredCircuitState.Open, (await ReadAsync()).State);
     }
 
     [Fact]
@@ -228,9 +228,32 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     }
 
     [Fact]
-    public async Task ManualControl_NotAttached_Throws()
+    public async Task ManualControl_IsolatedBeforeAnyBreakerAttached_IsolatesBreakersAttachedLater()
     {
-        await Assert.ThrowsAsync<InvalidOperationException>(() => new DistributedCircuitBreakerManualControl().IsolateAsync());
+        var control = new DistributedCircuitBreakerManualControl();
+        await control.IsolateAsync();
+
+        var pipeline = Build(o => o.ManualControl = control);
+
+        await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        await WaitUntilAsync(async () => (await ReadAsync()).IsIsolated);
+        await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await Build().ExecuteAsync(_ => default));
+
+        await control.CloseAsync();
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(StoredCircuitState.Closed, (await ReadAsync()).State);
+    }
+
+    [Fact]
+    public async Task ManualControl_IsolatedThenClosedBeforeAnyBreakerAttached_LeavesLaterBreakersClosed()
+    {
+        var control = new DistributedCircuitBreakerManualControl();
+        await control.IsolateAsync();
+        await control.CloseAsync();
+
+        await Build(o => o.ManualControl = control).ExecuteAsync(_ => default);
+
+        Assert.False((await ReadAsync()).IsIsolated);
     }
 
     [Fact]
@@ -242,7 +265,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
         var snapshot = await provider.GetSnapshotAsync();
 
-        Assert.Equal(SharedCircuitState.Open, snapshot.State);
+        Assert.Equal(StoredCircuitState.Open, snapshot.State);
         Assert.Equal(CircuitState.Open, await provider.GetCircuitStateAsync());
         Assert.Equal(CircuitId, provider.CircuitId);
     }
@@ -286,7 +309,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         var own = await Assert.ThrowsAsync<TimeoutException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new TimeoutException("downstream")));
 
         Assert.Equal("downstream", own.Message);
-        Assert.Equal(["ReadAsync", "ReadAsync", "TryIncrementFailureAsync"], failures.Select(f => f.Operation));
+        Assert.Equal([CircuitStateStoreOperation.Read, CircuitStateStoreOperation.Read, CircuitStateStoreOperation.CountFailure], failures.Select(f => f.Operation).ToArray());
         var warning = _logger.LatestRecord;
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains(CircuitId, warning.Message, StringComparison.Ordinal);
@@ -383,7 +406,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         });
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot
         {
-            State = SharedCircuitState.HalfOpen,
+            State = StoredCircuitState.HalfOpen,
             ProbeLeaseOwner = "crashed-process",
             ProbeLeaseExpiresUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + 5_000,
             StateTimestampUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds(),
@@ -415,8 +438,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         var own = await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("own")));
 
         Assert.Equal("own", own.Message);
-        Assert.Equal("WriteAsync", Assert.Single(failures).Operation);
-        Assert.Contains("WriteAsync", _logger.LatestRecord.Message, StringComparison.Ordinal);
+        Assert.Equal(CircuitStateStoreOperation.Write, Assert.Single(failures).Operation);
+        Assert.Contains("Write", _logger.LatestRecord.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -430,7 +453,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         await pipeline.ExecuteAsync(_ => new ValueTask<int>(1));
 
         var closed = await ReadAsync();
-        Assert.Equal(SharedCircuitState.Closed, closed.State);
+        Assert.Equal(StoredCircuitState.Closed, closed.State);
         Assert.Null(closed.ProbeLeaseOwner);
         Assert.Equal(["opened", "half-opened", "closed"], _events);
     }
@@ -505,7 +528,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
             }));
         }
 
-        Assert.Equal(SharedCircuitState.Open, (await ReadAsync()).State);
+        Assert.Equal(StoredCircuitState.Open, (await ReadAsync()).State);
         Assert.Equal(["opened"], _events);
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
     }
@@ -559,14 +582,25 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
 
+    // Work that no caller waits for (a detached write) is awaited by polling, bounded so that a broken one fails the test.
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        for (var i = 0; i < 500 && !await condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(await condition());
+    }
+
     private sealed class FailingWriteStore(ICircuitStateStore inner) : ICircuitStateStore
     {
-        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
+        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
 
         public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("write refused");
 
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("write refused");
 
         public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
@@ -578,15 +612,15 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
     private sealed class MalformedItemStore(ICircuitStateStore inner) : ICircuitStateStore
     {
-        public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken)
+        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
         {
             var snapshot = CircuitSnapshotSchema.Parse(name => name == CircuitSnapshotSchema.CircuitStateAttribute ? "BROKEN" : null, out var reason);
-            return new(new CircuitStateEntry(snapshot, true, null, reason));
+            return new(new StoredCircuit(snapshot, true, null, reason));
         }
 
         public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
 
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
             inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
 
         public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>

@@ -12,11 +12,11 @@ internal sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircu
 
     public Fault Mode { get; set; }
 
-    public ValueTask<CircuitStateEntry> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+    public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
         Mode switch
         {
             Fault.Throw => throw new InvalidOperationException("store is down"),
-            Fault.Hang => new(HangAsync<CircuitStateEntry>()),
+            Fault.Hang => new(HangAsync<StoredCircuit>()),
             _ => inner.ReadAsync(circuitId, cancellationToken),
         };
 
@@ -28,7 +28,7 @@ internal sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircu
             _ => inner.WriteAsync(circuitId, snapshot, cancellationToken),
         };
 
-    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, CircuitStateEntry expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
         Mode == Fault.None ? inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken) : throw new InvalidOperationException("store is down");
 
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace Polly.Distributed.CircuitBreaker.Stores.Caching;
 
 /// <summary>
-/// The process-wide cache: one <see cref="CachedCircuitState"/> per store instance and circuit id, shared by every breaker
+/// The process-wide cache: one <see cref="KnownCircuitState"/> per store instance and circuit id, shared by every breaker
 /// of the process. An entry lives as long as a breaker uses it: the cache holds it weakly, so a process that builds
 /// pipelines for many circuit ids over its life (per-host pipelines, reloads) keeps only those still in use.
 /// </summary>
@@ -12,12 +12,12 @@ internal static class CircuitStateCache
 {
     private const int SweepEvery = 1_024;
 
-    private static readonly ConditionalWeakTable<ICircuitStateStore, ConcurrentDictionary<string, WeakReference<CachedCircuitState>>> Stores = new();
+    private static readonly ConditionalWeakTable<ICircuitStateStore, ConcurrentDictionary<string, WeakReference<KnownCircuitState>>> Stores = new();
     private static int _lookups;
 
-    public static CachedCircuitState For(ICircuitStateStore store, string circuitId)
+    public static KnownCircuitState For(ICircuitStateStore store, string circuitId)
     {
-        var circuits = Stores.GetValue(store, static _ => new ConcurrentDictionary<string, WeakReference<CachedCircuitState>>(StringComparer.Ordinal));
+        var circuits = Stores.GetValue(store, static _ => new ConcurrentDictionary<string, WeakReference<KnownCircuitState>>(StringComparer.Ordinal));
         if (Interlocked.Increment(ref _lookups) % SweepEvery == 0)
         {
             Sweep(circuits);
@@ -25,14 +25,14 @@ internal static class CircuitStateCache
 
         while (true)
         {
-            var reference = circuits.GetOrAdd(circuitId, static _ => new WeakReference<CachedCircuitState>(new CachedCircuitState()));
+            var reference = circuits.GetOrAdd(circuitId, static _ => new WeakReference<KnownCircuitState>(new KnownCircuitState()));
             if (reference.TryGetTarget(out var state))
             {
                 return state;
             }
 
-            var fresh = new CachedCircuitState();
-            if (circuits.TryUpdate(circuitId, new WeakReference<CachedCircuitState>(fresh), reference))
+            var fresh = new KnownCircuitState();
+            if (circuits.TryUpdate(circuitId, new WeakReference<KnownCircuitState>(fresh), reference))
             {
                 return fresh;
             }
@@ -42,13 +42,13 @@ internal static class CircuitStateCache
     /// <summary>How many circuit entries a store's cache holds, collected or not (for tests).</summary>
     internal static int CountFor(ICircuitStateStore store) => Stores.TryGetValue(store, out var circuits) ? circuits.Count : 0;
 
-    private static void Sweep(ConcurrentDictionary<string, WeakReference<CachedCircuitState>> circuits)
+    private static void Sweep(ConcurrentDictionary<string, WeakReference<KnownCircuitState>> circuits)
     {
         foreach (var (circuitId, reference) in circuits)
         {
             if (!reference.TryGetTarget(out _))
             {
-                circuits.TryRemove(new KeyValuePair<string, WeakReference<CachedCircuitState>>(circuitId, reference));
+                circuits.TryRemove(new KeyValuePair<string, WeakReference<KnownCircuitState>>(circuitId, reference));
             }
         }
     }

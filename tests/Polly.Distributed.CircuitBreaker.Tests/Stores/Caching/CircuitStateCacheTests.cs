@@ -40,7 +40,7 @@ public class CircuitStateCacheTests
     {
         for (var i = 0; i < circuits; i++)
         {
-            CircuitStateCache.For(store, "circuit-" + i).UpdateFromStore(CircuitStateEntry.Missing, 0, 0);
+            CircuitStateCache.For(store, "circuit-" + i).Apply(StoredCircuit.Missing, startedMonoMs: 0, nowMonoMs: 0, fresh: true);
         }
     }
 }

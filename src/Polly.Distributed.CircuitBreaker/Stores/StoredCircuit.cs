@@ -10,12 +10,12 @@ namespace Polly.Distributed.CircuitBreaker;
 /// <see cref="ICircuitStateStore.TryReplaceAsync"/>; <see langword="null"/> when the store has none.
 /// </param>
 /// <param name="MalformedReason">Why the stored item could not be read, or <see langword="null"/> when it was read.</param>
-public sealed record CircuitStateEntry(
+public sealed record StoredCircuit(
     CircuitSnapshot Snapshot,
     bool Exists,
     object? ConcurrencyToken,
     string? MalformedReason = null)
 {
     /// <summary>Gets the entry for a circuit that has no stored item.</summary>
-    public static CircuitStateEntry Missing { get; } = new(CircuitSnapshot.Initial, false, null);
+    public static StoredCircuit Missing { get; } = new(CircuitSnapshot.Initial, false, null);
 }

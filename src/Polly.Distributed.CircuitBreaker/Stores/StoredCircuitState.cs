@@ -8,7 +8,7 @@ namespace Polly.Distributed.CircuitBreaker;
 /// a manually isolated circuit is stored as <see cref="Open"/> until <see cref="CircuitSnapshot.IsolatedUntilUnixMs"/>,
 /// which processes that do not know about isolation (such as the Node.js library) also honour.
 /// </remarks>
-public enum SharedCircuitState
+public enum StoredCircuitState
 {
     /// <summary>Calls flow; failures are counted (<c>CLOSED</c>).</summary>
     Closed,

@@ -1,0 +1,274 @@
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Controller;
+
+/// <summary>
+/// Atomic mode: a failure of a closed circuit is one commutative count that the store applies in one step (and that opens
+/// the circuit at the threshold for exactly one writer); every other change is a compare-and-set that one writer wins,
+/// and a loser decides again on the stored state. A half-open circuit admits one probe, which holds a lease.
+/// </summary>
+/// <remarks>
+/// A claim of the lease (or the open to half-open write that carries one) whose answer this call did not take may have
+/// landed: it is kept in <see cref="PendingProbeClaims"/> until its late answer gives the lease back, or a later call of
+/// this process finds the lease on the item and becomes that probe. No lease is left behind by a cancelled or timed-out call.
+/// </remarks>
+/// <typeparam name="TResult">The result type of the pipeline.</typeparam>
+internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
+{
+    private readonly PendingProbeClaims _claims = new();
+    private readonly Action<CircuitIncrementResult> _onLateCount;
+
+    public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings)
+        : base(store, events, rejections, settings)
+    {
+        // A count that landed after its call stopped waiting opened the circuit: this process made the transition.
+        _onLateCount = result =>
+        {
+            if (result.Outcome == CircuitIncrementOutcome.CountedAndOpened)
+            {
+                _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
+            }
+        };
+    }
+
+    public override CheckDecision Decide(CircuitSnapshot known, long now) =>
+        known.State == StoredCircuitState.Closed ? CheckDecision.Allow
+        : _claims.Contains(known.ProbeLeaseOwner) ? CheckDecision.ClaimProbe
+        : Check(known, now, probeOwner: null);
+
+    public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known)
+    {
+        var captured = context.ContinueOnCapturedContext;
+        var entry = known ?? await Store.TryReadAsync(context, budget, pastCache: false).ConfigureAwait(captured);
+        string? probeOwner = null;
+
+        // Each turn follows a change that another writer made in between, and spends the same budget.
+        while (entry is not null)
+        {
+            var now = Store.NowMs();
+            probeOwner ??= _claims.TryAdopt(entry.Snapshot);
+            var decision = Check(entry.Snapshot, now, probeOwner);
+
+            // A lease identity is made only for a call that may become the probe: a rejection allocates none.
+            if (probeOwner is null && decision.Verdict is CheckVerdict.Transition or CheckVerdict.ClaimProbe)
+            {
+                probeOwner = Guid.NewGuid().ToString("N");
+                decision = Check(entry.Snapshot, now, probeOwner);
+            }
+
+            switch (decision.Verdict)
+            {
+                case CheckVerdict.Allow:
+                    return CallPermit.Allowed(entry, Store.Remaining(budget), HoldsLease(entry, probeOwner) ? probeOwner : null);
+                case CheckVerdict.Reject:
+                    return Rejected(decision, entry);
+            }
+
+            var before = entry.Snapshot;
+            var owner = probeOwner!;
+            var leaseExpires = now + Settings.ProbeLeaseMs;
+            _claims.Add(owner, leaseExpires, now);
+            void OnLate(CircuitWriteResult late) => GiveBackLateClaim(late, owner, before);
+            var claim = decision.Verdict == CheckVerdict.Transition
+                ? await Store.TryReplaceAsync(context, budget, entry, decision.Next!, OnLate).ConfigureAwait(captured)
+                : await Store.TryClaimProbeAsync(context, budget, owner, leaseExpires, now, OnLate).ConfigureAwait(captured);
+            if (claim is not { } answer)
+            {
+                break;
+            }
+
+            // Answered: the claim is this call's, unless another call of this process found its lease first and took it.
+            if (!_claims.TryTake(owner))
+            {
+                probeOwner = null;
+                entry = answer.Current ?? await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(captured);
+                continue;
+            }
+
+            entry = answer.Current ?? await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(captured);
+            if (entry is null)
+            {
+                _claims.Add(owner, leaseExpires, now);
+                break;
+            }
+
+            // A conflict that shows our own lease is our write, applied by a retry of the store client.
+            if (answer.Succeeded || HoldsLease(entry, owner))
+            {
+                var permit = CallPermit.Allowed(entry, Store.Remaining(budget), owner);
+                await RaiseHoldingLeaseAsync(context, permit, before, entry.Snapshot).ConfigureAwait(captured);
+                return permit;
+            }
+        }
+
+        return WithoutStore(budget, probeOwner);
+    }
+
+    public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
+
+    public override async ValueTask RecordAsync(ResilienceContext context, StoreBudget budget, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    {
+        if (permit.ProbeOwner is { } owner && permit.Observed is { } admittedOn)
+        {
+            // The probe starts from the entry its own claim wrote, so a stale read can never hide its lease.
+            Func<CircuitSnapshot, long, CircuitSnapshot?> change = failed
+                ? (snapshot, now) => ProbeLeaseStateMachine.RecordFailure(snapshot, now, Settings, owner)
+                : (snapshot, now) => ProbeLeaseStateMachine.RecordSuccess(snapshot, now, Settings, owner);
+            if (!await UpdateAsync(context, budget, admittedOn, change, outcome).ConfigureAwait(context.ContinueOnCapturedContext))
+            {
+                NoteUnrecorded(failed);
+            }
+        }
+        else
+        {
+            await CountFailureAsync(context, budget, permit.Observed?.Snapshot, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+    }
+
+    public override void ReleaseProbe(CallPermit permit)
+    {
+        if (permit.ProbeOwner is { } owner && permit.Observed is { } admittedOn)
+        {
+            _ = ReleaseDetachedAsync(admittedOn, owner);
+        }
+    }
+
+    protected override CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner) =>
+        ProbeLeaseStateMachine.WithoutStore(lastKnown, now, Settings, probeOwner, lastKnown is null ? null : LeaseSeenAgoMs(lastKnown));
+
+    private static bool HoldsLease(StoredCircuit entry, string? probeOwner) =>
+        probeOwner is not null && entry.Snapshot.State == StoredCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
+
+    private CheckDecision Check(CircuitSnapshot snapshot, long now, string? probeOwner) =>
+        ProbeLeaseStateMachine.Check(snapshot, now, Settings, probeOwner, LeaseSeenAgoMs(snapshot));
+
+    // A pending claim of this process lapses on its own clock: first sight means nothing for it.
+    private long? LeaseSeenAgoMs(CircuitSnapshot snapshot) => _claims.Contains(snapshot.ProbeLeaseOwner) ? null : Store.LeaseSeenAgoMs(snapshot);
+
+    // The user's OnHalfOpened may throw: give the lease back first, or the fleet waits for it to expire.
+    private async ValueTask RaiseHoldingLeaseAsync(ResilienceContext context, CallPermit permit, CircuitSnapshot before, CircuitSnapshot after)
+    {
+        try
+        {
+            await Events.RaiseAsync(context, before, after, outcome: null, manual: false).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+        catch
+        {
+            ReleaseProbe(permit);
+            throw;
+        }
+    }
+
+    private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot? admittedOn, Outcome<TResult> outcome)
+    {
+        var captured = context.ContinueOnCapturedContext;
+        var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn);
+        while (await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(captured) is { } result)
+        {
+            switch (result.Outcome)
+            {
+                case CircuitIncrementOutcome.CountedAndOpened:
+                    await Events.RaiseAsync(context, CircuitSnapshot.Initial, result.Current.Snapshot, outcome, manual: false).ConfigureAwait(captured);
+                    return;
+
+                // Counted, or not counted because the circuit is open or half-open: a late outcome changes nothing there.
+                case CircuitIncrementOutcome.Counted:
+                case CircuitIncrementOutcome.NotCounted when result.Current.Snapshot.State != StoredCircuitState.Closed:
+                    return;
+            }
+
+            // A closed item the store could not count (malformed) is replaced by compare-and-set.
+            var current = result.Current;
+            var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, Settings)!;
+            if (await Store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(captured) is not { } replaced)
+            {
+                break;
+            }
+
+            if (replaced.Succeeded)
+            {
+                await Events.RaiseAsync(context, current.Snapshot, next, outcome, manual: false).ConfigureAwait(captured);
+                return;
+            }
+        }
+
+        NoteUnrecorded(failed: true);
+    }
+
+    /// <summary>Compare-and-set from <paramref name="entry"/>; a conflict brings the stored item to decide again. <see langword="false"/> when the store failed.</summary>
+    private async ValueTask<bool> UpdateAsync(
+        ResilienceContext context,
+        StoreBudget budget,
+        StoredCircuit entry,
+        Func<CircuitSnapshot, long, CircuitSnapshot?> change,
+        Outcome<TResult>? outcome)
+    {
+        var captured = context.ContinueOnCapturedContext;
+        while (change(entry.Snapshot, Store.NowMs()) is { } next)
+        {
+            if (await Store.TryReplaceAsync(context, budget, entry, next).ConfigureAwait(captured) is not { } replaced)
+            {
+                return false;
+            }
+
+            if (replaced.Succeeded)
+            {
+                await Events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(captured);
+                return true;
+            }
+
+            if ((replaced.Current ?? await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(captured)) is not { } stored)
+            {
+                return false;
+            }
+
+            entry = stored;
+        }
+
+        return true;
+    }
+
+    // A claim that landed after its call gave up: the transition it made is raised, and its lease given back at once.
+    private void GiveBackLateClaim(CircuitWriteResult late, string owner, CircuitSnapshot before)
+    {
+        var landed = late.Succeeded || late.Current?.Snapshot.ProbeLeaseOwner == owner;
+        if (landed && _claims.TryTake(owner))
+        {
+            _ = RaiseThenReleaseAsync(late.Current, owner, before);
+        }
+    }
+
+    private async Task RaiseThenReleaseAsync(StoredCircuit? landed, string owner, CircuitSnapshot before)
+    {
+        if (landed is not null)
+        {
+            await Events.RaiseDetachedAsync(before, landed.Snapshot).ConfigureAwait(false);
+        }
+
+        await ReleaseDetachedAsync(landed, owner).ConfigureAwait(false);
+    }
+
+    /// <summary>Gives a lease back with no caller waiting, within one <see cref="CircuitStoreGateway.StoreTimeout"/>.</summary>
+    private async Task ReleaseDetachedAsync(StoredCircuit? from, string owner)
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        try
+        {
+            var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
+            from ??= await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false);
+            if (from is not null)
+            {
+                await UpdateAsync(context, budget, from, (snapshot, now) => ProbeLeaseStateMachine.ReleaseProbe(snapshot, now, owner), outcome: null).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing failure callback has no caller to reach.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+}

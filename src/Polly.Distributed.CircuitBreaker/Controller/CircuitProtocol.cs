@@ -1,0 +1,77 @@
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Controller;
+
+/// <summary>
+/// How a breaker checks and records calls on the shared state in one consistency mode: chosen once, when the strategy
+/// is built (<see cref="LastWriterWinsProtocol{TResult}"/> or <see cref="AtomicProtocol{TResult}"/>).
+/// </summary>
+/// <typeparam name="TResult">The result type of the pipeline.</typeparam>
+internal abstract class CircuitProtocol<TResult>
+{
+    protected CircuitProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings)
+    {
+        Store = store;
+        Events = events;
+        Rejections = rejections;
+        Settings = settings;
+    }
+
+    protected CircuitStoreGateway Store { get; }
+
+    protected CircuitTransitionEvents<TResult> Events { get; }
+
+    protected CircuitRejections Rejections { get; }
+
+    protected CircuitBreakerSettings Settings { get; }
+
+    /// <summary>
+    /// Decides a call on a state known at once (fresh in the cache, or answered inline): <see cref="CheckVerdict.Allow"/>
+    /// and <see cref="CheckVerdict.Reject"/> are final; any other verdict needs the store.
+    /// </summary>
+    public abstract CheckDecision Decide(CircuitSnapshot known, long now);
+
+    /// <summary>Decides whether a call may pass, making the transition that is due (a write the store must take).</summary>
+    /// <param name="context">The call's context.</param>
+    /// <param name="budget">The call's store time.</param>
+    /// <param name="known">The state the check already read, or <see langword="null"/> to read it.</param>
+    public abstract ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known);
+
+    /// <summary>Whether an outcome must reach the store: a healthy call on a closed circuit costs nothing.</summary>
+    public abstract bool MustRecord(CallPermit permit, bool failed);
+
+    /// <summary>Records the outcome of a call that was let through.</summary>
+    public abstract ValueTask RecordAsync(ResilienceContext context, StoreBudget budget, CallPermit permit, bool failed, Outcome<TResult> outcome);
+
+    /// <summary>Gives back, without making the caller wait, the probe lease of a call whose outcome will not be recorded.</summary>
+    public virtual void ReleaseProbe(CallPermit permit)
+    {
+    }
+
+    /// <summary>
+    /// A failure the store could not record still counts in this process's last known state, with the circuit's own rules:
+    /// an environment cut off from a saturated or failing store stops calling a dead dependency at the threshold (and then
+    /// rejects as for any OPEN it has seen) instead of calling it on every request.
+    /// </summary>
+    public void NoteUnrecorded(bool failed)
+    {
+        if (failed)
+        {
+            Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings));
+        }
+    }
+
+    /// <summary>Decides a call from the last state this process knows, when the store cannot answer.</summary>
+    protected abstract CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner);
+
+    /// <summary>The store could not answer: act on the last state this process saw, failing open only when it rejects nothing.</summary>
+    protected CallPermit WithoutStore(StoreBudget budget, string? probeOwner)
+    {
+        var decision = DecideWithoutStore(Store.LastKnown?.Snapshot, Store.NowMs(), probeOwner);
+        return decision.Verdict == CheckVerdict.Reject
+            ? CallPermit.Rejected(Rejections.Create(decision), observed: null)
+            : CallPermit.FailedOpen(Store.Remaining(budget));
+    }
+
+    protected CallPermit Rejected(CheckDecision decision, StoredCircuit observed) => CallPermit.Rejected(Rejections.Create(decision), observed);
+}

@@ -1,0 +1,170 @@
+namespace Polly.Distributed.CircuitBreaker.Stores.Caching;
+
+/// <summary>
+/// What this process knows of one circuit in one store, shared by every breaker of the process: the last state seen and
+/// since when it is fresh, the store read in flight, and when a probe lease was first seen. Local durations are measured
+/// on the monotonic clock (milliseconds of <see cref="TimeProvider.GetTimestamp"/>), so a wall clock stepped backwards
+/// never keeps an entry fresh for longer than the cache allows.
+/// </summary>
+/// <remarks>
+/// Store answers are ordered by what the store said, never by arrival: an answer replaces the known state when its
+/// request started after the known state arrived (so the store answered later), or when its state timestamp is not older.
+/// A late answer (a count that landed after its call stopped waiting) therefore never hides a newer state.
+/// </remarks>
+internal sealed class KnownCircuitState
+{
+    private const long NeverFresh = long.MinValue;
+
+    private readonly object _gate = new();
+    private Known? _known;
+    private Task<StoredCircuit>? _readInFlight;
+    private SeenLease? _seenLease;
+
+    /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
+    public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
+
+    /// <summary>Returns the known state if it came from the store less than <paramref name="ttlMs"/> ago.</summary>
+    public bool TryGetFresh(long nowMonoMs, long ttlMs, out StoredCircuit entry)
+    {
+        var known = Volatile.Read(ref _known);
+        if (known is not null && known.FreshSinceMonoMs != NeverFresh && nowMonoMs - known.FreshSinceMonoMs < ttlMs)
+        {
+            entry = known.Entry;
+            return true;
+        }
+
+        entry = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// Returns the store read in flight, or starts one with <paramref name="start"/>: a process keeps at most one read of a
+    /// circuit in flight, however many callers wait for it. Its failure is always observed, whoever still waits.
+    /// </summary>
+    public Task<StoredCircuit> JoinOrStartRead(Func<Task<StoredCircuit>> start)
+    {
+        lock (_gate)
+        {
+            if (_readInFlight is { } joined)
+            {
+                return joined;
+            }
+
+            var started = start();
+            if (started.IsCompleted)
+            {
+                _ = started.Exception;
+                return started;
+            }
+
+            _readInFlight = started;
+            _ = started.ContinueWith(
+                static (read, state) => ((KnownCircuitState)state!).EndRead(read),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            return started;
+        }
+    }
+
+    /// <summary>Applies a store's answer to a request that started at <paramref name="startedMonoMs"/>.</summary>
+    /// <param name="entry">The stored state the store returned.</param>
+    /// <param name="startedMonoMs">When the request started.</param>
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="fresh">
+    /// Whether the answer shows what is stored (a read, or a conditional write that returned the stored item): it may then
+    /// serve as a cached read. A local unconditional write updates the known state but never extends its freshness.
+    /// </param>
+    public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
+    {
+        lock (_gate)
+        {
+            NoteLease(entry.Snapshot, nowMonoMs);
+            var known = _known;
+            if (known is null || startedMonoMs >= known.ArrivedMonoMs || entry.Snapshot.StateTimestampUnixMs >= known.Entry.Snapshot.StateTimestampUnixMs)
+            {
+                Set(entry, nowMonoMs, fresh ? nowMonoMs : known?.FreshSinceMonoMs ?? NeverFresh);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies a change that only this process knows of (a failure the store could not record) to the last state seen.
+    /// The result is never fresh: it serves only when the store cannot answer, and the next store answer replaces it.
+    /// </summary>
+    public void ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long nowMonoMs)
+    {
+        lock (_gate)
+        {
+            var last = _known?.Entry ?? StoredCircuit.Missing;
+            if (change(last.Snapshot) is { } next)
+            {
+                Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh);
+            }
+        }
+    }
+
+    /// <summary>Returns how long ago this process first saw the probe lease <paramref name="snapshot"/> holds, or <see langword="null"/>.</summary>
+    public long? LeaseSeenAgoMs(CircuitSnapshot snapshot, long nowMonoMs) =>
+        Volatile.Read(ref _seenLease) is { } seen && snapshot.ProbeLeaseOwner is not null
+        && seen.Owner == snapshot.ProbeLeaseOwner && seen.Episode == snapshot.ProbeLeaseEpisode && seen.Expires == snapshot.ProbeLeaseExpiresUnixMs
+            ? nowMonoMs - seen.FirstSeenMonoMs
+            : null;
+
+    private void EndRead(Task<StoredCircuit> read)
+    {
+        _ = read.Exception;
+        lock (_gate)
+        {
+            if (ReferenceEquals(_readInFlight, read))
+            {
+                _readInFlight = null;
+            }
+        }
+    }
+
+    private void NoteLease(CircuitSnapshot snapshot, long nowMonoMs)
+    {
+        if (snapshot.ProbeLeaseOwner is { } owner && LeaseSeenAgoMs(snapshot, nowMonoMs) is null)
+        {
+            Volatile.Write(ref _seenLease, new SeenLease(owner, snapshot.ProbeLeaseEpisode, snapshot.ProbeLeaseExpiresUnixMs, nowMonoMs));
+        }
+    }
+
+    // A store that hands back the same entry until it changes (the in-memory store) moves only the times: nothing is allocated.
+    private void Set(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs)
+    {
+        if (_known is { } current && ReferenceEquals(current.Entry, entry))
+        {
+            current.ArrivedMonoMs = arrivedMonoMs;
+            current.FreshSinceMonoMs = freshSinceMonoMs;
+        }
+        else
+        {
+            Volatile.Write(ref _known, new Known(entry, arrivedMonoMs, freshSinceMonoMs));
+        }
+    }
+
+    private sealed class Known(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs)
+    {
+        private long _arrivedMonoMs = arrivedMonoMs;
+        private long _freshSinceMonoMs = freshSinceMonoMs;
+
+        public StoredCircuit Entry { get; } = entry;
+
+        public long ArrivedMonoMs
+        {
+            get => Volatile.Read(ref _arrivedMonoMs);
+            set => Volatile.Write(ref _arrivedMonoMs, value);
+        }
+
+        public long FreshSinceMonoMs
+        {
+            get => Volatile.Read(ref _freshSinceMonoMs);
+            set => Volatile.Write(ref _freshSinceMonoMs, value);
+        }
+    }
+
+    private sealed record SeenLease(string Owner, long Episode, long Expires, long FirstSeenMonoMs);
+}

@@ -1,0 +1,157 @@
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.State;
+
+public class ProbeLeaseStateMachineTests
+{
+    private const long Now = 1_750_000_000_000;
+
+    private static readonly CircuitBreakerSettings Settings = new(
+        FailureThreshold: 5,
+        SuccessThreshold: 2,
+        BreakDurationMs: 10_000,
+        MaxBreakDurationMs: 60_000,
+        FailureWindowMs: 60_000,
+        ProbeLeaseMs: 30_000);
+
+    private static readonly CircuitSnapshot Closed = CircuitSnapshot.Initial;
+
+    private static readonly CircuitSnapshot HalfOpen = new() { State = StoredCircuitState.HalfOpen, FailureCount = 5, ConsecutiveOpens = 1 };
+
+    [Fact]
+    public void Check_OpenAtNextAttemptAtomic_TransitionTakesProbeLease()
+    {
+        var open = new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = Now - 1 };
+
+        var decision = ProbeLeaseStateMachine.Check(open, Now, Settings, "me");
+
+        Assert.Equal("me", decision.Next!.ProbeLeaseOwner);
+        Assert.Equal(Now + Settings.ProbeLeaseMs, decision.Next.ProbeLeaseExpiresUnixMs);
+    }
+
+    [Fact]
+    public void Check_HalfOpenAtomicWithValidLease_RejectsUntilLeaseExpires()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 700, StateTimestampUnixMs = Now - 29_300 };
+
+        var decision = ProbeLeaseStateMachine.Check(leased, Now, Settings, "me");
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(700, decision.RetryAfterMs);
+    }
+
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("crashed", Now)]
+    public void Check_HalfOpenAtomicWithoutValidLease_ClaimsProbe(string? owner, long expires)
+    {
+        var decision = ProbeLeaseStateMachine.Check(HalfOpen with { ProbeLeaseOwner = owner, ProbeLeaseExpiresUnixMs = expires }, Now, Settings, "me");
+
+        Assert.Equal(CheckVerdict.ClaimProbe, decision.Verdict);
+    }
+
+    [Fact]
+    public void RecordFailure_HalfOpenAtomicByNonHolder_ChangesNothing()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 };
+
+        Assert.Null(ProbeLeaseStateMachine.RecordFailure(leased, Now, Settings, "latecomer"));
+        Assert.Null(ProbeLeaseStateMachine.RecordFailure(leased, Now, Settings, null));
+    }
+
+    [Fact]
+    public void RecordFailure_HalfOpenAtomicByHolder_ReopensAndDropsLease()
+    {
+        var next = ProbeLeaseStateMachine.RecordFailure(HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 }, Now, Settings, "prober");
+
+        Assert.Equal(StoredCircuitState.Open, next!.State);
+        Assert.Null(next.ProbeLeaseOwner);
+        Assert.Equal(0, next.ProbeLeaseExpiresUnixMs);
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenAtomicByHolder_CountsAndReleasesLease()
+    {
+        var next = ProbeLeaseStateMachine.RecordSuccess(HalfOpen with { ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 }, Now, Settings, "prober");
+
+        Assert.Equal(1, next!.SuccessCount);
+        Assert.Null(next.ProbeLeaseOwner);
+    }
+
+    [Fact]
+    public void RecordSuccess_HalfOpenAtomicByNonHolder_ChangesNothing()
+    {
+        Assert.Null(ProbeLeaseStateMachine.RecordSuccess(HalfOpen with { ProbeLeaseOwner = "prober" }, Now, Settings, "other"));
+    }
+
+    [Fact]
+    public void ReleaseProbe_Holder_DropsLeaseOnly()
+    {
+        var leased = HalfOpen with { SuccessCount = 1, ProbeLeaseOwner = "prober", ProbeLeaseExpiresUnixMs = Now + 1 };
+
+        var next = ProbeLeaseStateMachine.ReleaseProbe(leased, Now, "prober");
+
+        Assert.Equal(leased with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, StateTimestampUnixMs = Now }, next);
+        Assert.Null(ProbeLeaseStateMachine.ReleaseProbe(leased, Now, "other"));
+    }
+
+    [Fact]
+    public void WithoutStore_NothingKnown_Allows()
+    {
+        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(null, Now, Settings, null).Verdict);
+        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(Closed, Now, Settings, null).Verdict);
+    }
+
+    [Fact]
+    public void WithoutStore_HalfOpenWithOthersLease_RejectsUntilLeaseEnds()
+    {
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 500 };
+
+        var decision = ProbeLeaseStateMachine.WithoutStore(leased, Now, Settings, "me");
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(500, decision.RetryAfterMs);
+        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(leased, Now + 500, Settings, "me").Verdict);
+    }
+
+    [Fact]
+    public void Check_LeaseFromEarlierEpisode_ClaimsInsteadOfRejecting()
+    {
+        var stale = HalfOpen with { NextAttemptUnixMs = Now - 5, ProbeLeaseOwner = "old-probe", ProbeLeaseExpiresUnixMs = Now + 20_000, ProbeLeaseEpisode = Now - 60_000, StateTimestampUnixMs = Now - 10_000 };
+
+        Assert.Equal(CheckVerdict.ClaimProbe, ProbeLeaseStateMachine.Check(stale, Now, Settings, "me").Verdict);
+    }
+
+    [Fact]
+    public void Check_LeaseAheadByClockSkewOnly_IsHonouredNotTakenOver()
+    {
+        // The claimant's clock is 10 minutes ahead: its lease looks far in the future here, but is 30 s long on its own clock.
+        var skewed = HalfOpen with { ProbeLeaseOwner = "fast-clock", StateTimestampUnixMs = Now + 600_000, ProbeLeaseExpiresUnixMs = Now + 630_000 };
+
+        Assert.Equal(CheckVerdict.Reject, ProbeLeaseStateMachine.Check(skewed, Now, Settings, "me").Verdict);
+    }
+
+    [Theory]
+    [InlineData(StoredCircuitState.Closed)]
+    [InlineData(StoredCircuitState.Open)]
+    public void RecordSuccess_ProbeFindsCircuitMovedOnWithItsLease_RemovesOnlyTheLease(StoredCircuitState movedTo)
+    {
+        var movedOn = new CircuitSnapshot { State = movedTo, NextAttemptUnixMs = Now + 9_000, ProbeLeaseOwner = "me", ProbeLeaseExpiresUnixMs = Now + 1_000, ProbeLeaseEpisode = Now - 50_000 };
+
+        var next = ProbeLeaseStateMachine.RecordSuccess(movedOn, Now, Settings, "me");
+
+        Assert.Equal(movedOn with { ProbeLeaseOwner = null, ProbeLeaseExpiresUnixMs = 0, ProbeLeaseEpisode = 0 }, next);
+    }
+
+    [Theory]
+    [InlineData(29_999, true)]
+    [InlineData(30_000, false)]
+    public void Check_LapsedLeaseFirstSeenLessThanOneLeaseAgo_RejectsUntilOneLeaseAfterFirstSight(long seenAgoMs, bool rejects)
+    {
+        // By this process's clock the lease lapsed long ago (the claimant's clock runs behind): it still gets one full lease from first sight.
+        var lapsed = HalfOpen with { ProbeLeaseOwner = "slow-clock", StateTimestampUnixMs = Now - 90_000, ProbeLeaseExpiresUnixMs = Now - 60_000 };
+
+        var expected = rejects ? CheckVerdict.Reject : CheckVerdict.ClaimProbe;
+        Assert.Equal(expected, ProbeLeaseStateMachine.Check(lapsed, Now, Settings, "me", seenAgoMs).Verdict);
+    }
+}
