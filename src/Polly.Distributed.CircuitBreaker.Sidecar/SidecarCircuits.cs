@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Polly.Distributed.CircuitBreaker.Controller;
 
 namespace Polly.Distributed.CircuitBreaker.Sidecar;
@@ -8,6 +9,7 @@ namespace Polly.Distributed.CircuitBreaker.Sidecar;
 /// the check and the report of a call made in two requests. A half-open probe granted by a check is matched with its
 /// report by a probe token; a client that never reports leaves the lease to expire in the store
 /// (<see cref="DistributedCircuitBreakerStrategyOptions{TResult}.ProbeLeaseDuration"/>), after which another call probes.
+/// At most <see cref="MaxCircuits"/> circuits are served: a request for another one is refused.
 /// </summary>
 internal sealed class SidecarCircuits
 {
@@ -18,6 +20,7 @@ internal sealed class SidecarCircuits
     private readonly TimeProvider _timeProvider;
     private readonly ConcurrentDictionary<string, DistributedCircuitController<object>> _controllers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (CallPermit Permit, long ExpiresMs)> _probes = new(StringComparer.Ordinal);
+    private readonly Lock _admission = new();
 
     public SidecarCircuits(DistributedCircuitBreakerStrategyOptions template, ICircuitStateStore store, TimeProvider timeProvider, int maxCircuits = DefaultMaxCircuits)
     {
@@ -32,13 +35,14 @@ internal sealed class SidecarCircuits
 
     public int MaxCircuits { get; }
 
-    /// <summary>Whether the circuit is served already, or there is room for it.</summary>
-    public bool CanServe(string circuitId) => _controllers.ContainsKey(circuitId) || _controllers.Count < MaxCircuits;
-
-    /// <summary>Checks whether a call may go ahead.</summary>
-    public async Task<CheckAnswer> CheckAsync(string circuitId, CancellationToken cancellationToken)
+    /// <summary>Checks whether a call may go ahead; <see langword="null"/> when the circuit is new and there is no room for it.</summary>
+    public async Task<CheckAnswer?> CheckAsync(string circuitId, CancellationToken cancellationToken)
     {
-        var controller = For(circuitId);
+        if (!TryServe(circuitId, out var controller))
+        {
+            return null;
+        }
+
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
@@ -59,11 +63,18 @@ internal sealed class SidecarCircuits
         }
     }
 
-    /// <summary>Records the outcome of a call; a probe's report carries the token its check was given.</summary>
-    public async Task<ReportAnswer> ReportAsync(string circuitId, bool failed, string? probeToken, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the outcome of a call; a probe's report carries the token its check was given. <see langword="null"/> when
+    /// the circuit is new and there is no room for it.
+    /// </summary>
+    public async Task<ReportAnswer?> ReportAsync(string circuitId, bool failed, string? probeToken, CancellationToken cancellationToken)
     {
+        if (!TryServe(circuitId, out var controller))
+        {
+            return null;
+        }
+
         SweepExpiredProbes();
-        var controller = For(circuitId);
         var permit = probeToken is not null && _probes.TryRemove(probeToken, out var probe) ? probe.Permit : controller.PermitForSeparateReport();
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
@@ -96,18 +107,52 @@ internal sealed class SidecarCircuits
         }
     }
 
-    private DistributedCircuitController<object> For(string circuitId) => _controllers.GetOrAdd(circuitId, Create);
+    // A known circuit is found without the lock; a new one is counted and added under it, so that concurrent requests for
+    // new circuits cannot all see room for one more.
+    private bool TryServe(string circuitId, [NotNullWhen(true)] out DistributedCircuitController<object>? controller)
+    {
+        if (_controllers.TryGetValue(circuitId, out controller))
+        {
+            return true;
+        }
+
+        lock (_admission)
+        {
+            if (_controllers.TryGetValue(circuitId, out controller))
+            {
+                return true;
+            }
+
+            if (_controllers.Count >= MaxCircuits)
+            {
+                return false;
+            }
+
+            controller = Create(circuitId);
+            _controllers[circuitId] = controller;
+            return true;
+        }
+    }
 
     private DistributedCircuitController<object> Create(string circuitId)
     {
         var options = (DistributedCircuitBreakerStrategyOptions)_template.Clone();
         options.CircuitId = circuitId;
         options.StateStore = _store;
-        options.OnOpened = args => Note(args.Context, "CLOSED->OPEN");
+        DistributedCircuitController<object>? controller = null;
+        options.OnOpened = args => Note(args.Context, ReopenedFromHalfOpen(controller!.LastKnownSnapshot) ? "HALF-OPEN->OPEN" : "CLOSED->OPEN");
         options.OnHalfOpened = args => Note(args.Context, "OPEN->HALF-OPEN");
         options.OnClosed = args => Note(args.Context, "HALF-OPEN->CLOSED");
-        return DistributedCircuitBreakerPipelineBuilderExtensions.BuildController(options, _timeProvider);
+        controller = DistributedCircuitBreakerPipelineBuilderExtensions.BuildController(options, _timeProvider);
+        return controller;
     }
+
+    // Polly's opened event does not say which state was left, and what this process last read before the report may be
+    // older than the state the store moved (other environments change it too). The state known at the event is the OPEN
+    // just written, whose consecutiveOpens counts re-openings from HALF-OPEN (an opening from CLOSED writes 0), or, where a
+    // store did not hand back the written item, the state that was left.
+    private static bool ReopenedFromHalfOpen(CircuitSnapshot? known) =>
+        known is { State: SharedCircuitState.HalfOpen } or { State: SharedCircuitState.Open, ConsecutiveOpens: > 0 };
 
     private static ValueTask Note(ResilienceContext context, string transition)
     {

@@ -103,7 +103,11 @@ internal sealed class SidecarServer : IAsyncDisposable
                 return refusedCheck;
             }
 
-            var check = await _circuits.CheckAsync(circuitId, _stopping.Token).ConfigureAwait(false);
+            if (await _circuits.CheckAsync(circuitId, _stopping.Token).ConfigureAwait(false) is not { } check)
+            {
+                return TooManyCircuits();
+            }
+
             return (200, Json(w =>
             {
                 w.WriteBoolean("allowed", check.Allowed);
@@ -123,7 +127,11 @@ internal sealed class SidecarServer : IAsyncDisposable
             return refusedReport;
         }
 
-        var report = await _circuits.ReportAsync(circuitId, failed: segments[3] == "failure", probeToken, _stopping.Token).ConfigureAwait(false);
+        if (await _circuits.ReportAsync(circuitId, failed: segments[3] == "failure", probeToken, _stopping.Token).ConfigureAwait(false) is not { } report)
+        {
+            return TooManyCircuits();
+        }
+
         return (200, Json(w =>
         {
             w.WriteString("state", CircuitSnapshotSchema.FormatState(report.State));
@@ -131,11 +139,11 @@ internal sealed class SidecarServer : IAsyncDisposable
         }));
     }
 
-    // A route's request refused before the circuit is touched: wrong method, invalid id, or no room for another circuit.
-    private (int, byte[])? Refusal(string method, string expectedMethod, string circuitId) =>
+    // A route's request refused before the circuit is touched: wrong method or invalid id. No room for another circuit is
+    // decided by the circuits themselves, in the same step that would add it.
+    private static (int, byte[])? Refusal(string method, string expectedMethod, string circuitId) =>
         method != expectedMethod ? MethodNotAllowed()
         : !SidecarSettings.IsValidCircuitId(circuitId) ? InvalidId()
-        : !_circuits.CanServe(circuitId) ? TooManyCircuits()
         : null;
 
     private static (int, byte[]) MethodNotAllowed() => (405, Error("method not allowed"));

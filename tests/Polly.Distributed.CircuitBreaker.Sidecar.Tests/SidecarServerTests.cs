@@ -134,6 +134,22 @@ public sealed class SidecarServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HalfOpen_Atomic_FailedProbeReopensTheCircuitFromHalfOpen()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await PostAsync($"/circuit/{_circuit}/failure");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var probe = await GetAsync($"/circuit/{_circuit}");
+        var report = await PostAsync($"/circuit/{_circuit}/failure?probeToken={probe.GetProperty("probeToken").GetString()}");
+
+        Assert.Equal("OPEN", report.GetProperty("state").GetString());
+        Assert.Equal("HALF-OPEN->OPEN", report.GetProperty("transition").GetString());
+    }
+
+    [Fact]
     public async Task Check_StoreUnreachable_AllowsWithStatus200()
     {
         using var unreachable = Client($"http://127.0.0.1:{IntegrationEnvironment.FreeLoopbackPort()}");

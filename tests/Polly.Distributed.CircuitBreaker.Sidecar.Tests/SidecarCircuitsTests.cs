@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Polly.Distributed.CircuitBreaker.Sidecar.Tests;
+
+/// <summary>The circuits a sidecar serves, over the in-memory store: the transitions its answers name.</summary>
+public sealed class SidecarCircuitsTests
+{
+    private const string Circuit = "orders";
+    private readonly FakeTimeProvider _time = new();
+    private readonly InMemoryCircuitStateStore _store = new();
+
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task ReportAsync_FailuresReachThreshold_TransitionIsClosedToOpen(CircuitConsistency consistency)
+    {
+        var circuits = Circuits(consistency);
+
+        var last = await FailAsync(circuits, times: 3);
+
+        Assert.Equal(SharedCircuitState.Open, last.State);
+        Assert.Equal("CLOSED->OPEN", last.Transition);
+    }
+
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task ReportAsync_FailedHalfOpenCall_TransitionIsHalfOpenToOpen(CircuitConsistency consistency)
+    {
+        var circuits = Circuits(consistency);
+        await FailAsync(circuits, times: 3);
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        Assert.NotNull(check);
+        var report = await circuits.ReportAsync(Circuit, failed: true, check.ProbeToken, CancellationToken.None);
+
+        Assert.True(check.Allowed);
+        Assert.Equal("OPEN->HALF-OPEN", check.Transition);
+        Assert.NotNull(report);
+        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal("HALF-OPEN->OPEN", report.Transition);
+    }
+
+    [Fact]
+    public async Task ReportAsync_FailureAfterAnotherProcessHalfOpenedTheCircuit_TransitionIsHalfOpenToOpen()
+    {
+        var circuits = Circuits(CircuitConsistency.LastWriterWins);
+        var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        Assert.NotNull(check);
+        Assert.Equal(SharedCircuitState.Closed, check.State);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _store.WriteAsync(Circuit, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 3, NextAttemptUnixMs = now, StateTimestampUnixMs = now }, CancellationToken.None);
+
+        var report = await circuits.ReportAsync(Circuit, failed: true, probeToken: null, CancellationToken.None);
+
+        Assert.NotNull(report);
+        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal("HALF-OPEN->OPEN", report.Transition);
+    }
+
+    [Fact]
+    public async Task ReportAsync_FailuresAfterAnotherProcessClosedAHalfOpenCircuit_TransitionIsClosedToOpen()
+    {
+        var circuits = Circuits(CircuitConsistency.LastWriterWins);
+        await FailAsync(circuits, times: 3);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        Assert.NotNull(check);
+        Assert.Equal(SharedCircuitState.HalfOpen, check.State);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _store.WriteAsync(Circuit, new CircuitSnapshot { FailureCount = 2, LastFailureUnixMs = now, StateTimestampUnixMs = now }, CancellationToken.None);
+
+        var report = await circuits.ReportAsync(Circuit, failed: true, probeToken: null, CancellationToken.None);
+
+        Assert.NotNull(report);
+        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal("CLOSED->OPEN", report.Transition);
+    }
+
+    private SidecarCircuits Circuits(CircuitConsistency consistency) => new(
+        new DistributedCircuitBreakerStrategyOptions
+        {
+            CircuitId = "template",
+            FailureThreshold = 3,
+            SuccessThreshold = 1,
+            BreakDuration = TimeSpan.FromSeconds(1),
+            Consistency = consistency,
+        },
+        _store,
+        _time);
+
+    private static async Task<ReportAnswer> FailAsync(SidecarCircuits circuits, int times)
+    {
+        ReportAnswer? last = null;
+        for (var i = 0; i < times; i++)
+        {
+            last = await circuits.ReportAsync(Circuit, failed: true, probeToken: null, CancellationToken.None);
+        }
+
+        Assert.NotNull(last);
+        return last;
+    }
+}
