@@ -152,7 +152,7 @@ internal sealed class SidecarCircuits
     // just written, whose consecutiveOpens counts re-openings from HALF-OPEN (an opening from CLOSED writes 0), or, where a
     // store did not hand back the written item, the state that was left.
     private static bool ReopenedFromHalfOpen(CircuitSnapshot? known) =>
-        known is { State: SharedCircuitState.HalfOpen } or { State: SharedCircuitState.Open, ConsecutiveOpens: > 0 };
+        known is { State: StoredCircuitState.HalfOpen } or { State: StoredCircuitState.Open, ConsecutiveOpens: > 0 };
 
     private static ValueTask Note(ResilienceContext context, string transition)
     {

@@ -50,6 +50,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <summary>Gets the table name.</summary>
     public string TableName => _options.TableName!;
 
+    // The client, for tests of the one the DI extension builds.
+    internal IAmazonDynamoDB Client => _client;
+
     // The endpoint the client talks to, for messages.
     internal string Endpoint => _client.Config.ServiceURL ?? _client.Config.RegionEndpoint?.SystemName ?? "the default AWS endpoint";
 
@@ -128,7 +131,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <see cref="CircuitFailureIncrement.LastSeenFailureCount"/> says this failure reaches the threshold, one conditional
     /// <c>UpdateItem</c> first tries to count and open together, on exactly that count. Each request's id
     /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
-    /// counts once and keeps its opening. <paramref name="cancellationToken"/> is not passed on: see the comment inside.
+    /// counts once and keeps its opening. <paramref name="cancellationToken"/> cancels the requests not answered yet: a count
+    /// the table applied before stays counted, and a count that reached the threshold without opening the circuit is opened
+    /// by the next failure counted.
     /// </remarks>
     public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(
         string circuitId,
@@ -138,9 +143,6 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(increment);
 
-        // Neither request is cancelled once started: a count is commutative and conditional on a closed circuit in the window,
-        // so landing after the breaker stopped waiting is correct, and without it a saturated table would lose counts and
-        // never open. The SDK's own timeout bounds both.
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
         if (increment.LastSeenFailureCount is { } expected && expected + 1 >= increment.FailureThreshold)
         {
@@ -148,14 +150,14 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             var countAndOpen = NewUpdate(circuitId);
             countAndOpen.ReturnValues = ReturnValue.ALL_NEW;
             DynamoDbCircuitItem.SetCountAndOpen(countAndOpen, increment, expected, openWriteId);
-            var (openedAtOnce, openedItem) = await SendIdempotentAsync(circuitId, countAndOpen, openWriteId, CancellationToken.None).ConfigureAwait(false);
+            var (openedAtOnce, openedItem) = await SendIdempotentAsync(circuitId, countAndOpen, openWriteId, cancellationToken).ConfigureAwait(false);
             if (openedAtOnce)
             {
                 return new CircuitIncrementResult(CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.ToEntry(openedItem));
             }
         }
 
-        var counted = await CountFailureAsync(circuitId, increment, CancellationToken.None).ConfigureAwait(false);
+        var counted = await CountFailureAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
         if (counted.Outcome == CircuitIncrementOutcome.NotCounted
             || counted.Current.Snapshot.State != StoredCircuitState.Closed
             || counted.Current.Snapshot.FailureCount < increment.FailureThreshold)
@@ -166,7 +168,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
         DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId);
-        var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, CancellationToken.None).ConfigureAwait(false);
+        var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, cancellationToken).ConfigureAwait(false);
         return new CircuitIncrementResult(
             opened ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
             DynamoDbCircuitItem.ToEntry(item));
@@ -380,7 +382,8 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         }
     }
 
-    private static bool IsClientError(Exception ex) => ex is AmazonServiceException or AmazonClientException or HttpRequestException;
+    // TimeoutException: the SDK's answer when an attempt outlasts the client's Timeout, which is not the caller's cancellation.
+    private static bool IsClientError(Exception ex) => ex is AmazonServiceException or AmazonClientException or HttpRequestException or TimeoutException;
 
     private CircuitStateStoreException Describe(string operation, string circuitId, Exception ex)
     {

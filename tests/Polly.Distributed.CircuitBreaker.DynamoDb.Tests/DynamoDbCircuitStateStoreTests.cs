@@ -238,6 +238,24 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
         Assert.Contains($"at {url}", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(4)]
+    public async Task TryIncrementFailureAsync_CallerCancels_StopsWaitingForTheTable(int? expectedFailureCount)
+    {
+        using var server = new LoopbackDownstream { Delay = TimeSpan.FromSeconds(30) };
+        using var client = DynamoDbServer.CreateClient(server.Url.ToString());
+        var store = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = Table });
+        var increment = new CircuitFailureIncrement(Guid.NewGuid().ToString("N"), 1_000_000, 0, 5, 2_000_000) { LastSeenFailureCount = expectedFailureCount };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.TryIncrementFailureAsync(_id, increment, cancel.Token));
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
+        Assert.Equal(1, server.Requests);
+    }
+
     [Fact]
     public async Task Execute_AgainstDynamoDb_OpensSharedCircuitForOtherProcess()
     {

@@ -18,7 +18,7 @@ public sealed class SidecarCircuitsTests
 
         var last = await FailAsync(circuits, times: 3);
 
-        Assert.Equal(SharedCircuitState.Open, last.State);
+        Assert.Equal(StoredCircuitState.Open, last.State);
         Assert.Equal("CLOSED->OPEN", last.Transition);
     }
 
@@ -38,7 +38,7 @@ public sealed class SidecarCircuitsTests
         Assert.True(check.Allowed);
         Assert.Equal("OPEN->HALF-OPEN", check.Transition);
         Assert.NotNull(report);
-        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal(StoredCircuitState.Open, report.State);
         Assert.Equal("HALF-OPEN->OPEN", report.Transition);
     }
 
@@ -48,14 +48,14 @@ public sealed class SidecarCircuitsTests
         var circuits = Circuits(CircuitConsistency.LastWriterWins);
         var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
         Assert.NotNull(check);
-        Assert.Equal(SharedCircuitState.Closed, check.State);
+        Assert.Equal(StoredCircuitState.Closed, check.State);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await _store.WriteAsync(Circuit, new CircuitSnapshot { State = SharedCircuitState.HalfOpen, FailureCount = 3, NextAttemptUnixMs = now, StateTimestampUnixMs = now }, CancellationToken.None);
+        await _store.WriteAsync(Circuit, new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 3, NextAttemptUnixMs = now, StateTimestampUnixMs = now }, CancellationToken.None);
 
         var report = await circuits.ReportAsync(Circuit, failed: true, probeToken: null, CancellationToken.None);
 
         Assert.NotNull(report);
-        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal(StoredCircuitState.Open, report.State);
         Assert.Equal("HALF-OPEN->OPEN", report.Transition);
     }
 
@@ -67,14 +67,14 @@ public sealed class SidecarCircuitsTests
         _time.Advance(TimeSpan.FromSeconds(2));
         var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
         Assert.NotNull(check);
-        Assert.Equal(SharedCircuitState.HalfOpen, check.State);
+        Assert.Equal(StoredCircuitState.HalfOpen, check.State);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         await _store.WriteAsync(Circuit, new CircuitSnapshot { FailureCount = 2, LastFailureUnixMs = now, StateTimestampUnixMs = now }, CancellationToken.None);
 
         var report = await circuits.ReportAsync(Circuit, failed: true, probeToken: null, CancellationToken.None);
 
         Assert.NotNull(report);
-        Assert.Equal(SharedCircuitState.Open, report.State);
+        Assert.Equal(StoredCircuitState.Open, report.State);
         Assert.Equal("CLOSED->OPEN", report.Transition);
     }
 

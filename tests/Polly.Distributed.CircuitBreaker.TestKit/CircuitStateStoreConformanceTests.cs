@@ -62,15 +62,63 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Fact]
-    public async Task WriteAsync_StoredStateIsNewer_SkipsTheLateWrite()
+    public async Task WriteAsync_MissingItem_ReturnsTrueAndCreatesIt()
     {
         var id = NewCircuitId();
-        var newer = SampleSnapshot with { StateTimestampUnixMs = Now + 10 };
-        await Store.WriteAsync(id, newer, CancellationToken.None);
 
-        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 4, StateTimestampUnixMs = Now }, CancellationToken.None);
+        var stored = await Store.WriteAsync(id, SampleSnapshot, CancellationToken.None);
 
+        Assert.True(stored);
+        var entry = await Store.ReadAsync(id, CancellationToken.None);
+        Assert.True(entry.Exists);
+        Assert.Equal(SampleSnapshot, entry.Snapshot);
+    }
+
+    [Fact]
+    public async Task WriteAsync_StoredStateIsOlder_ReturnsTrueAndReplacesIt()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.HalfOpen, ProbeLeaseOwner = "owner", ProbeLeaseExpiresUnixMs = Now + 3_000 }, CancellationToken.None);
+        var newer = SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 0, StateTimestampUnixMs = Now + 10 };
+
+        var stored = await Store.WriteAsync(id, newer, CancellationToken.None);
+
+        Assert.True(stored);
         Assert.Equal(newer, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
+    }
+
+    [Fact]
+    public async Task WriteAsync_StoredStateIsNewer_ReturnsFalseAndKeepsTheStoredItem()
+    {
+        var id = NewCircuitId();
+        var newer = SampleSnapshot with
+        {
+            State = StoredCircuitState.HalfOpen,
+            StateTimestampUnixMs = Now + 10,
+            ProbeLeaseOwner = "owner",
+            ProbeLeaseExpiresUnixMs = Now + 3_000,
+        };
+        Assert.True(await Store.WriteAsync(id, newer, CancellationToken.None));
+
+        var stored = await Store.WriteAsync(id, SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 4, StateTimestampUnixMs = Now }, CancellationToken.None);
+
+        Assert.False(stored);
+        Assert.Equal(newer, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
+    }
+
+    // Every store writes over an equal stateTimestamp: two writes in the same millisecond are ordered by arrival, and a retry
+    // of a write whose answer was lost finds its own timestamp and still reports the write as stored.
+    [Fact]
+    public async Task WriteAsync_StoredStateHasTheSameTimestamp_ReturnsTrueAndReplacesIt()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, SampleSnapshot with { ProbeLeaseOwner = "owner", ProbeLeaseExpiresUnixMs = Now + 3_000 }, CancellationToken.None);
+        var sameMillisecond = SampleSnapshot with { State = StoredCircuitState.Closed, FailureCount = 0, ConsecutiveOpens = 0 };
+
+        var stored = await Store.WriteAsync(id, sameMillisecond, CancellationToken.None);
+
+        Assert.True(stored);
+        Assert.Equal(sameMillisecond, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
     }
 
     [Fact]

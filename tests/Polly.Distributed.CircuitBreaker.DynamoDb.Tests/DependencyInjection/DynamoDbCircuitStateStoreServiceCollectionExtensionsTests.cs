@@ -1,5 +1,10 @@
+using System.Diagnostics;
+using System.Net;
 using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Amazon.Runtime;
 using Microsoft.Extensions.DependencyInjection;
+using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests.DependencyInjection;
 
@@ -84,4 +89,88 @@ public sealed class DynamoDbCircuitStateStoreServiceCollectionExtensionsTests
 
         Assert.Contains($"'{table}' is invalid", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AddDynamoDbCircuitStateStore_NoClientRegistered_BuildsClientWithStandardRetriesOneRetryAndTwoSecondTimeout()
+    {
+        using var services = new ServiceCollection()
+            .AddDynamoDbCircuitStateStore(o =>
+            {
+                o.TableName = "circuits";
+                o.ServiceUrl = "http://127.0.0.1:8000";
+            })
+            .BuildServiceProvider();
+
+        var config = services.GetRequiredService<DynamoDbCircuitStateStore>().Client.Config;
+
+        Assert.Equal(RequestRetryMode.Standard, config.RetryMode);
+        Assert.Equal(1, config.MaxErrorRetry);
+        Assert.True(config.ThrottleRetries);
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Timeout);
+    }
+
+    [Fact]
+    public void AddDynamoDbCircuitStateStore_ClientRegistered_KeepsItsRetrySettings()
+    {
+        using var client = new AmazonDynamoDBClient(new BasicAWSCredentials("a", "b"), new AmazonDynamoDBConfig { ServiceURL = "http://127.0.0.1:1", MaxErrorRetry = 4 });
+        using var services = new ServiceCollection()
+            .AddSingleton<IAmazonDynamoDB>(client)
+            .AddDynamoDbCircuitStateStore(o => o.TableName = "circuits")
+            .BuildServiceProvider();
+
+        var config = services.GetRequiredService<DynamoDbCircuitStateStore>().Client.Config;
+
+        Assert.Equal(4, config.MaxErrorRetry);
+        Assert.Null(config.Timeout);
+    }
+
+    [Fact]
+    public async Task CreateClientConfig_ServerErrors_SendsOneRetry()
+    {
+        using var server = new LoopbackDownstream { Status = HttpStatusCode.InternalServerError, Body = ErrorBody("InternalServerError") };
+        using var store = StoreWithBuiltConfig(server.Url);
+
+        await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync("c", CancellationToken.None));
+
+        Assert.Equal(2, server.Requests);
+    }
+
+    // The SDK has no setting that stops retries of throttled requests; its default for DynamoDB would send this one 11 times
+    // over about two minutes.
+    [Fact]
+    public async Task CreateClientConfig_TableThrottles_SendsOneRetry()
+    {
+        using var server = new LoopbackDownstream { Status = HttpStatusCode.BadRequest, Body = ErrorBody("ProvisionedThroughputExceededException") };
+        using var store = StoreWithBuiltConfig(server.Url);
+
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync("c", CancellationToken.None));
+
+        Assert.IsType<ProvisionedThroughputExceededException>(error.InnerException);
+        Assert.Equal(2, server.Requests);
+    }
+
+    // Without a token (the breaker always passes one), a request gives up after two attempts of the request timeout each.
+    [Fact]
+    public async Task CreateClientConfig_EndpointNeverAnswers_GivesUpAfterTwoTimedOutAttemptsNamingTableAndEndpoint()
+    {
+        using var server = new LoopbackDownstream { Delay = TimeSpan.FromSeconds(30) };
+        using var store = StoreWithBuiltConfig(server.Url);
+
+        var watch = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync("c", CancellationToken.None));
+
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(9));
+        Assert.Equal(2, server.Requests);
+        Assert.IsType<TimeoutException>(error.InnerException);
+        Assert.Contains($"table 'circuits' at {server.Url.ToString().TrimEnd('/')}", error.Message, StringComparison.Ordinal);
+    }
+
+    private static DynamoDbCircuitStateStore StoreWithBuiltConfig(Uri serviceUrl)
+    {
+        var options = new DynamoDbCircuitStateStoreOptions { TableName = "circuits", ServiceUrl = serviceUrl.ToString() };
+        var client = new AmazonDynamoDBClient(new BasicAWSCredentials("local", "local"), DynamoDbCircuitStateStoreServiceCollectionExtensions.CreateClientConfig(options));
+        return new DynamoDbCircuitStateStore(client, options, ownsClient: true);
+    }
+
+    private static string ErrorBody(string type) => $$"""{"__type":"com.amazonaws.dynamodb.v20120810#{{type}}","message":"from the test server"}""";
 }
