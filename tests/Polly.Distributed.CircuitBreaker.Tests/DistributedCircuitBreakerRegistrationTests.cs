@@ -32,7 +32,7 @@ public sealed class DistributedCircuitBreakerRegistrationTests
             previous.Dispose();
         }
 
-        await WaitUntilAsync(() => control.AttachedCount == 1 && provider.CircuitIds.Count == 1);
+        await Eventually.TrueAsync(() => control.AttachedCount == 1 && provider.CircuitIds.Count == 1);
         Assert.Equal(["host-1000"], provider.CircuitIds);
     }
 
@@ -52,7 +52,7 @@ public sealed class DistributedCircuitBreakerRegistrationTests
 
         await registry.DisposeAsync();
 
-        await WaitUntilAsync(() => control.AttachedCount == 0 && provider.CircuitIds.Count == 0);
+        await Eventually.TrueAsync(() => control.AttachedCount == 0 && provider.CircuitIds.Count == 0);
         await control.IsolateAsync();
         for (var i = 0; i < 20; i++)
         {
@@ -68,7 +68,7 @@ public sealed class DistributedCircuitBreakerRegistrationTests
         registry.GetOrAddPipeline("orders", builder => builder.AddDistributedCircuitBreaker(Options("orders", control, provider: null)));
 
         await registry.DisposeAsync();
-        await WaitUntilAsync(() => control.AttachedCount == 0);
+        await Eventually.TrueAsync(() => control.AttachedCount == 0);
         await control.IsolateAsync();
 
         Assert.True((await _store.ReadAsync("orders", CancellationToken.None)).Snapshot.IsIsolated);
@@ -84,15 +84,4 @@ public sealed class DistributedCircuitBreakerRegistrationTests
             ManualControl = control,
             StateProvider = provider,
         };
-
-    // Polly disposes a discarded pipeline on the thread pool once its executions have finished.
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
 }

@@ -177,7 +177,8 @@ internal sealed class CircuitStoreGateway
             CircuitStateStoreOperation.Replace,
             ct => _store.TryReplaceAsync(_circuitId, expected, next, ct),
             static result => result.Current,
-            onLate);
+            onLate,
+            stopOnTimeout: true);
 
     /// <summary>Claims the probe lease; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting.</summary>
     public ValueTask<CircuitWriteResult?> TryClaimProbeAsync(
@@ -193,9 +194,14 @@ internal sealed class CircuitStoreGateway
             CircuitStateStoreOperation.ClaimProbe,
             ct => _store.TryClaimProbeAsync(_circuitId, owner, leaseExpiresUnixMs, now, ct),
             static result => result.Current,
-            onLate);
+            onLate,
+            stopOnTimeout: true);
 
-    /// <summary>Counts a failure; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting.</summary>
+    /// <summary>
+    /// Counts a failure; <paramref name="onLate"/> gets an answer that arrives after the call stopped waiting. A count is
+    /// commutative and conditional on a closed circuit in its window, so one that lands after the call stopped waiting is
+    /// still right: unlike other requests, it is not stopped when the call's store time runs out, only when its caller cancels.
+    /// </summary>
     public ValueTask<CircuitIncrementResult?> TryIncrementFailureAsync(
         ResilienceContext context,
         StoreBudget budget,
@@ -207,7 +213,8 @@ internal sealed class CircuitStoreGateway
             CircuitStateStoreOperation.CountFailure,
             ct => _store.TryIncrementFailureAsync(_circuitId, increment, ct),
             static result => result.Current,
-            onLate);
+            onLate,
+            stopOnTimeout: false);
 
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
     public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
@@ -311,13 +318,14 @@ internal sealed class CircuitStoreGateway
         CircuitStateStoreOperation operation,
         Func<CancellationToken, ValueTask<TResult>> request,
         Func<TResult, StoredCircuit?> storedAfter,
-        Action<TResult>? onLate)
+        Action<TResult>? onLate,
+        bool stopOnTimeout)
         where TResult : struct
     {
         var started = NowMonoMs();
         try
         {
-            var result = await CallAsync(request, budget, late => ApplyLate(late, started, storedAfter, onLate)).ConfigureAwait(false);
+            var result = await CallAsync(request, budget, late => ApplyLate(late, started, storedAfter, onLate), stopOnTimeout).ConfigureAwait(false);
             if (storedAfter(result) is { } current)
             {
                 Apply(current, started, fresh: true);
@@ -343,11 +351,12 @@ internal sealed class CircuitStoreGateway
     }
 
     /// <summary>
-    /// Runs one store request within what is left of <paramref name="budget"/>. On timeout or the caller's cancellation its
-    /// token is cancelled so that the abandoned request stops as soon as the client allows; an answer that still arrives
-    /// goes to <paramref name="onLate"/>, and a late fault is observed.
+    /// Runs one store request within what is left of <paramref name="budget"/>. On the caller's cancellation, and on timeout
+    /// unless <paramref name="stopOnTimeout"/> is <see langword="false"/>, its token is cancelled so that the abandoned
+    /// request stops as soon as the client allows; an answer that still arrives goes to <paramref name="onLate"/>, and a
+    /// late fault is observed.
     /// </summary>
-    private ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null)
+    private ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null, bool stopOnTimeout = true)
     {
         var remaining = Remaining(budget);
         ThrowIfSpent(remaining);
@@ -363,16 +372,16 @@ internal sealed class CircuitStoreGateway
                 return pending;
             }
 
-            return new(WaitAsync(_ => pending, remaining, onLate, onThreadPool: false, budget.CancellationToken));
+            return new(WaitAsync(_ => pending, remaining, onLate, onThreadPool: false, stopOnTimeout, budget.CancellationToken));
         }
 
-        return new(WaitAsync(request, remaining, onLate, onThreadPool: true, budget.CancellationToken));
+        return new(WaitAsync(request, remaining, onLate, onThreadPool: true, stopOnTimeout, budget.CancellationToken));
     }
 
-    private async Task<T> WaitAsync<T>(Func<CancellationToken, ValueTask<T>> request, TimeSpan remaining, Action<T>? onLate, bool onThreadPool, CancellationToken callerToken)
+    private async Task<T> WaitAsync<T>(Func<CancellationToken, ValueTask<T>> request, TimeSpan remaining, Action<T>? onLate, bool onThreadPool, bool stopOnTimeout, CancellationToken callerToken)
     {
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
-        var token = abandon.Token;
+        var token = stopOnTimeout ? abandon.Token : callerToken;
         var task = onThreadPool ? Task.Run(() => StartOnThreadPool(request, token), token) : request(token).AsTask();
         var answered = false;
         try

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
 
@@ -89,6 +91,94 @@ public sealed class CircuitStoreGatewayTests
         Assert.Equal(1, openedCount);
     }
 
+    [Fact]
+    public async Task Execute_OpeningCountLandsLateAndOnOpenedThrows_LogsTheCallbacksError()
+    {
+        var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(400), OnlyCountsAreLate = true };
+        var logger = new FakeLogger();
+        var raised = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "late-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1,
+                StoreTimeout = TimeSpan.FromMilliseconds(100),
+                Logger = logger,
+                OnOpened = _ =>
+                {
+                    raised.TrySetResult();
+                    throw new InvalidOperationException("user callback failed");
+                },
+            })
+            .Build();
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
+        await raised.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Eventually.TrueAsync(() => logger.Collector.GetSnapshot().Any(r => r.Id.Name == "CircuitEventCallbackFailed"));
+        var record = logger.Collector.GetSnapshot().Single(r => r.Id.Name == "CircuitEventCallbackFailed");
+        Assert.Equal(LogLevel.Error, record.Level);
+        Assert.Equal("user callback failed", record.Exception?.Message);
+    }
+
+    [Fact]
+    public async Task Execute_CachedReadOfAStoreThatNeverAnswersInTime_LeavesNoUnobservedTaskException()
+    {
+        var marker = "never-observed-" + Guid.NewGuid().ToString("N");
+        var unobserved = 0;
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
+        {
+            var error = e.Exception.ToString();
+            if (error.Contains(marker, StringComparison.Ordinal) || error.Contains("within 30 ms", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref unobserved);
+            }
+        }
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await CallsWhileReadsFailLateAsync(new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(150), ReadsFail = true, FailureMessage = marker });
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+
+        Assert.Equal(0, unobserved);
+    }
+
+    [Fact]
+    public async Task Execute_WallClockSteppedBackwards_CacheFreshnessStillEndsAfterCacheTtl()
+    {
+        var clock = new SteppedClock(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var store = new TestKit.CountingCircuitStateStore(_shared);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = clock }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "stepped-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                CacheTtl = TimeSpan.FromSeconds(1),
+            })
+            .Build();
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(1, store.Reads);
+
+        // An hour's correction of the wall clock backwards, while 1.5 s pass: the cached entry is stale all the same.
+        clock.Step(wall: TimeSpan.FromHours(-1), monotonic: TimeSpan.FromMilliseconds(1_500));
+        await pipeline.ExecuteAsync(_ => default);
+
+        Assert.Equal(2, store.Reads);
+    }
+
     private static ResiliencePipeline Build(ICircuitStateStore store, TimeSpan storeTimeout, List<(CircuitStateStoreOperation Operation, Exception Error)>? failures = null)
     {
         var reported = failures ?? [];
@@ -153,5 +243,42 @@ public sealed class CircuitStoreGatewayTests
                 return await answer();
             }
         }
+    }
+
+    private static async Task CallsWhileReadsFailLateAsync(ICircuitStateStore store)
+    {
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "unobserved-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                CacheTtl = TimeSpan.FromSeconds(1),
+                StoreTimeout = TimeSpan.FromMilliseconds(30),
+            })
+            .Build();
+        for (var round = 0; round < 3; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => pipeline.ExecuteAsync(_ => default).AsTask()));
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>A clock whose wall time and monotonic time a test moves separately, as an NTP correction does.</summary>
+    private sealed class SteppedClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _wall = start;
+        private long _monotonicTicks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public void Step(TimeSpan wall, TimeSpan monotonic)
+        {
+            _wall += wall;
+            _monotonicTicks += monotonic.Ticks;
+        }
+
+        public override DateTimeOffset GetUtcNow() => _wall;
+
+        public override long GetTimestamp() => _monotonicTicks;
     }
 }

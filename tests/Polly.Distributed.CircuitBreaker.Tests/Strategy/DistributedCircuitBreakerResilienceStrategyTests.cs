@@ -227,6 +227,47 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(["opened", "closed"], _events);
     }
 
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Execute_ContinueOnCapturedContext_RaisesOnOpenedOnTheCallersContext(CircuitConsistency consistency)
+    {
+        var callers = new PostingSynchronizationContext();
+        SynchronizationContext? seen = null;
+        var pipeline = Build(o =>
+        {
+            o.StateStore = new Controller.InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(20), ConditionalDelay = TimeSpan.FromMilliseconds(20) };
+            o.Consistency = consistency;
+            o.FailureThreshold = 1;
+            o.OnOpened = _ =>
+            {
+                seen = SynchronizationContext.Current;
+                return default;
+            };
+        });
+
+        await Task.Run(async () =>
+        {
+            SynchronizationContext.SetSynchronizationContext(callers);
+            var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true);
+            try
+            {
+                var outcome = await pipeline.ExecuteOutcomeAsync(
+                    static (_, _) => new ValueTask<Outcome<int>>(Outcome.FromException<int>(new HttpRequestException("down"))),
+                    context,
+                    0);
+                Assert.IsType<HttpRequestException>(outcome.Exception);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+                SynchronizationContext.SetSynchronizationContext(null);
+            }
+        });
+
+        Assert.Same(callers, seen);
+    }
+
     [Fact]
     public async Task ManualControl_IsolatedBeforeAnyBreakerAttached_IsolatesBreakersAttachedLater()
     {
@@ -236,7 +277,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         var pipeline = Build(o => o.ManualControl = control);
 
         await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
-        await WaitUntilAsync(async () => (await ReadAsync()).IsIsolated);
+        await Eventually.TrueAsync(async () => (await ReadAsync()).IsIsolated);
         await Assert.ThrowsAsync<IsolatedCircuitException>(async () => await Build().ExecuteAsync(_ => default));
 
         await control.CloseAsync();
@@ -582,17 +623,6 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
 
-    // Work that no caller waits for (a detached write) is awaited by polling, bounded so that a broken one fails the test.
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        for (var i = 0; i < 500 && !await condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(await condition());
-    }
-
     private sealed class FailingWriteStore(ICircuitStateStore inner) : ICircuitStateStore
     {
         public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
@@ -629,5 +659,23 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         // Reports what a store reports for an item it cannot count: not counted, the malformed item as read.
         public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
             new(CircuitIncrementOutcome.NotCounted, await ReadAsync(circuitId, cancellationToken));
+    }
+
+    /// <summary>A caller's context (as a UI thread or a classic ASP.NET request has) that runs what is posted to it with itself current.</summary>
+    private sealed class PostingSynchronizationContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) =>
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                SetSynchronizationContext(this);
+                try
+                {
+                    d(state);
+                }
+                finally
+                {
+                    SetSynchronizationContext(null);
+                }
+            });
     }
 }

@@ -1,0 +1,100 @@
+using Polly.CircuitBreaker;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
+
+public class AtomicProtocolTests
+{
+    private const string CircuitId = "orders";
+    private readonly InMemoryCircuitStateStore _shared = new();
+
+    [Fact]
+    public async Task Acquire_CallerCancelsWhileHalfOpenClaimIsInFlight_LeaseThatLandsIsGivenBack()
+    {
+        await OpenDueAsync();
+        var store = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
+        var halfOpened = 0;
+        var pipeline = Build(store, onHalfOpened: () => Interlocked.Increment(ref halfOpened));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(_ => default, cancellation.Token));
+
+        // The store applies the claim anyway (as Redis does): this process made the half-open transition, and gives the lease back.
+        await store.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await ReadAsync()) is { State: StoredCircuitState.HalfOpen, ProbeLeaseOwner: null });
+        await Eventually.TrueAsync(() => Volatile.Read(ref halfOpened) == 1);
+
+        // Another environment probes now, not a whole lease later.
+        var probed = false;
+        await Build(new InterceptingStore(_shared)).ExecuteAsync(_ =>
+        {
+            probed = true;
+            return default;
+        });
+        Assert.True(probed);
+    }
+
+    [Fact]
+    public async Task Acquire_ClaimTimesOutThenLandsLate_LeaseIsGivenBackAndTheProcessProbesAgain()
+    {
+        await OpenDueAsync();
+        var store = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
+        var pipeline = Build(store, storeTimeout: TimeSpan.FromMilliseconds(50));
+        var calls = 0;
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
+        await store.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await ReadAsync()).ProbeLeaseOwner is null);
+
+        Assert.Equal(0, calls);
+        Assert.Equal(StoredCircuitState.HalfOpen, (await ReadAsync()).State);
+    }
+
+    [Fact]
+    public async Task Execute_ProbeCancelledByItsCaller_ReturnsWithoutWaitingForTheLeaseRelease()
+    {
+        await OpenDueAsync();
+        var store = new InterceptingStore(_shared);
+        var pipeline = Build(store, storeTimeout: TimeSpan.FromSeconds(5));
+        using var cancellation = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+            _ =>
+            {
+                // From now on the store answers slowly: the release must not hold the caller who gave up.
+                store.ConditionalDelay = TimeSpan.FromMilliseconds(500);
+                cancellation.Cancel();
+                cancellation.Token.ThrowIfCancellationRequested();
+                return default;
+            },
+            cancellation.Token));
+
+        Assert.False(store.ConditionalApplied.Task.IsCompleted);
+        await store.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await ReadAsync()).ProbeLeaseOwner is null);
+    }
+
+    private ResiliencePipeline Build(ICircuitStateStore store, Action? onHalfOpened = null, TimeSpan? storeTimeout = null) =>
+        new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                SuccessThreshold = 2,
+                StoreTimeout = storeTimeout ?? TimeSpan.FromSeconds(5),
+                OnHalfOpened = _ =>
+                {
+                    onHalfOpened?.Invoke();
+                    return default;
+                },
+            })
+            .Build();
+
+    private async Task OpenDueAsync() =>
+        await _shared.WriteAsync(
+            CircuitId,
+            new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1 },
+            CancellationToken.None);
+
+    private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+}

@@ -1,0 +1,74 @@
+namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
+
+/// <summary>
+/// A store instance of its own (so its breakers get a cache of their own, as another process has) over a shared store,
+/// whose requests a test can delay or precede with another writer's change.
+/// </summary>
+internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStateStore
+{
+    /// <summary>Runs before each last-writer-wins write reaches the store.</summary>
+    public Func<Task>? BeforeWrite { get; set; }
+
+    /// <summary>Delays conditional writes and counts, ignoring cancellation, and applies them after the delay as Redis does.</summary>
+    public TimeSpan ConditionalDelay { get; set; }
+
+    /// <summary>Delays reads, ignoring cancellation.</summary>
+    public TimeSpan ReadDelay { get; set; }
+
+    /// <summary>Makes reads fail after <see cref="ReadDelay"/>.</summary>
+    public bool ReadsFail { get; set; }
+
+    /// <summary>The message of a failed read.</summary>
+    public string FailureMessage { get; set; } = "intercepted read failure";
+
+    /// <summary>Completes when a conditional write that was delayed has been applied.</summary>
+    public TaskCompletionSource ConditionalApplied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
+    {
+        if (ReadDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(ReadDelay, CancellationToken.None);
+        }
+
+        if (ReadsFail)
+        {
+            throw new CircuitStateStoreException(FailureMessage);
+        }
+
+        return await inner.ReadAsync(circuitId, cancellationToken);
+    }
+
+    public async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        if (BeforeWrite is { } before)
+        {
+            BeforeWrite = null;
+            await before();
+        }
+
+        return await inner.WriteAsync(circuitId, snapshot, cancellationToken);
+    }
+
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+        DelayedAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, CancellationToken.None));
+
+    public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+        DelayedAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, CancellationToken.None));
+
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+        DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+
+    private async ValueTask<T> DelayedAsync<T>(Func<ValueTask<T>> request)
+    {
+        if (ConditionalDelay <= TimeSpan.Zero)
+        {
+            return await request();
+        }
+
+        await Task.Delay(ConditionalDelay, CancellationToken.None);
+        var result = await request();
+        ConditionalApplied.TrySetResult();
+        return result;
+    }
+}
