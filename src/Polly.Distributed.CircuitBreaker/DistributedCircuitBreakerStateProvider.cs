@@ -15,9 +15,6 @@ public sealed class DistributedCircuitBreakerStateProvider
 {
     private readonly ConcurrentDictionary<string, Func<CancellationToken, Task<CircuitSnapshot>>> _circuits = new(StringComparer.Ordinal);
 
-    /// <summary>Gets the circuit id of the attached breaker when exactly one circuit is attached, else <see langword="null"/>.</summary>
-    public string? CircuitId => _circuits.Count == 1 ? _circuits.Keys.FirstOrDefault() : null;
-
     /// <summary>Gets the circuit ids of the attached breakers.</summary>
     public IReadOnlyCollection<string> CircuitIds => [.. _circuits.Keys];
 

@@ -5,7 +5,7 @@ using Amazon.Runtime;
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
 
 /// <summary>
-/// Issue 8: the SDK resolves credentials synchronously inside its async call (for example from an instance-metadata
+/// The SDK resolves credentials synchronously inside its async call (for example from an instance-metadata
 /// endpoint that never answers), so the call blocks its thread before any task exists. The breaker's bound must hold anyway.
 /// </summary>
 public sealed class DynamoDbBlockingCredentialsTests

@@ -3,7 +3,7 @@ using Polly.CircuitBreaker;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
 
-/// <summary>Issue 9.3: lease attributes of unexpected types are read the same way by the parser and by the claim condition.</summary>
+/// <summary>Lease attributes of unexpected types are read the same way by the parser and by the claim condition.</summary>
 public sealed class DynamoDbHostileLeaseTests : IDisposable
 {
     private const string Table = "hostile-lease";

@@ -4,7 +4,7 @@ using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests;
 
-/// <summary>Issue 14: a write that DynamoDB applied but whose answer was lost is retried by the SDK, and must count once.</summary>
+/// <summary>A write that DynamoDB applied but whose answer was lost is retried by the SDK, and must count once.</summary>
 public sealed class DynamoDbLostResponseTests
 {
     private const string Table = "lost-response";

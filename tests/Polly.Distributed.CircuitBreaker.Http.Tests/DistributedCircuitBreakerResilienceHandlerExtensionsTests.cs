@@ -93,7 +93,7 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     [Fact]
     public async Task SelectPipelineByAuthority_StateProviderInOptions_ServesEveryHostsCircuit()
     {
-        // Issue 13.1: one provider in the options of per-host pipelines used to break every request to a second host.
+        // One provider in the options of per-host pipelines used to break every request to a second host.
         var provider = new DistributedCircuitBreakerStateProvider();
         using var services = BuildServices(pipeline => pipeline
             .AddResilienceHandler("breaker", (builder, context) => builder.AddDistributedCircuitBreaker(context, o =>
@@ -115,7 +115,7 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     [Fact]
     public async Task ManualControl_CreatedWithCircuitIds_IsolatesBeforeTheFirstRequest()
     {
-        // Issue 13.3: HttpClient pipelines are built on first use; an operator must be able to isolate before that.
+        // HttpClient pipelines are built on first use; an operator must be able to isolate before that.
         var store = new InMemoryCircuitStateStore();
         var control = new DistributedCircuitBreakerManualControl(store, ["orders-fn"]);
         using var services = BuildServices(pipeline => pipeline.AddResilienceHandler("breaker", (builder, context) =>

@@ -86,7 +86,7 @@ public abstract class FleetTests
     [Fact]
     public async Task AtomicFleet_ClocksSkewedBeyondTheLease_AdmitsExactlyOneProbe()
     {
-        // Issue 9.6: eight environments whose clocks differ by up to 280 s, with a 30 s lease.
+        // Eight environments whose clocks differ by up to 280 s, with a 30 s lease.
         var circuitId = NewCircuitId();
         await CreateEnvironmentStore().WriteAsync(
             circuitId,

@@ -5,7 +5,7 @@ using Xunit;
 namespace Polly.Distributed.CircuitBreaker.TestKit;
 
 /// <summary>
-/// Issue 9: .NET breakers sharing one item with the Node.js library, which writes its eight attributes with
+/// .NET breakers sharing one item with the Node.js library, which writes its eight attributes with
 /// <c>UpdateItem ... SET</c> (leaving the lease attributes on the item) and lets every call through while half-open.
 /// Derive once per store.
 /// </summary>

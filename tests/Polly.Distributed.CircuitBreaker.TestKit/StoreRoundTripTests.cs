@@ -5,7 +5,7 @@ using Xunit;
 namespace Polly.Distributed.CircuitBreaker.TestKit;
 
 /// <summary>
-/// Issue 10: the store requests each kind of call costs, counted by the real server (or on the wire), not by the breaker.
+/// The store requests each kind of call costs, counted by the real server (or on the wire), not by the breaker.
 /// The Node library reads and writes on every call; this breaker writes only when the state changes or a failure counts.
 /// Derive once per store.
 /// </summary>

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace Polly.Distributed.CircuitBreaker.DynamoDb.Tests.Readme;
 
-/// <summary>Issue 13: every C# snippet of README.md is compiled (as <see cref="ReadmeSnippets"/>), so the examples cannot rot.</summary>
+/// <summary>Every C# snippet of README.md is compiled (as <see cref="ReadmeSnippets"/>), so the examples cannot rot.</summary>
 public sealed partial class ReadmeSnippetsTests
 {
     [Fact]

@@ -2,7 +2,7 @@ using Polly.Distributed.CircuitBreaker.Redis.Internal;
 
 namespace Polly.Distributed.CircuitBreaker.Redis.Tests.Internal;
 
-/// <summary>Issue 8: URI-form connection strings are parsed, so their password never becomes part of an endpoint name.</summary>
+/// <summary>URI-form connection strings are parsed, so their password never becomes part of an endpoint name.</summary>
 public sealed class RedisConnectionStringTests
 {
     [Fact]

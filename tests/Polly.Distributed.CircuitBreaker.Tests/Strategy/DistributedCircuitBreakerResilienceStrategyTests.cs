@@ -308,7 +308,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
         Assert.Equal(StoredCircuitState.Open, snapshot.State);
         Assert.Equal(CircuitState.Open, await provider.GetCircuitStateAsync());
-        Assert.Equal(CircuitId, provider.CircuitId);
+        Assert.Equal([CircuitId], provider.CircuitIds);
     }
 
     [Fact]

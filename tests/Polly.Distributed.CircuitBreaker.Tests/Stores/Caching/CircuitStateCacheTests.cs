@@ -3,7 +3,7 @@ using Polly.Distributed.CircuitBreaker.Stores.Caching;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Stores.Caching;
 
-/// <summary>Issue 9.7: entries of circuits no longer used are released, so 20,000 ids over a process's life cost nothing after.</summary>
+/// <summary>Entries of circuits no longer used are released, so 20,000 ids over a process's life cost nothing after.</summary>
 public class CircuitStateCacheTests
 {
     [Fact]
