@@ -13,7 +13,7 @@ namespace Polly.Distributed.CircuitBreaker;
 /// <remarks>Each read goes to the store (and refreshes the process cache); a store error is thrown to the caller.</remarks>
 public sealed class DistributedCircuitBreakerStateProvider
 {
-    private readonly ConcurrentDictionary<string, Func<CancellationToken, Task<CircuitSnapshot>>> _circuits = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, AttachedCircuit> _circuits = new(StringComparer.Ordinal);
 
     /// <summary>Gets the circuit ids of the attached breakers.</summary>
     public IReadOnlyCollection<string> CircuitIds => [.. _circuits.Keys];
@@ -28,7 +28,7 @@ public sealed class DistributedCircuitBreakerStateProvider
         var circuits = _circuits.ToArray();
         return circuits.Length switch
         {
-            1 => circuits[0].Value(cancellationToken),
+            1 => circuits[0].Value.ReadAsync(cancellationToken),
             0 => throw new InvalidOperationException("No distributed circuit breaker uses this state provider: build a pipeline with it first."),
             _ => throw new InvalidOperationException(
                 $"This state provider serves {circuits.Length} circuits ({string.Join(", ", circuits.Select(c => c.Key).Order(StringComparer.Ordinal))}): pass the circuit id to read."),
@@ -44,9 +44,20 @@ public sealed class DistributedCircuitBreakerStateProvider
     public Task<CircuitSnapshot> GetSnapshotAsync(string circuitId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(circuitId);
-        return _circuits.TryGetValue(circuitId, out var read)
-            ? read(cancellationToken)
-            : throw new InvalidOperationException($"No distributed circuit breaker attached to this state provider uses the circuit id '{circuitId}'.");
+        return Find(circuitId).ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Gets the state of this process's own circuit for one of the circuits this provider serves: the circuit it keeps beside
+    /// the shared one, which opens on this process's failures alone when the shared circuit has not opened. No store is read.
+    /// </summary>
+    /// <param name="circuitId">The circuit id, one of <see cref="CircuitIds"/>.</param>
+    /// <returns>The state of this process's own circuit.</returns>
+    /// <exception cref="InvalidOperationException">No breaker attached to this provider uses that circuit id.</exception>
+    public LocalCircuitState GetLocalCircuitState(string circuitId)
+    {
+        ArgumentNullException.ThrowIfNull(circuitId);
+        return Find(circuitId).LocalState();
     }
 
     /// <summary>Reads the shared state of the one circuit this provider serves as Polly's <see cref="CircuitState"/>.</summary>
@@ -68,8 +79,15 @@ public sealed class DistributedCircuitBreakerStateProvider
     // (the pipeline was disposed or reloaded) lets go of the controller unless a newer one took its place.
     internal IDisposable Attach<TResult>(DistributedCircuitController<TResult> controller)
     {
-        var entry = new KeyValuePair<string, Func<CancellationToken, Task<CircuitSnapshot>>>(controller.CircuitId, controller.ReadSnapshotAsync);
+        var entry = new KeyValuePair<string, AttachedCircuit>(controller.CircuitId, new AttachedCircuit(controller.ReadSnapshotAsync, () => controller.LocalState));
         _circuits[entry.Key] = entry.Value;
         return new Registration(() => _circuits.TryRemove(entry));
     }
+
+    private AttachedCircuit Find(string circuitId) =>
+        _circuits.TryGetValue(circuitId, out var circuit)
+            ? circuit
+            : throw new InvalidOperationException($"No distributed circuit breaker attached to this state provider uses the circuit id '{circuitId}'.");
+
+    private sealed record AttachedCircuit(Func<CancellationToken, Task<CircuitSnapshot>> ReadAsync, Func<LocalCircuitState> LocalState);
 }

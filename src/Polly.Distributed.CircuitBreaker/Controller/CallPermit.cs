@@ -7,7 +7,8 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// <param name="Observed">The stored entry the decision was made on, or <see langword="null"/> when the store failed.</param>
 /// <param name="ProbeOwner">In atomic mode, the lease identity when this call is the half-open probe.</param>
 /// <param name="StoreTimeLeft">What the call may still spend waiting for the store when it records its outcome.</param>
-internal readonly record struct CallPermit(Exception? Rejection, StoredCircuit? Observed, string? ProbeOwner, TimeSpan StoreTimeLeft)
+/// <param name="LocalProbe">Whether the call is the probe of this process's own half-open circuit (<see cref="LocalCircuit"/>).</param>
+internal readonly record struct CallPermit(Exception? Rejection, StoredCircuit? Observed, string? ProbeOwner, TimeSpan StoreTimeLeft, bool LocalProbe = false)
 {
     public static CallPermit FailedOpen(TimeSpan storeTimeLeft) => new(null, null, null, storeTimeLeft);
 

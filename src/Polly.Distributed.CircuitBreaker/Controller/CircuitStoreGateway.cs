@@ -256,7 +256,7 @@ internal sealed class CircuitStoreGateway
     private TimeoutException DidNotAnswer(Exception inner) =>
         new($"The circuit state store did not answer within {StoreTimeout.TotalMilliseconds} ms, the call's store time budget.", inner);
 
-    private long NowMonoMs() => _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
+    public long NowMonoMs() => _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
 
     private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
 

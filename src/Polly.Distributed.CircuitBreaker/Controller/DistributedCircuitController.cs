@@ -1,4 +1,5 @@
 using Polly.Distributed.CircuitBreaker.State;
+using Polly.Distributed.CircuitBreaker.Telemetry;
 using Polly.Telemetry;
 
 namespace Polly.Distributed.CircuitBreaker.Controller;
@@ -15,6 +16,8 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly CircuitTransitionEvents<TResult> _events;
     private readonly CircuitRejections _rejections;
     private readonly CircuitProtocol<TResult> _protocol;
+    private readonly LocalCircuit _local;
+    private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly object _isolationGate = new();
     private volatile bool _isolationPending;
     private Task? _isolating;
@@ -43,6 +46,8 @@ internal sealed class DistributedCircuitController<TResult>
             options.OnStateStoreFailure);
         _events = new CircuitTransitionEvents<TResult>(options, telemetry);
         _rejections = new CircuitRejections(CircuitId, telemetry);
+        _local = new LocalCircuit(settings);
+        _telemetry = telemetry;
         _protocol = options.Consistency == CircuitConsistency.Atomic
             ? new AtomicProtocol<TResult>(_store, _events, _rejections, settings)
             : new LastWriterWinsProtocol<TResult>(_store, _events, _rejections, settings);
@@ -53,6 +58,9 @@ internal sealed class DistributedCircuitController<TResult>
     /// <summary>Gets the last state this process saw for the circuit, however old; <see langword="null"/> when it saw none.</summary>
     public CircuitSnapshot? LastKnownSnapshot => _store.LastKnown?.Snapshot;
 
+    /// <summary>Gets the state of this process's own circuit.</summary>
+    public LocalCircuitState LocalState => _local.State;
+
     /// <summary>Decides whether a call may pass, making the transition that is due.</summary>
     public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)
     {
@@ -61,6 +69,84 @@ internal sealed class DistributedCircuitController<TResult>
             return new(RejectWhileIsolating());
         }
 
+        return _local.IsClosed ? AcquireSharedAsync(context) : AcquireThroughLocalCircuit(context);
+    }
+
+    /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
+    public ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    {
+        var recording = RecordSharedAsync(context, permit, failed, outcome);
+        if (!failed && !permit.LocalProbe)
+        {
+            return recording;
+        }
+
+        if (!recording.IsCompletedSuccessfully)
+        {
+            return RecordLocallyAfterAsync(recording, context, permit, failed);
+        }
+
+        RecordLocally(context, permit, failed);
+        return default;
+    }
+
+    /// <summary>Gives back the probe lease of a call whose outcome will not be recorded; the caller does not wait.</summary>
+    public void ReleaseProbe(CallPermit permit)
+    {
+        if (permit.LocalProbe)
+        {
+            _local.ReleaseProbe();
+        }
+
+        _protocol.ReleaseProbe(permit);
+    }
+
+    private ValueTask<CallPermit> AcquireThroughLocalCircuit(ResilienceContext context)
+    {
+        switch (_local.Admit(_store.NowMonoMs(), out var retryAfterMs))
+        {
+            case LocalAdmission.Rejected:
+                return new(CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null));
+            case LocalAdmission.Allowed:
+                return AcquireSharedAsync(context);
+        }
+
+        var acquiring = AcquireSharedAsync(context);
+        if (!acquiring.IsCompletedSuccessfully)
+        {
+            return AcquireLocalProbeAsync(acquiring, context);
+        }
+
+        return new(AsLocalProbe(acquiring.Result));
+    }
+
+    private async ValueTask<CallPermit> AcquireLocalProbeAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)
+    {
+        try
+        {
+            return AsLocalProbe(await acquiring.ConfigureAwait(context.ContinueOnCapturedContext));
+        }
+        catch
+        {
+            _local.ReleaseProbe();
+            throw;
+        }
+    }
+
+    // The shared circuit rejected the local probe: another call of this process may probe once it lets calls through.
+    private CallPermit AsLocalProbe(CallPermit permit)
+    {
+        if (permit.Rejection is not null)
+        {
+            _local.ReleaseProbe();
+            return permit;
+        }
+
+        return permit with { LocalProbe = true };
+    }
+
+    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context)
+    {
         // A state known at once (a fresh cache entry, or a store that answered inline) decides a closed or an open circuit
         // with no wait, and nothing allocated but the rejection.
         StoredCircuit? known = null;
@@ -81,8 +167,7 @@ internal sealed class DistributedCircuitController<TResult>
         return _protocol.AcquireAsync(context, _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
     }
 
-    /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
-    public ValueTask RecordAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
+    private ValueTask RecordSharedAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
     {
         if (!_protocol.MustRecord(permit, failed))
         {
@@ -98,8 +183,33 @@ internal sealed class DistributedCircuitController<TResult>
         return _protocol.RecordAsync(context, _store.StartBudget(permit.StoreTimeLeft, context.CancellationToken), permit, failed, outcome);
     }
 
-    /// <summary>Gives back the probe lease of a call whose outcome will not be recorded; the caller does not wait.</summary>
-    public void ReleaseProbe(CallPermit permit) => _protocol.ReleaseProbe(permit);
+    private async ValueTask RecordLocallyAfterAsync(ValueTask recording, ResilienceContext context, CallPermit permit, bool failed)
+    {
+        try
+        {
+            await recording.ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+        finally
+        {
+            RecordLocally(context, permit, failed);
+        }
+    }
+
+    private void RecordLocally(ResilienceContext context, CallPermit permit, bool failed)
+    {
+        if (failed)
+        {
+            var sharedOpen = _store.LastKnown?.Snapshot.State == StoredCircuitState.Open;
+            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, sharedOpen))
+            {
+                _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
+            }
+        }
+        else if (_local.RecordSuccess(permit.LocalProbe))
+        {
+            _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
+        }
+    }
 
     /// <summary>
     /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when

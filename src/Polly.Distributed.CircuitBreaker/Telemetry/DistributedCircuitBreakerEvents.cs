@@ -1,7 +1,7 @@
 namespace Polly.Distributed.CircuitBreaker.Telemetry;
 
 /// <summary>
-/// Telemetry event names: Polly's own breaker names plus one for store failures.
+/// Telemetry event names: Polly's own breaker names, one for store failures, and two for this process's own circuit.
 /// </summary>
 internal static class DistributedCircuitBreakerEvents
 {
@@ -9,4 +9,6 @@ internal static class DistributedCircuitBreakerEvents
     public const string OnCircuitClosed = "OnCircuitClosed";
     public const string OnCircuitHalfOpened = "OnCircuitHalfOpened";
     public const string OnCircuitStateStoreFailure = "OnCircuitStateStoreFailure";
+    public const string OnLocalCircuitOpened = "OnLocalCircuitOpened";
+    public const string OnLocalCircuitClosed = "OnLocalCircuitClosed";
 }

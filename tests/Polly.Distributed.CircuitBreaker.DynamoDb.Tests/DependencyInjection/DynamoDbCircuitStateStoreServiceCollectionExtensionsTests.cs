@@ -159,8 +159,10 @@ public sealed class DynamoDbCircuitStateStoreServiceCollectionExtensionsTests
         var watch = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<CircuitStateStoreException>(async () => await store.ReadAsync("c", CancellationToken.None));
 
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(9));
-        Assert.Equal(2, server.Requests);
+        // Two attempts of 2 s each, not the SDK's default of eleven. The socket handler may resend a request once on its own
+        // when the abandoned connection is reused, so the server can see one more.
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(12));
+        Assert.InRange(server.Requests, 2, 3);
         Assert.IsType<TimeoutException>(error.InnerException);
         Assert.Contains($"table 'circuits' at {server.Url.ToString().TrimEnd('/')}", error.Message, StringComparison.Ordinal);
     }

@@ -1,0 +1,147 @@
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Controller;
+
+/// <summary>
+/// This process's own breaker beside the shared one, with the same thresholds, window and break: it counts only this
+/// process's failures, as Polly's breaker would, and opens when they reach the threshold while the shared circuit has not
+/// opened (its count was lost to a last-writer-wins overwrite, the store could not take it, or the fleet's quorum is not
+/// met). It writes nothing to the store. So, whatever the store does, one environment never makes more than
+/// <c>FailureThreshold</c> failed calls per closed episode, and probes at most once per half-open window of its own.
+/// </summary>
+/// <remarks>Times are milliseconds of the monotonic clock.</remarks>
+internal sealed class LocalCircuit(CircuitBreakerSettings settings)
+{
+    private readonly object _gate = new();
+    private volatile LocalCircuitState _state;
+    private long _failures;
+    private long _lastFailureMonoMs;
+    private long _openUntilMonoMs;
+    private long _consecutiveOpens;
+    private bool _probeOut;
+
+    /// <summary>Gets the state of this process's own circuit.</summary>
+    public LocalCircuitState State => _state;
+
+    /// <summary>Gets a value indicating whether this process's own circuit is closed; cheap enough for every call.</summary>
+    public bool IsClosed => _state == LocalCircuitState.Closed;
+
+    /// <summary>Decides a call while this process's own circuit is not closed.</summary>
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="retryAfterMs">For a rejection, how long until the local break ends.</param>
+    /// <returns>Whether the call may go on to the shared circuit, and whether it is the local probe.</returns>
+    public LocalAdmission Admit(long nowMonoMs, out long retryAfterMs)
+    {
+        lock (_gate)
+        {
+            retryAfterMs = 0;
+            switch (_state)
+            {
+                case LocalCircuitState.Closed:
+                    return LocalAdmission.Allowed;
+
+                case LocalCircuitState.Open when nowMonoMs < _openUntilMonoMs:
+                    retryAfterMs = _openUntilMonoMs - nowMonoMs;
+                    return LocalAdmission.Rejected;
+
+                default:
+                    _state = LocalCircuitState.HalfOpen;
+                    if (_probeOut)
+                    {
+                        return LocalAdmission.Rejected;
+                    }
+
+                    _probeOut = true;
+                    return LocalAdmission.Probe;
+            }
+        }
+    }
+
+    /// <summary>Counts a failure of this process; <see langword="true"/> when it opened this process's own circuit.</summary>
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="wasProbe">Whether the call was the local probe.</param>
+    /// <param name="sharedCircuitOpen">Whether the shared circuit is known to be open: the fleet has taken over, and this episode ends.</param>
+    public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen)
+    {
+        lock (_gate)
+        {
+            if (wasProbe)
+            {
+                _probeOut = false;
+            }
+
+            if (sharedCircuitOpen)
+            {
+                CloseLocked();
+                return false;
+            }
+
+            if (_state == LocalCircuitState.HalfOpen && wasProbe)
+            {
+                _consecutiveOpens = CircuitStateMachine.Increment(_consecutiveOpens);
+                OpenLocked(nowMonoMs);
+                return true;
+            }
+
+            if (_state != LocalCircuitState.Closed)
+            {
+                return false;
+            }
+
+            _failures = _failures > 0 && nowMonoMs - _lastFailureMonoMs > settings.FailureWindowMs ? 1 : CircuitStateMachine.Increment(_failures);
+            _lastFailureMonoMs = nowMonoMs;
+            if (_failures < settings.FailureThreshold)
+            {
+                return false;
+            }
+
+            _consecutiveOpens = 0;
+            OpenLocked(nowMonoMs);
+            return true;
+        }
+    }
+
+    /// <summary>Records a success; <see langword="true"/> when the local probe closed this process's own circuit.</summary>
+    public bool RecordSuccess(bool wasProbe)
+    {
+        if (!wasProbe)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            _probeOut = false;
+            if (_state != LocalCircuitState.HalfOpen)
+            {
+                return false;
+            }
+
+            CloseLocked();
+            return true;
+        }
+    }
+
+    /// <summary>Gives the local probe back: its call ended with no outcome to judge, or the shared circuit rejected it.</summary>
+    public void ReleaseProbe()
+    {
+        lock (_gate)
+        {
+            _probeOut = false;
+        }
+    }
+
+    private void OpenLocked(long nowMonoMs)
+    {
+        _failures = 0;
+        _openUntilMonoMs = nowMonoMs + CircuitStateMachine.BreakDurationMs(_consecutiveOpens, settings);
+        _state = LocalCircuitState.Open;
+    }
+
+    private void CloseLocked()
+    {
+        _failures = 0;
+        _consecutiveOpens = 0;
+        _state = LocalCircuitState.Closed;
+    }
+}
