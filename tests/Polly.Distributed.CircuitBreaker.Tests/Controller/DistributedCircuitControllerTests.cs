@@ -3,7 +3,7 @@ using Polly.CircuitBreaker;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
 
-/// <summary>Regression tests from the review of the I/O layer: stale reads, cached writes, writes that land but time out.</summary>
+/// <summary>Stale reads, cached writes, writes that land but time out, and the per-environment floor whatever the store does.</summary>
 public class DistributedCircuitControllerTests
 {
     private const string CircuitId = "orders";
@@ -135,6 +135,59 @@ public class DistributedCircuitControllerTests
         Assert.Equal(TimeSpan.FromDays(365), rejection.RetryAfter);
     }
 
+    [Fact]
+    public async Task Execute_LastWriterWinsCountsOverwrittenByTheFleet_ThisEnvironmentStopsAtTheThreshold()
+    {
+        var store = new OverwrittenCountsStore(_shared, () => Now);
+        var pipeline = Build(store, CircuitConsistency.LastWriterWins, cacheTtl: TimeSpan.Zero);
+
+        var reached = await CallDeadDependencyAsync(pipeline, 20);
+
+        Assert.Equal(5, reached);
+        Assert.Equal(0, (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public async Task Execute_AtomicCountsRefusedWhileReadsWork_ThisEnvironmentStopsAtTheThreshold()
+    {
+        var pipeline = Build(new RefusedCountsStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero);
+
+        var reached = await CallDeadDependencyAsync(pipeline, 20);
+
+        Assert.Equal(5, reached);
+    }
+
+    [Fact]
+    public async Task Execute_LocalBreakEnds_OneProbeThenClosesOnItsSuccess()
+    {
+        var pipeline = Build(new RefusedCountsStore(_shared), CircuitConsistency.Atomic, cacheTtl: TimeSpan.Zero);
+        await CallDeadDependencyAsync(pipeline, 5);
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var release = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = pipeline.ExecuteAsync(async _ => await release.Task).AsTask();
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
+        release.SetResult(1);
+        await probe;
+
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+    }
+
+    private static async Task<int> CallDeadDependencyAsync(ResiliencePipeline pipeline, int calls)
+    {
+        var reached = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(async () => await pipeline.ExecuteAsync<int>(_ =>
+            {
+                reached++;
+                throw new HttpRequestException("dead");
+            }));
+        }
+
+        return reached;
+    }
+
     private ResiliencePipeline Build(
         ICircuitStateStore store,
         CircuitConsistency consistency,
@@ -170,7 +223,7 @@ public class DistributedCircuitControllerTests
     {
         public virtual ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
 
-        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
+        public virtual ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
 
         public virtual ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
             inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
@@ -229,5 +282,25 @@ public class DistributedCircuitControllerTests
 
             return result;
         }
+    }
+
+    /// <summary>Every write of this process is overwritten at once by the rest of a busy fleet, which keeps the count at zero.</summary>
+    private sealed class OverwrittenCountsStore(ICircuitStateStore inner, Func<long> now) : SeparateCacheStore(inner)
+    {
+        private readonly ICircuitStateStore _inner = inner;
+
+        public override async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
+        {
+            var written = await base.WriteAsync(circuitId, snapshot, cancellationToken);
+            await _inner.WriteAsync(circuitId, CircuitSnapshot.Initial with { StateTimestampUnixMs = Math.Max(now(), snapshot.StateTimestampUnixMs) + 1 }, cancellationToken);
+            return written;
+        }
+    }
+
+    /// <summary>Reads are answered; every count is refused, as by a throttled item.</summary>
+    private sealed class RefusedCountsStore(ICircuitStateStore inner) : SeparateCacheStore(inner)
+    {
+        public override ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+            throw new CircuitStateStoreException("ProvisionedThroughputExceededException");
     }
 }

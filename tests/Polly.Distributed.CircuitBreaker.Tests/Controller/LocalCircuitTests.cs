@@ -1,0 +1,101 @@
+using Polly.Distributed.CircuitBreaker.Controller;
+using Polly.Distributed.CircuitBreaker.State;
+
+namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
+
+public class LocalCircuitTests
+{
+    private static readonly CircuitBreakerSettings Settings = new(
+        FailureThreshold: 3,
+        SuccessThreshold: 2,
+        BreakDurationMs: 1_000,
+        MaxBreakDurationMs: 3_000,
+        FailureWindowMs: 10_000,
+        ProbeLeaseMs: 30_000);
+
+    [Fact]
+    public void RecordFailure_ReachingThreshold_OpensAndRejectsUntilTheBreakEnds()
+    {
+        var local = new LocalCircuit(Settings);
+
+        Assert.False(local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false));
+        Assert.False(local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false));
+        Assert.True(local.RecordFailure(2, wasProbe: false, sharedCircuitOpen: false));
+
+        Assert.Equal(LocalCircuitState.Open, local.State);
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(500, out var retryAfterMs));
+        Assert.Equal(502, retryAfterMs);
+    }
+
+    [Fact]
+    public void RecordFailure_AfterTheFailureWindow_CountsFromOne()
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false);
+
+        Assert.False(local.RecordFailure(10_002, wasProbe: false, sharedCircuitOpen: false));
+        Assert.False(local.RecordFailure(10_003, wasProbe: false, sharedCircuitOpen: false));
+        Assert.Equal(LocalCircuitState.Closed, local.State);
+    }
+
+    [Fact]
+    public void RecordFailure_SharedCircuitOpen_EndsTheLocalEpisodeWithoutOpening()
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false);
+
+        Assert.False(local.RecordFailure(2, wasProbe: false, sharedCircuitOpen: true));
+        Assert.False(local.RecordFailure(3, wasProbe: false, sharedCircuitOpen: false));
+        Assert.Equal(LocalCircuitState.Closed, local.State);
+    }
+
+    [Fact]
+    public void Admit_BreakEnded_LetsOneProbeThrough()
+    {
+        var local = Opened();
+
+        Assert.Equal(LocalAdmission.Probe, local.Admit(1_100, out _));
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(1_101, out _));
+        local.ReleaseProbe();
+        Assert.Equal(LocalAdmission.Probe, local.Admit(1_102, out _));
+    }
+
+    [Fact]
+    public void RecordFailure_ProbeFails_ReopensWithDoubledBreak()
+    {
+        var local = Opened();
+        local.Admit(1_100, out _);
+
+        Assert.True(local.RecordFailure(1_200, wasProbe: true, sharedCircuitOpen: false));
+
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(3_199, out var retryAfterMs));
+        Assert.Equal(1, retryAfterMs);
+        Assert.Equal(LocalAdmission.Probe, local.Admit(3_200, out _));
+    }
+
+    [Fact]
+    public void RecordSuccess_ProbeSucceeds_Closes()
+    {
+        var local = Opened();
+        local.Admit(1_100, out _);
+
+        Assert.False(local.RecordSuccess(wasProbe: false));
+        Assert.True(local.RecordSuccess(wasProbe: true));
+
+        Assert.Equal(LocalCircuitState.Closed, local.State);
+        Assert.Equal(LocalAdmission.Allowed, local.Admit(1_101, out _));
+    }
+
+    private static LocalCircuit Opened()
+    {
+        var local = new LocalCircuit(Settings);
+        for (var i = 0; i < Settings.FailureThreshold; i++)
+        {
+            local.RecordFailure(i * 10, wasProbe: false, sharedCircuitOpen: false);
+        }
+
+        return local;
+    }
+}
