@@ -144,7 +144,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(increment);
 
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
-        if (increment.LastSeenFailureCount is { } expected && expected + 1 >= increment.FailureThreshold)
+        if (increment.LastSeenFailureCount is { } expected && expected + increment.Count >= increment.FailureThreshold)
         {
             // The uncontended opening in one request; when the hint is stale, the count below goes the usual way.
             var countAndOpen = NewUpdate(circuitId);

@@ -149,6 +149,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             increment.WindowStartUnixMs,
             increment.FailureThreshold,
             increment.OpenUntilUnixMs,
+            increment.Count,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.IncrementFailure, arguments).ConfigureAwait(false);

@@ -411,6 +411,38 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Theory]
+    [InlineData(1, 10, 4, CircuitIncrementOutcome.Counted)]
+    [InlineData(1, 60_001, 3, CircuitIncrementOutcome.Counted)]
+    [InlineData(2, 10, 5, CircuitIncrementOutcome.CountedAndOpened)]
+    public async Task TryIncrementFailureAsync_SeveralFailuresInOneRequest_CountsThemAll(long storedCount, long lastFailureAgo, long expectedCount, CircuitIncrementOutcome expected)
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = storedCount, LastFailureUnixMs = Now - lastFailureAgo }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { Count = 3 }, CancellationToken.None);
+
+        Assert.Equal(expected, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(expectedCount, stored.FailureCount);
+        Assert.Equal(expected == CircuitIncrementOutcome.CountedAndOpened ? StoredCircuitState.Open : StoredCircuitState.Closed, stored.State);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(null)]
+    public async Task TryIncrementFailureAsync_SeveralFailuresReachingThresholdWithOrWithoutHint_OpensOnce(int? hint)
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 2, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { Count = 3, LastSeenFailureCount = hint }, CancellationToken.None)));
+
+        Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
+        Assert.Equal(StoredCircuitState.Open, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.State);
+    }
+
+    [Theory]
     [InlineData(4)]
     [InlineData(null)]
     public async Task TryIncrementFailureAsync_ReachesThresholdWithOrWithoutHint_OpensOnce(int? hint)

@@ -1,8 +1,9 @@
 namespace Polly.Distributed.CircuitBreaker;
 
 /// <summary>
-/// A request to count one failure of a closed circuit in the store, atomically and in one step, and to open the
-/// circuit when the count reaches <see cref="FailureThreshold"/>. <see cref="ApplyTo"/> is the rule every store applies.
+/// A request to count failures of a closed circuit in the store (<see cref="Count"/> of them: a process sends the
+/// failures of its concurrent calls as one request), atomically and in one step, and to open the circuit when the count
+/// reaches <see cref="FailureThreshold"/>. <see cref="ApplyTo"/> is the rule every store applies.
 /// </summary>
 /// <remarks>
 /// A request that the store receives twice (a client retry after a lost response) must be counted once: stores whose
@@ -23,10 +24,19 @@ public sealed record CircuitFailureIncrement(
     /// <summary>
     /// Gets the failure count the caller last saw stored for the closed circuit in the current window, or <see langword="null"/>.
     /// Only a hint: a store whose count and opening are separate requests may send one conditional request that counts and
-    /// opens when the stored count is exactly this and one more reaches <see cref="FailureThreshold"/>, and must apply the
+    /// opens when the stored count is exactly this and <see cref="Count"/> more reach <see cref="FailureThreshold"/>, and must apply the
     /// request as <see cref="ApplyTo"/> does whatever the hint says.
     /// </summary>
     public long? LastSeenFailureCount { get; init; }
+
+    /// <summary>Gets how many failures the request counts; at least 1.</summary>
+    public long Count
+    {
+        get => _count;
+        init => _count = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A count request carries at least one failure.");
+    }
+
+    private readonly long _count = 1;
 
     /// <summary>
     /// Applies the request to a stored state, as every store must, as one atomic change:
@@ -34,9 +44,9 @@ public sealed record CircuitFailureIncrement(
     /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:
     /// <see cref="CircuitIncrementOutcome.NotCounted"/>. A store also counts nothing on an item whose failure count or
     /// last failure time it cannot read as numbers.</item>
-    /// <item>Otherwise the failure count becomes 1 when the last failure time is not 0 and before
-    /// <see cref="WindowStartUnixMs"/>, else the stored count plus one (saturating); the last failure time and the state
-    /// timestamp become <see cref="NowUnixMs"/>.</item>
+    /// <item>Otherwise the failure count becomes <see cref="Count"/> when the last failure time is not 0 and before
+    /// <see cref="WindowStartUnixMs"/>, else the stored count plus <see cref="Count"/> (saturating); the last failure time
+    /// and the state timestamp become <see cref="NowUnixMs"/>.</item>
     /// <item>If the new count is at least <see cref="FailureThreshold"/>, the circuit opens until <see cref="OpenUntilUnixMs"/>
     /// with no consecutive opens and no success or lease: exactly one writer opens it.</item>
     /// </list>
@@ -52,8 +62,8 @@ public sealed record CircuitFailureIncrement(
         }
 
         var failures = current.LastFailureUnixMs != 0 && current.LastFailureUnixMs < WindowStartUnixMs
-            ? 1
-            : current.FailureCount == long.MaxValue ? long.MaxValue : current.FailureCount + 1;
+            ? Count
+            : current.FailureCount > long.MaxValue - Count ? long.MaxValue : current.FailureCount + Count;
         var counted = current with { FailureCount = failures, LastFailureUnixMs = NowUnixMs, StateTimestampUnixMs = NowUnixMs };
         if (failures < FailureThreshold)
         {

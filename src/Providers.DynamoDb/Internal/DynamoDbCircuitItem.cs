@@ -128,7 +128,7 @@ internal static class DynamoDbCircuitItem
     }
 
     /// <summary>
-    /// Builds the failure count within the window: <c>ADD</c> one to a valid count of a closed circuit whose last failure
+    /// Builds the failure count within the window: <c>ADD</c> the request's count to a valid count of a closed circuit whose last failure
     /// is still in the window. While the count is below <see cref="MaxRecentWriteIds"/>, the request's id is added, so a
     /// retry of an applied request is recognised; past that (a threshold above it, or an opening that is late) the count is
     /// added without it, so items stay small. (Conditions stay flat: the local emulator's parser slows down sharply with
@@ -143,7 +143,7 @@ internal static class DynamoDbCircuitItem
         var zero = ValueOf(request, Number(0));
 
         request.UpdateExpression =
-            $"ADD {count} {ValueOf(request, Number(1))}{(idsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")} " +
+            $"ADD {count} {ValueOf(request, Number(increment.Count))}{(idsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")} " +
             $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}";
         request.ConditionExpression =
             $"{ClosedCondition(request)} " +
@@ -162,7 +162,7 @@ internal static class DynamoDbCircuitItem
     /// <summary>The id this store records for a request: short, to keep items small (the breaker's ids are random hex).</summary>
     public static string ShortWriteId(string writeId) => writeId.Length <= 16 ? writeId : writeId[..16];
 
-    /// <summary>Builds the first failure of a new window: count 1 on a closed circuit whose last failure is before the window.</summary>
+    /// <summary>Builds the first failures of a new window: the request's count on a closed circuit whose last failure is before the window.</summary>
     public static void SetFailureWindowRestart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId)
     {
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
@@ -170,7 +170,7 @@ internal static class DynamoDbCircuitItem
         var zero = ValueOf(request, Number(0));
 
         request.UpdateExpression =
-            $"SET {NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {ValueOf(request, Number(1))}, {lastFailure} = {now}, " +
+            $"SET {NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
             $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}";
         request.ConditionExpression =
@@ -204,7 +204,7 @@ internal static class DynamoDbCircuitItem
 
         request.UpdateExpression =
             $"SET {OpeningAssignments(request, increment, openWriteId)}, " +
-            $"{count} = {ValueOf(request, Number(expectedCount + 1))}, {lastFailure} = {now}, " +
+            $"{count} = {ValueOf(request, Number(expectedCount + increment.Count))}, {lastFailure} = {now}, " +
             $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))}) " +
             RemoveLease(request);
         request.ConditionExpression =

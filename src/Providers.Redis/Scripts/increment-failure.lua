@@ -2,7 +2,8 @@
 -- KEYS[1]: the circuit hash.
 -- ARGV[1]: n, the number of owned fields; ARGV[2 .. n+1]: their names (returned encoded as in try-replace.lua);
 -- ARGV[n+2]: now; ARGV[n+3]: the window start (an older last failure no longer counts);
--- ARGV[n+4]: the count at which the circuit opens; ARGV[n+5]: the next attempt time of an opened circuit.
+-- ARGV[n+4]: the count at which the circuit opens; ARGV[n+5]: the next attempt time of an opened circuit;
+-- ARGV[n+6]: how many failures the request counts.
 -- Numbers are read with the grammar of the .NET parser: digits, an optional fraction and exponent, no sign.
 -- Returns {0 not counted | 1 counted | 2 counted and opened, current value of each field after the call}.
 local key = KEYS[1]
@@ -11,6 +12,7 @@ local now = ARGV[n + 2]
 local window_start = tonumber(ARGV[n + 3])
 local open_at = tonumber(ARGV[n + 4])
 local open_until = ARGV[n + 5]
+local adding = tonumber(ARGV[n + 6])
 local max_count = '9223372036854775807'
 
 local function number(text)
@@ -40,11 +42,11 @@ local last_failure = number(redis.call('HGET', key, 'lastFailureTime'))
 if (not state or state == 'CLOSED') and count and last_failure then
   local next_count
   if last_failure ~= 0 and last_failure < window_start then
-    next_count = 1
-  elseif count >= 9007199254740992 then
+    next_count = adding
+  elseif count + adding >= 9007199254740992 then
     next_count = nil
   else
-    next_count = count + 1
+    next_count = count + adding
   end
   local next_text = next_count and string.format('%.0f', next_count) or max_count
   redis.call('HSET', key, 'circuitState', 'CLOSED', 'failureCount', next_text, 'lastFailureTime', now, 'stateTimestamp', now)
