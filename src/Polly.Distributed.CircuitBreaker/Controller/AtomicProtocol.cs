@@ -17,6 +17,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 {
     private readonly PendingProbeClaims _claims = new();
     private readonly Action<CircuitIncrementResult> _onLateCount;
+    private readonly FailureCountQueue _counts;
 
     public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings)
         : base(store, events, rejections, settings)
@@ -29,6 +30,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
         };
+        _counts = new FailureCountQueue(SendBatchAsync);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
@@ -119,9 +121,21 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 NoteUnrecorded(failed);
             }
         }
-        else
+        else if (_counts.TryStartOrJoin(out var batched))
         {
-            await CountFailureAsync(context, budget, permit.Observed?.Snapshot, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+            try
+            {
+                await CountFailureAsync(context, budget, permit.Observed?.Snapshot, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+            }
+            finally
+            {
+                _counts.End();
+            }
+        }
+        else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is (true, null))
+        {
+            // The batch this failure joined could not be counted (a store failure the gateway reported).
+            NoteUnrecorded(failed: true);
         }
     }
 
@@ -193,6 +207,27 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
 
         NoteUnrecorded(failed: true);
+    }
+
+    /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
+    private async Task<CircuitIncrementResult?> SendBatchAsync(long failures)
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        try
+        {
+            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N")) with { Count = failures };
+            var result = await Store.TryIncrementFailureAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, _onLateCount).ConfigureAwait(false);
+            if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened)
+            {
+                await Events.RaiseDetachedAsync(CircuitSnapshot.Initial, opened.Current.Snapshot).ConfigureAwait(false);
+            }
+
+            return result;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     /// <summary>Compare-and-set from <paramref name="entry"/>; a conflict brings the stored item to decide again. <see langword="false"/> when the store failed.</summary>

@@ -216,6 +216,28 @@ internal sealed class CircuitStoreGateway
             onLate,
             stopOnTimeout: false);
 
+    /// <summary>
+    /// Waits for work shared with other calls (a batch of failure counts) within what is left of the call's budget:
+    /// whether it answered in time, and its answer. The caller's cancellation ends the wait at once.
+    /// </summary>
+    public async ValueTask<(bool Answered, T? Answer)> WaitWithinAsync<T>(Task<T> shared, StoreBudget budget)
+    {
+        var remaining = Remaining(budget);
+        if (remaining <= TimeSpan.Zero && !shared.IsCompleted)
+        {
+            return (false, default);
+        }
+
+        try
+        {
+            return (true, await shared.WaitAsync(remaining, _timeProvider, budget.CancellationToken).ConfigureAwait(false));
+        }
+        catch (TimeoutException)
+        {
+            return (false, default);
+        }
+    }
+
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
     public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
     {

@@ -73,6 +73,29 @@ public class AtomicProtocolTests
         await Eventually.TrueAsync(async () => (await ReadAsync()).ProbeLeaseOwner is null);
     }
 
+    [Fact]
+    public async Task Record_ManyConcurrentFailures_CoalescedIntoFewCountsAndNoneLost()
+    {
+        var counting = new TestKit.CountingCircuitStateStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(200) });
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = counting,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1_000,
+                StoreTimeout = TimeSpan.FromSeconds(5),
+            })
+            .Build();
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(async () =>
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down"))))));
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 50);
+
+        // One count in flight at a time: the first failure's own, then one batch per round trip for those that came meanwhile.
+        Assert.InRange(counting.Increments, 2, 10);
+    }
+
     private ResiliencePipeline Build(ICircuitStateStore store, Action? onHalfOpened = null, TimeSpan? storeTimeout = null) =>
         new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
