@@ -392,6 +392,19 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             : $"{ex.GetType().Name}: {ex.Message}";
         return new CircuitStateStoreException(
             $"DynamoDB {operation} for circuit '{circuitId}' on table '{TableName}' at {Endpoint} failed: {problem}",
-            ex);
+            ex)
+        {
+            Kind = KindOf(ex),
+        };
     }
+
+    private static CircuitStateStoreFailureKind KindOf(Exception ex) => ex switch
+    {
+        ProvisionedThroughputExceededException or RequestLimitExceededException => CircuitStateStoreFailureKind.Throttled,
+        AmazonServiceException { ErrorCode: "ThrottlingException" or "ThrottlingReasons" } => CircuitStateStoreFailureKind.Throttled,
+        TimeoutException => CircuitStateStoreFailureKind.Timeout,
+        HttpRequestException => CircuitStateStoreFailureKind.Unreachable,
+        AmazonServiceException or AmazonClientException when ex.InnerException is HttpRequestException or System.Net.Sockets.SocketException => CircuitStateStoreFailureKind.Unreachable,
+        _ => CircuitStateStoreFailureKind.Other,
+    };
 }

@@ -183,7 +183,10 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             throw new CircuitStateStoreException(
                 _connection.IsCompleted
                     ? $"Redis {command} for circuit '{circuitId}' at {Endpoints} failed: the connection could not be made ({_connection.Exception?.InnerException?.GetType().Name})."
-                    : $"Redis {command} for circuit '{circuitId}' at {Endpoints} failed: the connection is still being made.");
+                    : $"Redis {command} for circuit '{circuitId}' at {Endpoints} failed: the connection is still being made.")
+            {
+                Kind = CircuitStateStoreFailureKind.Unreachable,
+            };
         }
 
         try
@@ -194,7 +197,15 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
         {
             throw new CircuitStateStoreException(
                 $"Redis {command} for circuit '{circuitId}' (key '{KeyOf(circuitId)}') at {Endpoints} failed: {ex.GetType().Name}: {ex.Message}",
-                ex);
+                ex)
+            {
+                Kind = ex switch
+                {
+                    RedisConnectionException => CircuitStateStoreFailureKind.Unreachable,
+                    RedisServerException when ex.Message.StartsWith("BUSY", StringComparison.Ordinal) || ex.Message.StartsWith("LOADING", StringComparison.Ordinal) => CircuitStateStoreFailureKind.Throttled,
+                    _ => CircuitStateStoreFailureKind.Other,
+                },
+            };
         }
     }
 }

@@ -22,6 +22,9 @@ internal sealed class CircuitStoreGateway
     // A synchronous answer slower than this came from a client that blocks: its requests move to the thread pool.
     private static readonly TimeSpan InlineAnswerLimit = TimeSpan.FromMilliseconds(1);
 
+    // The first stretch of the read interval when the store shows pressure; it doubles while the pressure lasts.
+    private const long PressureStepMs = 100;
+
     private readonly ICircuitStateStore _store;
     private readonly string _circuitId;
     private readonly TimeProvider _timeProvider;
@@ -31,13 +34,17 @@ internal sealed class CircuitStoreGateway
     private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
     private readonly Func<Task<StoredCircuit>> _startSharedRead;
+    private readonly long _pressureCeilingMs;
     private volatile bool _answersInline;
+    private long _pressureMs;
+    private long _lastReadStartedMonoMs = long.MinValue;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
         string circuitId,
         TimeSpan storeTimeout,
         TimeSpan cacheTtl,
+        TimeSpan pressureCeiling,
         TimeProvider timeProvider,
         ILogger? logger,
         ResilienceStrategyTelemetry telemetry,
@@ -47,6 +54,7 @@ internal sealed class CircuitStoreGateway
         _circuitId = circuitId;
         StoreTimeout = storeTimeout;
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
+        _pressureCeilingMs = Math.Max((long)pressureCeiling.TotalMilliseconds, PressureStepMs);
         _timeProvider = timeProvider;
         _known = CircuitStateCache.For(store, circuitId);
         _logger = logger;
@@ -59,7 +67,11 @@ internal sealed class CircuitStoreGateway
 
     public TimeSpan StoreTimeout { get; }
 
-    public bool Caches => _cacheTtlMs > 0;
+    /// <summary>Gets a value indicating whether a read may be answered from memory now: a cache, or a read interval stretched under pressure.</summary>
+    public bool Caches => _cacheTtlMs > 0 || Volatile.Read(ref _pressureMs) > 0;
+
+    /// <summary>Gets how long reads are spaced out while the store shows pressure; zero when it answers fast.</summary>
+    public TimeSpan ReadInterval => TimeSpan.FromMilliseconds(Volatile.Read(ref _pressureMs));
 
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
@@ -84,7 +96,7 @@ internal sealed class CircuitStoreGateway
     {
         if (Caches)
         {
-            return _known.TryGetFresh(NowMonoMs(), _cacheTtlMs, out entry);
+            return _known.TryGetFresh(NowMonoMs(), FreshForMs(), out entry);
         }
 
         if (_answersInline && TryReadInline(out entry))
@@ -111,9 +123,14 @@ internal sealed class CircuitStoreGateway
                 entry = await CallAsync(ReadOperation, budget).ConfigureAwait(false);
                 Apply(entry, started, fresh: true);
             }
-            else if (Caches && _known.TryGetFresh(NowMonoMs(), _cacheTtlMs, out entry))
+            else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), out entry))
             {
                 return entry;
+            }
+            else if (Volatile.Read(ref _pressureMs) is > 0 and var interval && NowMonoMs() - Volatile.Read(ref _lastReadStartedMonoMs) < interval)
+            {
+                // The store is under pressure and was read less than an interval ago: act on the last state known.
+                return null;
             }
             else
             {
@@ -323,6 +340,7 @@ internal sealed class CircuitStoreGateway
         // Not any one caller's: each waits for it within its own budget, and the read itself is bounded by StoreTimeout.
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
+        Volatile.Write(ref _lastReadStartedMonoMs, started);
         var pending = CallAsync(ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
@@ -406,10 +424,12 @@ internal sealed class CircuitStoreGateway
         var token = stopOnTimeout ? abandon.Token : callerToken;
         var task = onThreadPool ? Task.Run(() => StartOnThreadPool(request, token), token) : request(token).AsTask();
         var answered = false;
+        var started = _timeProvider.GetTimestamp();
         try
         {
             var result = await task.WaitAsync(remaining, _timeProvider, callerToken).ConfigureAwait(false);
             answered = true;
+            NoteAnswerTime(_timeProvider.GetElapsedTime(started));
             return result;
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && !callerToken.IsCancellationRequested))
@@ -442,8 +462,45 @@ internal sealed class CircuitStoreGateway
     private void NoteInlineAnswer(bool answered, long blockedSince) =>
         _answersInline = answered && Stopwatch.GetElapsedTime(blockedSince) < InlineAnswerLimit;
 
+    // A cache TTL or a read interval stretched under pressure, whichever is longer; the interval is jittered so that the
+    // environments of a fleet do not read in step.
+    private long FreshForMs()
+    {
+        var pressure = Volatile.Read(ref _pressureMs);
+        return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, pressure * (3 + Random.Shared.Next(3)) / 4);
+    }
+
+    // Slow answers, timeouts and throttling double the read interval up to its ceiling; fast answers shorten it again.
+    private void NoteAnswerTime(TimeSpan elapsed)
+    {
+        if (elapsed > StoreTimeout / 2)
+        {
+            NotePressure();
+        }
+        else if (elapsed < StoreTimeout / 4 && Volatile.Read(ref _pressureMs) is > 0 and var pressure)
+        {
+            var relaxed = pressure * 3 / 4;
+            Volatile.Write(ref _pressureMs, relaxed < PressureStepMs ? 0 : relaxed);
+        }
+    }
+
+    private void NotePressure()
+    {
+        var pressure = Volatile.Read(ref _pressureMs);
+        Volatile.Write(ref _pressureMs, Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs));
+    }
+
+    private static bool ShowsPressure(Exception exception) =>
+        exception is TimeoutException
+        || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Timeout or CircuitStateStoreFailureKind.Throttled };
+
     private async ValueTask ReportFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception)
     {
+        if (ShowsPressure(exception))
+        {
+            NotePressure();
+        }
+
         // One log line per failure: with a logger of its own the breaker writes the detailed line, and Polly's telemetry
         // (which logs events by severity) still counts the event but does not log it again.
         var severity = ResilienceEventSeverity.Warning;

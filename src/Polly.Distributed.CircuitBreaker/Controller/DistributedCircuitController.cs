@@ -40,6 +40,7 @@ internal sealed class DistributedCircuitController<TResult>
             CircuitId,
             options.StoreTimeout,
             options.CacheTtl,
+            ReadIntervalCeiling(options),
             timeProvider,
             options.Logger,
             telemetry,
@@ -54,6 +55,13 @@ internal sealed class DistributedCircuitController<TResult>
     }
 
     public string CircuitId { get; }
+
+    /// <summary>
+    /// How far reads are spaced out at most while the store shows pressure: four store timeouts, at least a second, and
+    /// never longer than the break, so a process never acts on a state older than that plus one store timeout.
+    /// </summary>
+    internal static TimeSpan ReadIntervalCeiling(DistributedCircuitBreakerStrategyOptions<TResult> options) =>
+        TimeSpan.FromTicks(Math.Min(options.BreakDuration.Ticks, Math.Max(4 * options.StoreTimeout.Ticks, TimeSpan.TicksPerSecond)));
 
     /// <summary>Gets the last state this process saw for the circuit, however old; <see langword="null"/> when it saw none.</summary>
     public CircuitSnapshot? LastKnownSnapshot => _store.LastKnown?.Snapshot;

@@ -24,4 +24,7 @@ public class CircuitStateStoreException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>Gets why the request failed, as far as the store can tell.</summary>
+    public CircuitStateStoreFailureKind Kind { get; init; }
 }

@@ -124,6 +124,42 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_StoreThrottlesReads_ReadsSpacedOutUntilTheIntervalEndsThenAgainWhenFast()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new ThrottlingStore(_shared) { Throttles = true };
+        var counting = new TestKit.CountingCircuitStateStore(throttling);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "throttled-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+            })
+            .Build();
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(i, await pipeline.ExecuteAsync(_ => new ValueTask<int>(i)));
+        }
+
+        // Every call got its own result; only the first asked the item, the others acted on what was known.
+        Assert.Equal(1, counting.Reads);
+
+        // Past the longest interval (jitter included), the store is read again; once it answers fast, every call reads.
+        throttling.Throttles = false;
+        time.Advance(TimeSpan.FromSeconds(3));
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(2, counting.Reads);
+        for (var i = 0; i < 10; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        Assert.Equal(12, counting.Reads);
+    }
+
+    [Fact]
     public async Task Execute_CachedReadOfAStoreThatNeverAnswersInTime_LeavesNoUnobservedTaskException()
     {
         var marker = "never-observed-" + Guid.NewGuid().ToString("N");
@@ -280,5 +316,27 @@ public sealed class CircuitStoreGatewayTests
         public override DateTimeOffset GetUtcNow() => _wall;
 
         public override long GetTimestamp() => _monotonicTicks;
+    }
+
+    /// <summary>Refuses reads as a throttled DynamoDB item does, at once, while <see cref="Throttles"/> is set.</summary>
+    private sealed class ThrottlingStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        public bool Throttles { get; set; }
+
+        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
+            Throttles
+                ? ValueTask.FromException<StoredCircuit>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled })
+                : inner.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+
+        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+            inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
     }
 }
