@@ -41,4 +41,45 @@ public sealed class DynamoDbThrottlingTests
         Assert.All(failures, f => Assert.Contains("ProvisionedThroughputExceeded", f.Exception.ToString(), StringComparison.Ordinal));
         Assert.Contains(failures, f => f.Operation == CircuitStateStoreOperation.Read);
     }
+
+    [Fact]
+    public async Task Execute_TableThrottles_ThrottlingIsPressureAndReadsAreSpacedOutWhileFailuresStillReachTheTable()
+    {
+        await DynamoDbServer.CreateStoreAsync("throttling");
+        var wire = new RecordingHttpClientFactory();
+        using var client = DynamoDbServer.CreateClient(httpClientFactory: wire);
+        var kinds = new List<CircuitStateStoreFailureKind>();
+        var pipeline = new ResiliencePipelineBuilder<int>()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<int>
+            {
+                CircuitId = "throttled-" + Guid.NewGuid().ToString("N"),
+                StateStore = new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = "throttling" }),
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 100,
+                BreakDuration = TimeSpan.FromSeconds(30),
+                OnStateStoreFailure = args =>
+                {
+                    lock (kinds)
+                    {
+                        kinds.Add(((CircuitStateStoreException)args.Exception).Kind);
+                    }
+
+                    return default;
+                },
+            })
+            .Build();
+        wire.Throttle = true;
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(i, await pipeline.ExecuteAsync(_ => new ValueTask<int>(i)));
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("own")));
+
+        // Twenty healthy calls in well under the read interval: one read reached the throttled item; the failure still went.
+        Assert.Single(wire.Operations, operation => operation == "GetItem");
+        Assert.Contains("UpdateItem", wire.Operations);
+        Assert.All(kinds, kind => Assert.Equal(CircuitStateStoreFailureKind.Throttled, kind));
+    }
 }
