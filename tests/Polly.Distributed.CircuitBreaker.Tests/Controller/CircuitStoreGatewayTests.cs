@@ -66,22 +66,12 @@ public sealed class CircuitStoreGatewayTests
         var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(400), OnlyCountsAreLate = true };
         var opened = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var openedCount = 0;
-        var pipeline = new ResiliencePipelineBuilder()
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "late-" + Guid.NewGuid().ToString("N"),
-                StateStore = store,
-                Consistency = CircuitConsistency.Atomic,
-                FailureThreshold = 1,
-                StoreTimeout = TimeSpan.FromMilliseconds(100),
-                OnOpened = args =>
-                {
-                    Interlocked.Increment(ref openedCount);
-                    opened.TrySetResult(args.IsManual);
-                    return default;
-                },
-            })
-            .Build();
+        var pipeline = BuildOpeningAtFirstFailure(store, args =>
+        {
+            Interlocked.Increment(ref openedCount);
+            opened.TrySetResult(args.IsManual);
+            return default;
+        });
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
         Assert.Equal(0, openedCount);
@@ -97,22 +87,14 @@ public sealed class CircuitStoreGatewayTests
         var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(400), OnlyCountsAreLate = true };
         var logger = new FakeLogger();
         var raised = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pipeline = new ResiliencePipelineBuilder()
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+        var pipeline = BuildOpeningAtFirstFailure(
+            store,
+            _ =>
             {
-                CircuitId = "late-" + Guid.NewGuid().ToString("N"),
-                StateStore = store,
-                Consistency = CircuitConsistency.Atomic,
-                FailureThreshold = 1,
-                StoreTimeout = TimeSpan.FromMilliseconds(100),
-                Logger = logger,
-                OnOpened = _ =>
-                {
-                    raised.TrySetResult();
-                    throw new InvalidOperationException("user callback failed");
-                },
-            })
-            .Build();
+                raised.TrySetResult();
+                throw new InvalidOperationException("user callback failed");
+            },
+            logger);
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
         await raised.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -214,6 +196,20 @@ public sealed class CircuitStoreGatewayTests
 
         Assert.Equal(2, store.Reads);
     }
+
+    private static ResiliencePipeline BuildOpeningAtFirstFailure(ICircuitStateStore store, Func<Polly.CircuitBreaker.OnCircuitOpenedArguments<object>, ValueTask> onOpened, ILogger? logger = null) =>
+        new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "late-" + Guid.NewGuid().ToString("N"),
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1,
+                StoreTimeout = TimeSpan.FromMilliseconds(100),
+                Logger = logger,
+                OnOpened = onOpened,
+            })
+            .Build();
 
     private static ResiliencePipeline Build(ICircuitStateStore store, TimeSpan storeTimeout, List<(CircuitStateStoreOperation Operation, Exception Error)>? failures = null)
     {

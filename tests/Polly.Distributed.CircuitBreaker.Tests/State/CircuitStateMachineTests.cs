@@ -1,23 +1,10 @@
 using Polly.Distributed.CircuitBreaker.State;
+using static Polly.Distributed.CircuitBreaker.Tests.State.StateMachineFixtures;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.State;
 
 public class CircuitStateMachineTests
 {
-    private const long Now = 1_750_000_000_000;
-
-    private static readonly CircuitBreakerSettings Settings = new(
-        FailureThreshold: 5,
-        SuccessThreshold: 2,
-        BreakDurationMs: 10_000,
-        MaxBreakDurationMs: 60_000,
-        FailureWindowMs: 60_000,
-        ProbeLeaseMs: 30_000);
-
-    private static readonly CircuitSnapshot Closed = CircuitSnapshot.Initial;
-
-    private static readonly CircuitSnapshot HalfOpen = new() { State = StoredCircuitState.HalfOpen, FailureCount = 5, ConsecutiveOpens = 1 };
-
     [Fact]
     public void Check_Closed_Allows()
     {
