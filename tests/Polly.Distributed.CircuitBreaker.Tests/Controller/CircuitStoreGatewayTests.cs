@@ -109,7 +109,7 @@ public sealed class CircuitStoreGatewayTests
     public async Task Execute_StoreThrottlesReads_ReadsSpacedOutUntilTheIntervalEndsThenAgainWhenFast()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new ThrottlingStore(_shared) { Throttles = true };
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
         var counting = new TestKit.CountingCircuitStateStore(throttling);
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
@@ -128,7 +128,7 @@ public sealed class CircuitStoreGatewayTests
         Assert.Equal(1, counting.Reads);
 
         // Past the longest interval (jitter included), the store is read again; once it answers fast, every call reads.
-        throttling.Throttles = false;
+        throttling.ReadsFail = false;
         time.Advance(TimeSpan.FromSeconds(3));
         await pipeline.ExecuteAsync(_ => default);
         Assert.Equal(2, counting.Reads);
@@ -312,27 +312,5 @@ public sealed class CircuitStoreGatewayTests
         public override DateTimeOffset GetUtcNow() => _wall;
 
         public override long GetTimestamp() => _monotonicTicks;
-    }
-
-    /// <summary>Refuses reads as a throttled DynamoDB item does, at once, while <see cref="Throttles"/> is set.</summary>
-    private sealed class ThrottlingStore(ICircuitStateStore inner) : ICircuitStateStore
-    {
-        public bool Throttles { get; set; }
-
-        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
-            Throttles
-                ? ValueTask.FromException<StoredCircuit>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled })
-                : inner.ReadAsync(circuitId, cancellationToken);
-
-        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
-            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
-
-        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
-            inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
     }
 }

@@ -18,6 +18,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>Makes reads fail after <see cref="ReadDelay"/>.</summary>
     public bool ReadsFail { get; set; }
 
+    /// <summary>Why a failed read failed, as the store tells it.</summary>
+    public CircuitStateStoreFailureKind ReadFailureKind { get; set; }
+
     /// <summary>The message of a failed read.</summary>
     public string FailureMessage { get; set; } = "intercepted read failure";
 
@@ -33,7 +36,7 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
 
         if (ReadsFail)
         {
-            throw new CircuitStateStoreException(FailureMessage);
+            throw new CircuitStateStoreException(FailureMessage) { Kind = ReadFailureKind };
         }
 
         return await inner.ReadAsync(circuitId, cancellationToken);
