@@ -103,6 +103,18 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     public TimeSpan ProbeLeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Gets or sets from how many distinct execution environments the failures inside <see cref="FailureWindow"/> must
+    /// come before the circuit opens fleet-wide (a quorum), so that one environment with a problem of its own (a broken
+    /// network path, a starved process) cannot open the circuit for a fleet whose dependency is healthy. Until the quorum is
+    /// met, an environment whose own failures reach <see cref="FailureThreshold"/> opens only its own circuit, as Polly's
+    /// breaker would. Needs <see cref="CircuitConsistency.Atomic"/>: the store counts the environments in the same request
+    /// that counts the failure, which last-writer-wins writes cannot do without losing them.
+    /// </summary>
+    /// <value>Defaults to 1: the circuit opens on the count alone, as the Node library's does. From 1 to 100.</value>
+    [Range(1, 100)]
+    public int MinimumFailingEnvironments { get; set; } = 1;
+
+    /// <summary>
     /// Gets or sets the predicate that decides whether an outcome counts as a failure. A <see cref="PredicateBuilder{TResult}"/> converts to it.
     /// </summary>
     /// <value>Defaults to every exception except <see cref="OperationCanceledException"/>.</value>
@@ -149,6 +161,14 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
             yield return new ValidationResult(
                 $"The {nameof(MaxBreakDuration)} ({MaxBreakDuration}) must be at least the {nameof(BreakDuration)} ({BreakDuration}).",
                 [nameof(MaxBreakDuration)]);
+        }
+
+        if (MinimumFailingEnvironments > 1 && Consistency != CircuitConsistency.Atomic)
+        {
+            yield return new ValidationResult(
+                $"The {nameof(MinimumFailingEnvironments)} ({MinimumFailingEnvironments}) needs {nameof(Consistency)} = {nameof(CircuitConsistency.Atomic)}: " +
+                $"last-writer-wins writes overwrite each other's counts, so the environments behind them cannot be counted.",
+                [nameof(MinimumFailingEnvironments)]);
         }
     }
 }

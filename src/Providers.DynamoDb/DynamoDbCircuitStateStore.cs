@@ -43,6 +43,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         _options = options;
         _projectionNames = CircuitSnapshotSchema.OwnedAttributes
             .Prepend(CircuitSnapshotSchema.IdAttribute)
+            .Append(CircuitSnapshotSchema.FailingEnvironmentsAttribute)
             .ToDictionary(name => "#" + name, name => name, StringComparer.Ordinal);
         _projection = string.Join(", ", _projectionNames.Keys);
     }
@@ -142,6 +143,11 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(increment);
+
+        if (increment.MinimumEnvironments > 1)
+        {
+            return await CountWithQuorumAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
+        }
 
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
         if (increment.LastSeenFailureCount is { } expected && expected + increment.Count >= increment.FailureThreshold)
@@ -280,6 +286,44 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         catch (Exception ex) when (IsClientError(ex))
         {
             throw Describe("GetItem", circuitId, ex);
+        }
+    }
+
+    /// <summary>
+    /// Counts a failure of a circuit with a quorum by compare-and-set of the whole state as <see cref="CircuitFailureIncrement.ApplyTo"/>
+    /// computes it: the distinct environments must be kept with the count, which <c>ADD</c> alone cannot bound. Each turn
+    /// follows a change by another writer; the set holds at most the quorum, so the item settles quickly.
+    /// </summary>
+    private async Task<CircuitIncrementResult> CountWithQuorumAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
+    {
+        var writeId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId);
+        var item = await ReadItemAsync(circuitId, consistent: true, projection: false, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            var read = DynamoDbCircuitItem.ToEntry(item);
+            if (DynamoDbCircuitItem.Recorded(item, writeId))
+            {
+                return new CircuitIncrementResult(
+                    read.Snapshot.State == StoredCircuitState.Open ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
+                    read);
+            }
+
+            var (outcome, next) = read.MalformedReason is null ? increment.ApplyTo(read.Snapshot) : (CircuitIncrementOutcome.NotCounted, null);
+            if (next is null)
+            {
+                return new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, read);
+            }
+
+            var request = NewUpdate(circuitId);
+            request.ReturnValues = ReturnValue.ALL_NEW;
+            DynamoDbCircuitItem.SetQuorumCount(request, next, read, writeId, outcome == CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.RecentWriteIdsFull(item));
+            var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);
+            if (applied)
+            {
+                return new CircuitIncrementResult(outcome, DynamoDbCircuitItem.ToEntry(response!.Attributes));
+            }
+
+            item = conflict;
         }
     }
 

@@ -150,6 +150,8 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             increment.FailureThreshold,
             increment.OpenUntilUnixMs,
             increment.Count,
+            increment.EnvironmentId ?? string.Empty,
+            increment.MinimumEnvironments,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.IncrementFailure, arguments).ConfigureAwait(false);

@@ -427,6 +427,98 @@ public abstract class CircuitStateStoreConformanceTests
         Assert.Equal(expected == CircuitIncrementOutcome.CountedAndOpened ? StoredCircuitState.Open : StoredCircuitState.Closed, stored.State);
     }
 
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumNotMet_CountsWithoutOpeningAndKeepsTheEnvironment()
+    {
+        var id = NewCircuitId();
+
+        CircuitIncrementResult result = default;
+        for (var i = 0; i < 5; i++)
+        {
+            result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 2) with { MinimumEnvironments = 3, EnvironmentId = "env-a" }, CancellationToken.None);
+        }
+
+        Assert.Equal(CircuitIncrementOutcome.Counted, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Closed, stored.State);
+        Assert.Equal(5, stored.FailureCount);
+        Assert.Equal(EnvironmentSet.Of(["env-a"]), stored.FailingEnvironments);
+        Assert.Equal(stored.FailingEnvironments, result.Current.Snapshot.FailingEnvironments);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumMetAtThreshold_OpensAndClearsTheEnvironments()
+    {
+        var id = NewCircuitId();
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 3) with { MinimumEnvironments = 2, EnvironmentId = "env-a" }, CancellationToken.None);
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 3) with { MinimumEnvironments = 2, EnvironmentId = "env-a" }, CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 3) with { MinimumEnvironments = 2, EnvironmentId = "env-b" }, CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Open, stored.State);
+        Assert.Empty(stored.FailingEnvironments);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumCountFromZero_StartsANewEpisode()
+    {
+        var id = NewCircuitId();
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 10) with { MinimumEnvironments = 2, EnvironmentId = "env-old" }, CancellationToken.None);
+        var read = await Store.ReadAsync(id, CancellationToken.None);
+
+        // Closed by a writer that knows nothing of environments (the Node library): the count is 0, the old set is left.
+        await Store.TryReplaceAsync(id, read, read.Snapshot with { FailureCount = 0, StateTimestampUnixMs = Now }, CancellationToken.None);
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 10) with { MinimumEnvironments = 2, EnvironmentId = "env-new" }, CancellationToken.None);
+
+        Assert.Equal(EnvironmentSet.Of(["env-new"]), (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailingEnvironments);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumAnonymousFailures_CountWithoutAnEnvironment()
+    {
+        var id = NewCircuitId();
+        for (var i = 0; i < 3; i++)
+        {
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 3) with { MinimumEnvironments = 2 }, CancellationToken.None);
+        }
+
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Closed, stored.State);
+        Assert.Equal(3, stored.FailureCount);
+        Assert.Empty(stored.FailingEnvironments);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumManyEnvironments_KeepsOnlyAsManyAsNeeded()
+    {
+        var id = NewCircuitId();
+        foreach (var environment in new[] { "env-c", "env-a", "env-b", "env-d" })
+        {
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 100) with { MinimumEnvironments = 3, EnvironmentId = environment }, CancellationToken.None);
+        }
+
+        Assert.Equal(EnvironmentSet.Of(["env-a", "env-b", "env-c"]), (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailingEnvironments);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_QuorumConcurrentEnvironments_ExactlyOneOpensAndNoneLost()
+    {
+        var id = NewCircuitId();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
+            await Store.TryIncrementFailureAsync(id, Increment(openAt: 8) with { MinimumEnvironments = 3, EnvironmentId = $"env-{i % 4}" }, CancellationToken.None)));
+
+        // Three failures per environment: the eighth count always holds three environments, so it is the one that opens.
+        Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
+        Assert.Equal(7, results.Count(r => r.Outcome == CircuitIncrementOutcome.Counted));
+        Assert.All(results.Where(r => r.Outcome == CircuitIncrementOutcome.NotCounted), r => Assert.Equal(StoredCircuitState.Open, r.Current.Snapshot.State));
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Open, stored.State);
+        Assert.Equal(8, stored.FailureCount);
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(null)]

@@ -150,6 +150,9 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     protected override CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner) =>
         ProbeLeaseStateMachine.WithoutStore(lastKnown, now, Settings, probeOwner, lastKnown is null ? null : LeaseSeenAgoMs(lastKnown));
 
+    // Taken only by a circuit with a quorum, and only when it first counts a failure.
+    private string? EnvironmentId => Settings.MinimumFailingEnvironments > 1 ? DistributedCircuitBreakerEnvironment.Id : null;
+
     private static bool HoldsLease(StoredCircuit entry, string? probeOwner) =>
         probeOwner is not null && entry.Snapshot.State == StoredCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;
 
@@ -176,7 +179,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot? admittedOn, Outcome<TResult> outcome)
     {
         var captured = context.ContinueOnCapturedContext;
-        var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn);
+        var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId);
         while (await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(captured) is { } result)
         {
             switch (result.Outcome)
@@ -215,7 +218,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
         try
         {
-            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N")) with { Count = failures };
+            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with { Count = failures };
             var result = await Store.TryIncrementFailureAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, _onLateCount).ConfigureAwait(false);
             if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened)
             {

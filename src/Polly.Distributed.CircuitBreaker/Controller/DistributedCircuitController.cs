@@ -34,7 +34,8 @@ internal sealed class DistributedCircuitController<TResult>
             (long)options.BreakDuration.TotalMilliseconds,
             (long)options.MaxBreakDuration.TotalMilliseconds,
             (long)options.FailureWindow.TotalMilliseconds,
-            (long)options.ProbeLeaseDuration.TotalMilliseconds);
+            (long)options.ProbeLeaseDuration.TotalMilliseconds,
+            options.MinimumFailingEnvironments);
         _store = new CircuitStoreGateway(
             options.StateStore!,
             CircuitId,

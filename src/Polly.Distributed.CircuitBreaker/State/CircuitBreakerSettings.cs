@@ -9,4 +9,5 @@ internal sealed record CircuitBreakerSettings(
     long BreakDurationMs,
     long MaxBreakDurationMs,
     long FailureWindowMs,
-    long ProbeLeaseMs);
+    long ProbeLeaseMs,
+    int MinimumFailingEnvironments = 1);

@@ -41,11 +41,18 @@ internal static class CircuitStateMachine
     /// A failure of a closed circuit as one commutative count that opens the circuit at the threshold: atomic mode sends it
     /// to the store, which applies it in one step; last-writer-wins mode applies it to the state it read.
     /// </summary>
-    public static CircuitFailureIncrement FailureIncrement(long now, CircuitBreakerSettings settings, string writeId, CircuitSnapshot? admittedOn = null)
+    public static CircuitFailureIncrement FailureIncrement(
+        long now,
+        CircuitBreakerSettings settings,
+        string writeId,
+        CircuitSnapshot? admittedOn = null,
+        string? environmentId = null)
     {
         var windowStart = now - settings.FailureWindowMs;
         return new(writeId, now, windowStart, settings.FailureThreshold, now + BreakDurationMs(0, settings))
         {
+            MinimumEnvironments = settings.MinimumFailingEnvironments,
+            EnvironmentId = settings.MinimumFailingEnvironments > 1 ? environmentId : null,
             // The count the call was admitted on, when it still counts: a hint that lets a store count and open in one request.
             LastSeenFailureCount = admittedOn is { State: StoredCircuitState.Closed } seen && (seen.LastFailureUnixMs == 0 || seen.LastFailureUnixMs >= windowStart)
                 ? seen.FailureCount

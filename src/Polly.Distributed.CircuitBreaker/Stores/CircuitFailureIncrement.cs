@@ -39,6 +39,21 @@ public sealed record CircuitFailureIncrement(
     private readonly long _count = 1;
 
     /// <summary>
+    /// Gets how many distinct environments the failures of a counting episode must come from before the circuit opens (a
+    /// quorum); 1, the default, opens on the count alone, and the store then keeps no environment ids.
+    /// </summary>
+    public int MinimumEnvironments
+    {
+        get => _minimumEnvironments;
+        init => _minimumEnvironments = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "At least one environment.");
+    }
+
+    /// <summary>Gets the id of the environment whose failures the request counts, or <see langword="null"/> for an anonymous count.</summary>
+    public string? EnvironmentId { get; init; }
+
+    private readonly int _minimumEnvironments = 1;
+
+    /// <summary>
     /// Applies the request to a stored state, as every store must, as one atomic change:
     /// <list type="number">
     /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:
@@ -47,8 +62,12 @@ public sealed record CircuitFailureIncrement(
     /// <item>Otherwise the failure count becomes <see cref="Count"/> when the last failure time is not 0 and before
     /// <see cref="WindowStartUnixMs"/>, else the stored count plus <see cref="Count"/> (saturating); the last failure time
     /// and the state timestamp become <see cref="NowUnixMs"/>.</item>
-    /// <item>If the new count is at least <see cref="FailureThreshold"/>, the circuit opens until <see cref="OpenUntilUnixMs"/>
-    /// with no consecutive opens and no success or lease: exactly one writer opens it.</item>
+    /// <item>When <see cref="MinimumEnvironments"/> is above 1, the episode's failing environments are kept: emptied when
+    /// the count it adds to was 0 (a new episode), then <see cref="EnvironmentId"/> added while fewer than
+    /// <see cref="MinimumEnvironments"/> are held.</item>
+    /// <item>If the new count is at least <see cref="FailureThreshold"/> and, for a quorum, the episode holds at least
+    /// <see cref="MinimumEnvironments"/> environments, the circuit opens until <see cref="OpenUntilUnixMs"/> with no
+    /// consecutive opens, no success, no lease and no failing environments: exactly one writer opens it.</item>
     /// </list>
     /// </summary>
     /// <param name="current">The stored state, read as valid.</param>
@@ -61,11 +80,21 @@ public sealed record CircuitFailureIncrement(
             return (CircuitIncrementOutcome.NotCounted, null);
         }
 
-        var failures = current.LastFailureUnixMs != 0 && current.LastFailureUnixMs < WindowStartUnixMs
-            ? Count
-            : current.FailureCount > long.MaxValue - Count ? long.MaxValue : current.FailureCount + Count;
+        var previous = current.LastFailureUnixMs != 0 && current.LastFailureUnixMs < WindowStartUnixMs ? 0 : current.FailureCount;
+        var failures = previous > long.MaxValue - Count ? long.MaxValue : previous + Count;
         var counted = current with { FailureCount = failures, LastFailureUnixMs = NowUnixMs, StateTimestampUnixMs = NowUnixMs };
-        if (failures < FailureThreshold)
+        if (MinimumEnvironments > 1)
+        {
+            var environments = previous == 0 ? EnvironmentSet.Empty : current.FailingEnvironments;
+            if (EnvironmentId is { } id && environments.Count < MinimumEnvironments)
+            {
+                environments = environments.With(id);
+            }
+
+            counted = counted with { FailingEnvironments = environments };
+        }
+
+        if (failures < FailureThreshold || (MinimumEnvironments > 1 && counted.FailingEnvironments.Count < MinimumEnvironments))
         {
             return (CircuitIncrementOutcome.Counted, counted);
         }
@@ -79,6 +108,7 @@ public sealed record CircuitFailureIncrement(
             ProbeLeaseOwner = null,
             ProbeLeaseExpiresUnixMs = 0,
             ProbeLeaseEpisode = 0,
+            FailingEnvironments = EnvironmentSet.Empty,
         });
     }
 }

@@ -60,6 +60,13 @@ public sealed record CircuitSnapshot
     /// </summary>
     public long ProbeLeaseEpisode { get; init; }
 
+    /// <summary>
+    /// Gets the distinct environments whose failures the current counting episode holds (<c>failingEnvironments</c>), this
+    /// project's own and optional: kept by the store only for a circuit that needs failures from several environments
+    /// to open (a quorum), at most as many as it needs. A count from zero starts a new episode; an opening clears it.
+    /// </summary>
+    public EnvironmentSet FailingEnvironments { get; init; } = EnvironmentSet.Empty;
+
     /// <summary>Gets a value indicating whether the circuit was isolated manually and stays open until closed manually.</summary>
     public bool IsIsolated => State == StoredCircuitState.Open && NextAttemptUnixMs >= IsolatedUntilUnixMs;
 

@@ -48,6 +48,12 @@ public static partial class CircuitSnapshotSchema
     /// <summary>The probe lease episode attribute (<c>N</c>, the <c>nextAttempt</c> of the episode), this project's own; optional.</summary>
     public const string ProbeLeaseEpisodeAttribute = "probeLeaseEpisode";
 
+    /// <summary>
+    /// The failing environments attribute, this project's own and optional: a string set in DynamoDB, ids separated by
+    /// spaces in Redis. Only failure counts write it; it is not among <see cref="OwnedAttributes"/>.
+    /// </summary>
+    public const string FailingEnvironmentsAttribute = "failingEnvironments";
+
     /// <summary>The stored text of <see cref="StoredCircuitState.Closed"/>.</summary>
     public const string ClosedText = "CLOSED";
 
@@ -187,6 +193,7 @@ public static partial class CircuitSnapshotSchema
             ProbeLeaseExpiresUnixMs = owner is null ? 0 : numbers[7],
             ProbeLeaseEpisode = owner is null ? 0 : numbers[8],
             ProbeLeaseOwner = owner,
+            FailingEnvironments = EnvironmentSet.Parse(getAttribute(FailingEnvironmentsAttribute)),
         };
     }
 

@@ -44,8 +44,12 @@ internal static class DynamoDbCircuitItem
         }
 
         // The claim condition compares the lease's expiry and episode as numbers: one of another type is no lease.
+        var environments = item.TryGetValue(CircuitSnapshotSchema.FailingEnvironmentsAttribute, out var set) && set.SS is { Count: > 0 } ids
+            ? string.Join(' ', ids)
+            : null;
         var snapshot = CircuitSnapshotSchema.Parse(
-            name => owned.TryGetValue(name, out var value) && !(LeaseNumbers.Contains(name) && value.N is null) ? TextOf(value) : null,
+            name => name == CircuitSnapshotSchema.FailingEnvironmentsAttribute ? environments
+                : owned.TryGetValue(name, out var value) && !(LeaseNumbers.Contains(name) && value.N is null) ? TextOf(value) : null,
             out var malformedReason);
         return new StoredCircuit(snapshot, true, new DynamoDbItemVersion(owned), malformedReason);
     }
@@ -150,6 +154,48 @@ internal static class DynamoDbCircuitItem
             (idsFull ? $"AND {count} >= {ValueOf(request, Number(MaxRecentWriteIds))} " : $"AND (attribute_not_exists({count}) OR {count} BETWEEN {zero} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))}) ") +
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))}) " +
             $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})";
+    }
+
+    /// <summary>
+    /// Builds a count of a circuit with a quorum: the whole next state, computed by <see cref="CircuitFailureIncrement.ApplyTo"/>
+    /// from the item as read, written only if the item (its owned attributes and its failing environments) is still as read.
+    /// The environments are a string set; the request's id is added to the recent write ids (set again by an opening), so a
+    /// retried request that was applied is recognised.
+    /// </summary>
+    public static void SetQuorumCount(UpdateItemRequest request, CircuitSnapshot next, StoredCircuit read, string writeId, bool opens, bool idsFull)
+    {
+        SetUnchangedCondition(request, (DynamoDbItemVersion)read.ConcurrencyToken!);
+        var attributes = ToAttributes(next);
+        var set = attributes.Select(pair => $"{NameOf(request, pair.Key)} = {ValueOf(request, pair.Value)}").ToList();
+        var remove = CircuitSnapshotSchema.LeaseAttributes.Where(name => !attributes.ContainsKey(name)).Select(name => NameOf(request, name)).ToList();
+        var environments = NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute);
+        if (next.FailingEnvironments.Count > 0)
+        {
+            set.Add($"{environments} = {ValueOf(request, new AttributeValue { SS = [.. next.FailingEnvironments] })}");
+        }
+        else
+        {
+            remove.Add(environments);
+        }
+
+        var writeIds = NameOf(request, RecentWriteIdsAttribute);
+        var ids = ValueOf(request, new AttributeValue { SS = [writeId] });
+        var add = string.Empty;
+        if (opens)
+        {
+            set.Add($"{writeIds} = {ids}");
+        }
+        else if (!idsFull)
+        {
+            add = $" ADD {writeIds} {ids}";
+        }
+
+        request.UpdateExpression = "SET " + string.Join(", ", set) + add + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
+        var stored = read.Snapshot.FailingEnvironments;
+        request.ConditionExpression += " AND " + (stored.Count == 0
+            ? $"attribute_not_exists({environments})"
+            : $"size({environments}) = {ValueOf(request, Number(stored.Count))} AND " +
+              string.Join(" AND ", stored.Select(id => $"contains({environments}, {ValueOf(request, new AttributeValue { S = id })})")));
     }
 
     /// <summary>Whether a stored item's failure count reached <see cref="MaxRecentWriteIds"/>, so the next count is added without its id.</summary>

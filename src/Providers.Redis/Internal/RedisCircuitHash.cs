@@ -11,7 +11,11 @@ internal static class RedisCircuitHash
 {
     public const string Missing = "!";
 
-    public static readonly RedisValue[] FieldNames = [.. CircuitSnapshotSchema.OwnedAttributes.Select(name => (RedisValue)name)];
+    // The owned fields and the failing environments of a quorum: read with the state, and removed by a state write (a
+    // compare-and-set writes every field it names, and a snapshot never carries the environments into one).
+    private static readonly string[] Names = [.. CircuitSnapshotSchema.OwnedAttributes, CircuitSnapshotSchema.FailingEnvironmentsAttribute];
+
+    public static readonly RedisValue[] FieldNames = [.. Names.Select(name => (RedisValue)name)];
 
     private static readonly RedisValue MissingValue = Missing;
 
@@ -32,7 +36,7 @@ internal static class RedisCircuitHash
     public static string[] Encode(CircuitSnapshot snapshot)
     {
         var written = CircuitSnapshotSchema.Format(snapshot).ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal);
-        return [.. CircuitSnapshotSchema.OwnedAttributes.Select(name => written.TryGetValue(name, out var value) ? "=" + value : Missing)];
+        return [.. Names.Select(name => written.TryGetValue(name, out var value) ? "=" + value : Missing)];
     }
 
     public static StoredCircuit ToEntry(RedisValue[] encoded)
@@ -63,14 +67,7 @@ internal static class RedisCircuitHash
 
     private static int IndexOf(string name)
     {
-        for (var i = 0; i < CircuitSnapshotSchema.OwnedAttributes.Count; i++)
-        {
-            if (CircuitSnapshotSchema.OwnedAttributes[i] == name)
-            {
-                return i;
-            }
-        }
-
-        throw new ArgumentOutOfRangeException(nameof(name), name, "Not an owned attribute.");
+        var index = Array.IndexOf(Names, name);
+        return index >= 0 ? index : throw new ArgumentOutOfRangeException(nameof(name), name, "Not a field of the circuit hash.");
     }
 }

@@ -3,7 +3,8 @@
 -- ARGV[1]: n, the number of owned fields; ARGV[2 .. n+1]: their names (returned encoded as in try-replace.lua);
 -- ARGV[n+2]: now; ARGV[n+3]: the window start (an older last failure no longer counts);
 -- ARGV[n+4]: the count at which the circuit opens; ARGV[n+5]: the next attempt time of an opened circuit;
--- ARGV[n+6]: how many failures the request counts.
+-- ARGV[n+6]: how many failures the request counts; ARGV[n+7]: the counting environment's id ('' for none);
+-- ARGV[n+8]: how many distinct environments the episode needs before the circuit opens (1: no quorum, no ids kept).
 -- Numbers are read with the grammar of the .NET parser: digits, an optional fraction and exponent, no sign.
 -- Returns {0 not counted | 1 counted | 2 counted and opened, current value of each field after the call}.
 local key = KEYS[1]
@@ -13,6 +14,8 @@ local window_start = tonumber(ARGV[n + 3])
 local open_at = tonumber(ARGV[n + 4])
 local open_until = ARGV[n + 5]
 local adding = tonumber(ARGV[n + 6])
+local environment = ARGV[n + 7]
+local quorum = tonumber(ARGV[n + 8])
 local max_count = '9223372036854775807'
 
 local function number(text)
@@ -41,19 +44,40 @@ local count = number(count_text)
 local last_failure = number(redis.call('HGET', key, 'lastFailureTime'))
 if (not state or state == 'CLOSED') and count and last_failure then
   local next_count
+  local previous = count
   if last_failure ~= 0 and last_failure < window_start then
+    previous = 0
     next_count = adding
   elseif count + adding >= 9007199254740992 then
     next_count = nil
   else
     next_count = count + adding
   end
+  -- A quorum's environments belong to the counting episode: a count from zero starts a new one.
+  local environments = {}
+  if quorum > 1 then
+    local seen = {}
+    if previous ~= 0 then
+      for id in string.gmatch(redis.call('HGET', key, 'failingEnvironments') or '', '%S+') do
+        if not seen[id] then seen[id] = true; environments[#environments + 1] = id end
+      end
+    end
+    if environment ~= '' and not seen[environment] and #environments < quorum then
+      environments[#environments + 1] = environment
+    end
+    table.sort(environments)
+    if #environments > 0 then
+      redis.call('HSET', key, 'failingEnvironments', table.concat(environments, ' '))
+    else
+      redis.call('HDEL', key, 'failingEnvironments')
+    end
+  end
   local next_text = next_count and string.format('%.0f', next_count) or max_count
   redis.call('HSET', key, 'circuitState', 'CLOSED', 'failureCount', next_text, 'lastFailureTime', now, 'stateTimestamp', now)
   outcome = 1
-  if (next_count or open_at) >= open_at then
+  if (next_count or open_at) >= open_at and (quorum <= 1 or #environments >= quorum) then
     redis.call('HSET', key, 'circuitState', 'OPEN', 'successCount', '0', 'consecutiveOpens', '0', 'nextAttempt', open_until)
-    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode')
+    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode', 'failingEnvironments')
     outcome = 2
   end
 end
