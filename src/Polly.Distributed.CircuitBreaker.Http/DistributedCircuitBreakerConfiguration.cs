@@ -26,6 +26,8 @@ internal sealed class DistributedCircuitBreakerConfiguration
 
     public TimeSpan? ProbeLeaseDuration { get; set; }
 
+    public int? MinimumFailingEnvironments { get; set; }
+
     public void ApplyTo(HttpDistributedCircuitBreakerStrategyOptions options)
     {
         options.CircuitId = CircuitId ?? options.CircuitId;
@@ -38,5 +40,6 @@ internal sealed class DistributedCircuitBreakerConfiguration
         options.StoreTimeout = StoreTimeout ?? options.StoreTimeout;
         options.Consistency = Consistency ?? options.Consistency;
         options.ProbeLeaseDuration = ProbeLeaseDuration ?? options.ProbeLeaseDuration;
+        options.MinimumFailingEnvironments = MinimumFailingEnvironments ?? options.MinimumFailingEnvironments;
     }
 }

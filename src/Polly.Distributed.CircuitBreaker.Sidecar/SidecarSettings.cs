@@ -30,6 +30,7 @@ internal sealed record SidecarSettings(
         options.CacheTtl = Milliseconds(variable, "CIRCUITBREAKER_CACHE_TTL_MS", errors, allowZero: true) ?? options.CacheTtl;
         options.StoreTimeout = Milliseconds(variable, "CIRCUITBREAKER_STORE_TIMEOUT_MS", errors) ?? options.StoreTimeout;
         options.ProbeLeaseDuration = Milliseconds(variable, "CIRCUITBREAKER_PROBE_LEASE_MS", errors) ?? options.ProbeLeaseDuration;
+        options.MinimumFailingEnvironments = Integer(variable, "CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS", 1, 100, errors) ?? options.MinimumFailingEnvironments;
         if (variable("CIRCUITBREAKER_CONSISTENCY") is { } consistency)
         {
             if (Enum.TryParse<CircuitConsistency>(consistency, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
@@ -52,6 +53,11 @@ internal sealed record SidecarSettings(
         if (options.MaxBreakDuration < options.BreakDuration)
         {
             errors.Add($"CIRCUITBREAKER_MAX_TIMEOUT_MS ({options.MaxBreakDuration.TotalMilliseconds}) is below CIRCUITBREAKER_TIMEOUT_MS ({options.BreakDuration.TotalMilliseconds}).");
+        }
+
+        if (options.MinimumFailingEnvironments > 1 && options.Consistency != CircuitConsistency.Atomic)
+        {
+            errors.Add($"CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS ({options.MinimumFailingEnvironments}) needs CIRCUITBREAKER_CONSISTENCY=Atomic.");
         }
 
         if (errors.Count > 0)

@@ -115,6 +115,13 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     public int MinimumFailingEnvironments { get; set; } = 1;
 
     /// <summary>
+    /// Gets or sets the id this breaker counts its failures under for <see cref="MinimumFailingEnvironments"/>;
+    /// <see langword="null"/> takes <see cref="DistributedCircuitBreakerEnvironment.Id"/>. Set by simulations that run many
+    /// environments in one process.
+    /// </summary>
+    internal string? EnvironmentId { get; set; }
+
+    /// <summary>
     /// Gets or sets the predicate that decides whether an outcome counts as a failure. A <see cref="PredicateBuilder{TResult}"/> converts to it.
     /// </summary>
     /// <value>Defaults to every exception except <see cref="OperationCanceledException"/>.</value>

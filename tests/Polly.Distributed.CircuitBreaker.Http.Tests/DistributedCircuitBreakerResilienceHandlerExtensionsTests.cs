@@ -197,6 +197,22 @@ public sealed class DistributedCircuitBreakerResilienceHandlerExtensionsTests : 
     }
 
     [Fact]
+    public void AddDistributedCircuitBreakerOptions_QuorumWithoutAtomic_FailsStartUpValidationNamingBoth()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["CircuitBreaker:MinimumFailingEnvironments"] = "3" })
+            .Build();
+        using var services = new ServiceCollection()
+            .AddDistributedCircuitBreakerOptions(configuration.GetSection("CircuitBreaker"))
+            .BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("MinimumFailingEnvironments", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Atomic", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddDistributedCircuitBreakerOptions_InvalidValue_FailsStartUpValidation()
     {
         var configuration = new ConfigurationBuilder()

@@ -16,6 +16,7 @@ public sealed class SidecarSettingsTests
             ["CIRCUITBREAKER_WINDOW_DURATION_MS"] = "30000",
             ["CIRCUITBREAKER_CONSISTENCY"] = "atomic",
             ["CIRCUITBREAKER_CACHE_TTL_MS"] = "0",
+            ["CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS"] = "3",
         }));
 
         Assert.Equal(5000, settings.Port);
@@ -26,6 +27,20 @@ public sealed class SidecarSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(8), settings.Template.MaxBreakDuration);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Template.FailureWindow);
         Assert.Equal(CircuitConsistency.Atomic, settings.Template.Consistency);
+        Assert.Equal(3, settings.Template.MinimumFailingEnvironments);
+    }
+
+    [Fact]
+    public void FromEnvironment_QuorumWithoutAtomic_FailsNamingBothVariables()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => SidecarSettings.FromEnvironment(Variables(new()
+        {
+            ["CIRCUITBREAKER_TABLE"] = "t",
+            ["CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS"] = "2",
+        })));
+
+        Assert.Contains("CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CIRCUITBREAKER_CONSISTENCY=Atomic", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

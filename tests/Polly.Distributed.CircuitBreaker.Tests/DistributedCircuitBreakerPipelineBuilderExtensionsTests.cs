@@ -26,6 +26,8 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
         { "StateStore", o => o.StateStore = null },
         { "ShouldHandle", o => o.ShouldHandle = null! },
         { "CircuitId", o => o.CircuitId = null },
+        { "MinimumFailingEnvironments", o => o.MinimumFailingEnvironments = 0 },
+        { "MinimumFailingEnvironments", o => o.MinimumFailingEnvironments = 2 },
     };
 
     [Theory]

@@ -151,7 +151,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         ProbeLeaseStateMachine.WithoutStore(lastKnown, now, Settings, probeOwner, lastKnown is null ? null : LeaseSeenAgoMs(lastKnown));
 
     // Taken only by a circuit with a quorum, and only when it first counts a failure.
-    private string? EnvironmentId => Settings.MinimumFailingEnvironments > 1 ? DistributedCircuitBreakerEnvironment.Id : null;
+    private string? EnvironmentId => Settings.MinimumFailingEnvironments > 1 ? Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id : null;
 
     private static bool HoldsLease(StoredCircuit entry, string? probeOwner) =>
         probeOwner is not null && entry.Snapshot.State == StoredCircuitState.HalfOpen && entry.Snapshot.ProbeLeaseOwner == probeOwner;

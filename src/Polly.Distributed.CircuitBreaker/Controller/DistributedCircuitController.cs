@@ -35,7 +35,8 @@ internal sealed class DistributedCircuitController<TResult>
             (long)options.MaxBreakDuration.TotalMilliseconds,
             (long)options.FailureWindow.TotalMilliseconds,
             (long)options.ProbeLeaseDuration.TotalMilliseconds,
-            options.MinimumFailingEnvironments);
+            options.MinimumFailingEnvironments,
+            options.EnvironmentId);
         _store = new CircuitStoreGateway(
             options.StateStore!,
             CircuitId,

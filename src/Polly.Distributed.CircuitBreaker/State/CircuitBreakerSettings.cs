@@ -10,4 +10,5 @@ internal sealed record CircuitBreakerSettings(
     long MaxBreakDurationMs,
     long FailureWindowMs,
     long ProbeLeaseMs,
-    int MinimumFailingEnvironments = 1);
+    int MinimumFailingEnvironments = 1,
+    string? EnvironmentId = null);
