@@ -152,6 +152,8 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             increment.Count,
             increment.EnvironmentId ?? string.Empty,
             increment.MinimumEnvironments,
+            increment.OpenedBy ?? string.Empty,
+            increment.OpenedReason ?? string.Empty,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.IncrementFailure, arguments).ConfigureAwait(false);

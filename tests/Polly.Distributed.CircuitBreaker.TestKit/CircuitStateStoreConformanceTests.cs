@@ -428,6 +428,32 @@ public abstract class CircuitStateStoreConformanceTests
     }
 
     [Fact]
+    public async Task TryIncrementFailureAsync_Opens_RecordsWhoOpenedItAndWhy()
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(id, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = Now - 10 }, CancellationToken.None);
+
+        await Store.TryIncrementFailureAsync(id, Increment(openAt: 5) with { OpenedBy = "env-7f3a", OpenedReason = "HTTP 503" }, CancellationToken.None);
+
+        var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Open, stored.State);
+        Assert.Equal("env-7f3a", stored.OpenedBy);
+        Assert.Equal("HTTP 503", stored.OpenedReason);
+    }
+
+    [Fact]
+    public async Task TryReplaceAsync_SnapshotNamesWhoOpenedIt_RoundTrips()
+    {
+        var id = NewCircuitId();
+        var opened = SampleSnapshot with { State = StoredCircuitState.Open, OpenedBy = "env-1", OpenedReason = "TimeoutRejectedException" };
+
+        var result = await Store.TryReplaceAsync(id, await Store.ReadAsync(id, CancellationToken.None), opened, CancellationToken.None);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(opened, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot);
+    }
+
+    [Fact]
     public async Task TryIncrementFailureAsync_QuorumNotMet_CountsWithoutOpeningAndKeepsTheEnvironment()
     {
         var id = NewCircuitId();

@@ -114,7 +114,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         {
             // The probe starts from the entry its own claim wrote, so a stale read can never hide its lease.
             Func<CircuitSnapshot, long, CircuitSnapshot?> change = failed
-                ? (snapshot, now) => ProbeLeaseStateMachine.RecordFailure(snapshot, now, Settings, owner)
+                ? (snapshot, now) => ProbeLeaseStateMachine.RecordFailure(snapshot, now, Settings, owner, CauseOf(outcome))
                 : (snapshot, now) => ProbeLeaseStateMachine.RecordSuccess(snapshot, now, Settings, owner);
             if (!await UpdateAsync(context, budget, admittedOn, change, outcome).ConfigureAwait(context.ContinueOnCapturedContext))
             {
@@ -179,7 +179,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     private async ValueTask CountFailureAsync(ResilienceContext context, StoreBudget budget, CircuitSnapshot? admittedOn, Outcome<TResult> outcome)
     {
         var captured = context.ContinueOnCapturedContext;
-        var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId);
+        var cause = CauseOf(outcome);
+        var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId, cause);
         while (await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(captured) is { } result)
         {
             switch (result.Outcome)
@@ -196,7 +197,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
             // A closed item the store could not count (malformed) is replaced by compare-and-set.
             var current = result.Current;
-            var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, Settings)!;
+            var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, Settings, cause)!;
             if (await Store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(captured) is not { } replaced)
             {
                 break;
@@ -218,7 +219,12 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
         try
         {
-            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with { Count = failures };
+            // The failures of a batch are several calls': the item records the environment that opened the circuit, not one cause.
+            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with
+            {
+                Count = failures,
+                OpenedBy = Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id,
+            };
             var result = await Store.TryIncrementFailureAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, _onLateCount).ConfigureAwait(false);
             if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened)
             {

@@ -74,4 +74,7 @@ internal abstract class CircuitProtocol<TResult>
     }
 
     protected CallPermit Rejected(CheckDecision decision, StoredCircuit observed) => CallPermit.Rejected(Rejections.Create(decision), observed);
+
+    /// <summary>Who failed and why, recorded in the item by the writer whose failure opens the circuit.</summary>
+    protected OpeningCause CauseOf(Outcome<TResult> outcome) => OpeningCause.Of(Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id, outcome);
 }

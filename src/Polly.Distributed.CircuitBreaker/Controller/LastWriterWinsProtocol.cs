@@ -62,7 +62,7 @@ internal sealed class LastWriterWinsProtocol<TResult>(
         while (entry is not null)
         {
             var now = Store.NowMs();
-            var change = failed ? CircuitStateMachine.RecordFailure(entry.Snapshot, now, Settings) : CircuitStateMachine.RecordSuccess(entry.Snapshot, now, Settings);
+            var change = failed ? CircuitStateMachine.RecordFailure(entry.Snapshot, now, Settings, CauseOf(outcome)) : CircuitStateMachine.RecordSuccess(entry.Snapshot, now, Settings);
             if (change is null)
             {
                 return;

@@ -21,16 +21,20 @@ internal static class CircuitStateMachine
     };
 
     /// <summary>The state after a call whose outcome counts as a failure.</summary>
-    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings)
+    /// <param name="current">The stored state.</param>
+    /// <param name="now">The current time of this process.</param>
+    /// <param name="settings">The breaker's settings.</param>
+    /// <param name="cause">Who failed and why, recorded in the item if the failure opens the circuit.</param>
+    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, OpeningCause? cause = null)
     {
         switch (current.State)
         {
             case StoredCircuitState.Closed:
-                return FailureIncrement(now, settings, writeId: string.Empty).ApplyTo(current).Next;
+                return FailureIncrement(now, settings, writeId: string.Empty, cause: cause).ApplyTo(current).Next;
 
             case StoredCircuitState.HalfOpen:
                 var failed = current with { FailureCount = Increment(current.FailureCount), LastFailureUnixMs = now };
-                return Open(failed, Increment(current.ConsecutiveOpens), now, settings);
+                return Open(failed, Increment(current.ConsecutiveOpens), now, settings, cause);
 
             default:
                 return null;
@@ -46,11 +50,14 @@ internal static class CircuitStateMachine
         CircuitBreakerSettings settings,
         string writeId,
         CircuitSnapshot? admittedOn = null,
-        string? environmentId = null)
+        string? environmentId = null,
+        OpeningCause? cause = null)
     {
         var windowStart = now - settings.FailureWindowMs;
         return new(writeId, now, windowStart, settings.FailureThreshold, now + BreakDurationMs(0, settings))
         {
+            OpenedBy = cause?.OpenedBy,
+            OpenedReason = cause?.Reason,
             MinimumEnvironments = settings.MinimumFailingEnvironments,
             EnvironmentId = settings.MinimumFailingEnvironments > 1 ? environmentId : null,
             // The count the call was admitted on, when it still counts: a hint that lets a store count and open in one request.
@@ -126,9 +133,11 @@ internal static class CircuitStateMachine
     });
 
     /// <summary>The state after an opening, with the break that <paramref name="consecutiveOpens"/> earns.</summary>
-    public static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings) =>
+    public static CircuitSnapshot Open(CircuitSnapshot current, long consecutiveOpens, long now, CircuitBreakerSettings settings, OpeningCause? cause = null) =>
         WithoutLease(current with
         {
+            OpenedBy = cause is null ? current.OpenedBy : cause.OpenedBy,
+            OpenedReason = cause is null ? current.OpenedReason : cause.Reason,
             State = StoredCircuitState.Open,
             SuccessCount = 0,
             ConsecutiveOpens = consecutiveOpens,

@@ -51,10 +51,10 @@ internal static class ProbeLeaseStateMachine
     }
 
     /// <summary>The state after a call whose outcome counts as a failure: a closed circuit counts it, a half-open one re-opens only for the probe.</summary>
-    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner) =>
+    public static CircuitSnapshot? RecordFailure(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner, OpeningCause? cause = null) =>
         HoldsStaleLease(current, probeOwner) ? CircuitStateMachine.WithoutLease(current)
         : current.State == StoredCircuitState.HalfOpen && !MayMoveHalfOpen(current, probeOwner) ? null
-        : CircuitStateMachine.RecordFailure(current, now, settings);
+        : CircuitStateMachine.RecordFailure(current, now, settings, cause);
 
     /// <summary>The state after a call whose outcome counts as a success: only the probe moves a half-open circuit.</summary>
     public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner) =>

@@ -51,6 +51,12 @@ public sealed record CircuitFailureIncrement(
     /// <summary>Gets the id of the environment whose failures the request counts, or <see langword="null"/> for an anonymous count.</summary>
     public string? EnvironmentId { get; init; }
 
+    /// <summary>Gets the environment to record as the one that opened the circuit, when this request opens it (<c>openedBy</c>).</summary>
+    public string? OpenedBy { get; init; }
+
+    /// <summary>Gets what to record as having tipped the opening, when this request opens the circuit (<c>openedReason</c>).</summary>
+    public string? OpenedReason { get; init; }
+
     private readonly int _minimumEnvironments = 1;
 
     /// <summary>
@@ -67,7 +73,8 @@ public sealed record CircuitFailureIncrement(
     /// <see cref="MinimumEnvironments"/> are held.</item>
     /// <item>If the new count is at least <see cref="FailureThreshold"/> and, for a quorum, the episode holds at least
     /// <see cref="MinimumEnvironments"/> environments, the circuit opens until <see cref="OpenUntilUnixMs"/> with no
-    /// consecutive opens, no success, no lease and no failing environments: exactly one writer opens it.</item>
+    /// consecutive opens, no success, no lease and no failing environments, recording <see cref="OpenedBy"/> and
+    /// <see cref="OpenedReason"/>: exactly one writer opens it.</item>
     /// </list>
     /// </summary>
     /// <param name="current">The stored state, read as valid.</param>
@@ -109,6 +116,8 @@ public sealed record CircuitFailureIncrement(
             ProbeLeaseExpiresUnixMs = 0,
             ProbeLeaseEpisode = 0,
             FailingEnvironments = EnvironmentSet.Empty,
+            OpenedBy = OpenedBy,
+            OpenedReason = OpenedReason,
         });
     }
 }

@@ -60,6 +60,15 @@ public sealed record CircuitSnapshot
     /// </summary>
     public long ProbeLeaseEpisode { get; init; }
 
+    /// <summary>Gets the id of the environment that last opened the circuit (<c>openedBy</c>), this project's own; <see langword="null"/> when unknown.</summary>
+    public string? OpenedBy { get; init; }
+
+    /// <summary>
+    /// Gets what tipped the last opening (<c>openedReason</c>): the exception type name, or the HTTP status of a response
+    /// such as <c>HTTP 503</c>, never message text; <see langword="null"/> when unknown.
+    /// </summary>
+    public string? OpenedReason { get; init; }
+
     /// <summary>
     /// Gets the distinct environments whose failures the current counting episode holds (<c>failingEnvironments</c>), this
     /// project's own and optional: kept by the store only for a circuit that needs failures from several environments

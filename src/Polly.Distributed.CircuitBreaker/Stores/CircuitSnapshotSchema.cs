@@ -54,6 +54,15 @@ public static partial class CircuitSnapshotSchema
     /// </summary>
     public const string FailingEnvironmentsAttribute = "failingEnvironments";
 
+    /// <summary>The attribute (<c>S</c>) naming the environment that last opened the circuit, this project's own; optional.</summary>
+    public const string OpenedByAttribute = "openedBy";
+
+    /// <summary>
+    /// The attribute (<c>S</c>) saying what tipped the last opening, this project's own and optional: an exception type name or
+    /// an HTTP status (<c>HTTP 503</c>), never message text.
+    /// </summary>
+    public const string OpenedReasonAttribute = "openedReason";
+
     /// <summary>The stored text of <see cref="StoredCircuitState.Closed"/>.</summary>
     public const string ClosedText = "CLOSED";
 
@@ -81,7 +90,7 @@ public static partial class CircuitSnapshotSchema
     ];
 
     /// <summary>Gets every attribute this project owns and writes, apart from <see cref="IdAttribute"/>.</summary>
-    public static IReadOnlyList<string> OwnedAttributes { get; } = [CircuitStateAttribute, .. NumericAttributes, ProbeLeaseOwnerAttribute];
+    public static IReadOnlyList<string> OwnedAttributes { get; } = [CircuitStateAttribute, .. NumericAttributes, ProbeLeaseOwnerAttribute, OpenedByAttribute, OpenedReasonAttribute];
 
     /// <summary>Returns the stored text of a state.</summary>
     /// <param name="state">The state.</param>
@@ -99,8 +108,8 @@ public static partial class CircuitSnapshotSchema
     public static IReadOnlyList<string> LeaseAttributes { get; } = [ProbeLeaseOwnerAttribute, ProbeLeaseExpiresAttribute, ProbeLeaseEpisodeAttribute];
 
     /// <summary>
-    /// Returns the attributes of a snapshot as stored text: the eight shared attributes, then the lease attributes
-    /// when a lease is held (a writer removes <see cref="LeaseAttributes"/> otherwise).
+    /// Returns the attributes of a snapshot as stored text: the eight shared attributes, who last opened the circuit and why
+    /// when known, then the lease attributes when a lease is held (a writer removes <see cref="LeaseAttributes"/> otherwise).
     /// </summary>
     /// <param name="snapshot">The snapshot to write.</param>
     /// <returns>Pairs of attribute name and stored text.</returns>
@@ -119,6 +128,16 @@ public static partial class CircuitSnapshotSchema
             new(StateTimestampAttribute, FormatNumber(snapshot.StateTimestampUnixMs)),
             new(SchemaVersionAttribute, FormatNumber(snapshot.SchemaVersion)),
         ];
+
+        if (snapshot.OpenedBy is not null)
+        {
+            attributes.Add(new(OpenedByAttribute, snapshot.OpenedBy));
+        }
+
+        if (snapshot.OpenedReason is not null)
+        {
+            attributes.Add(new(OpenedReasonAttribute, snapshot.OpenedReason));
+        }
 
         if (snapshot.ProbeLeaseOwner is not null)
         {
@@ -194,6 +213,8 @@ public static partial class CircuitSnapshotSchema
             ProbeLeaseEpisode = owner is null ? 0 : numbers[8],
             ProbeLeaseOwner = owner,
             FailingEnvironments = EnvironmentSet.Parse(getAttribute(FailingEnvironmentsAttribute)),
+            OpenedBy = getAttribute(OpenedByAttribute),
+            OpenedReason = getAttribute(OpenedReasonAttribute),
         };
     }
 

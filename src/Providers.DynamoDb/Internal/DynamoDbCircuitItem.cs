@@ -17,7 +17,13 @@ internal static class DynamoDbCircuitItem
     /// <summary>Up to which failure count write ids are kept (they are cleared at every state change): more than a failure threshold usually is.</summary>
     public const int MaxRecentWriteIds = 64;
 
-    private static readonly string[] StringAttributes = [CircuitSnapshotSchema.CircuitStateAttribute, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute];
+    private static readonly string[] StringAttributes =
+    [
+        CircuitSnapshotSchema.CircuitStateAttribute,
+        CircuitSnapshotSchema.ProbeLeaseOwnerAttribute,
+        CircuitSnapshotSchema.OpenedByAttribute,
+        CircuitSnapshotSchema.OpenedReasonAttribute,
+    ];
 
     private static readonly string[] LeaseNumbers = [CircuitSnapshotSchema.ProbeLeaseExpiresAttribute, CircuitSnapshotSchema.ProbeLeaseEpisodeAttribute];
 
@@ -288,7 +294,9 @@ internal static class DynamoDbCircuitItem
             $"{NameOf(request, CircuitSnapshotSchema.ConsecutiveOpensAttribute)} = {zero}, " +
             $"{NameOf(request, CircuitSnapshotSchema.NextAttemptAttribute)} = {ValueOf(request, Number(increment.OpenUntilUnixMs))}, " +
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {ValueOf(request, Number(increment.NowUnixMs))}, " +
-            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })}";
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })}" +
+            (increment.OpenedBy is { } openedBy ? $", {NameOf(request, CircuitSnapshotSchema.OpenedByAttribute)} = {ValueOf(request, new AttributeValue { S = openedBy })}" : string.Empty) +
+            (increment.OpenedReason is { } reason ? $", {NameOf(request, CircuitSnapshotSchema.OpenedReasonAttribute)} = {ValueOf(request, new AttributeValue { S = reason })}" : string.Empty);
     }
 
     private static string RemoveLease(UpdateItemRequest request) =>

@@ -4,7 +4,8 @@
 -- ARGV[n+2]: now; ARGV[n+3]: the window start (an older last failure no longer counts);
 -- ARGV[n+4]: the count at which the circuit opens; ARGV[n+5]: the next attempt time of an opened circuit;
 -- ARGV[n+6]: how many failures the request counts; ARGV[n+7]: the counting environment's id ('' for none);
--- ARGV[n+8]: how many distinct environments the episode needs before the circuit opens (1: no quorum, no ids kept).
+-- ARGV[n+8]: how many distinct environments the episode needs before the circuit opens (1: no quorum, no ids kept);
+-- ARGV[n+9], ARGV[n+10]: who opens the circuit and what tipped it, recorded by the request that opens it ('' for unknown).
 -- Numbers are read with the grammar of the .NET parser: digits, an optional fraction and exponent, no sign.
 -- Returns {0 not counted | 1 counted | 2 counted and opened, current value of each field after the call}.
 local key = KEYS[1]
@@ -16,6 +17,8 @@ local open_until = ARGV[n + 5]
 local adding = tonumber(ARGV[n + 6])
 local environment = ARGV[n + 7]
 local quorum = tonumber(ARGV[n + 8])
+local opened_by = ARGV[n + 9]
+local opened_reason = ARGV[n + 10]
 local max_count = '9223372036854775807'
 
 local function number(text)
@@ -77,7 +80,9 @@ if (not state or state == 'CLOSED') and count and last_failure then
   outcome = 1
   if (next_count or open_at) >= open_at and (quorum <= 1 or #environments >= quorum) then
     redis.call('HSET', key, 'circuitState', 'OPEN', 'successCount', '0', 'consecutiveOpens', '0', 'nextAttempt', open_until)
-    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode', 'failingEnvironments')
+    redis.call('HDEL', key, 'probeLeaseOwner', 'probeLeaseExpires', 'probeLeaseEpisode', 'failingEnvironments', 'openedBy', 'openedReason')
+    if opened_by ~= '' then redis.call('HSET', key, 'openedBy', opened_by) end
+    if opened_reason ~= '' then redis.call('HSET', key, 'openedReason', opened_reason) end
     outcome = 2
   end
 end

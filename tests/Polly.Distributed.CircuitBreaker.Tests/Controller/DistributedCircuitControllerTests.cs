@@ -175,6 +175,43 @@ public class DistributedCircuitControllerTests
         Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
     }
 
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Execute_FailuresOpenTheCircuit_ItemNamesTheEnvironmentAndTheExceptionTypeButNoMessage(CircuitConsistency consistency)
+    {
+        var pipeline = Build(_shared, consistency, cacheTtl: TimeSpan.Zero);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("user 4711 not found")));
+        }
+
+        var stored = (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+        Assert.Equal(StoredCircuitState.Open, stored.State);
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, stored.OpenedBy);
+        Assert.Equal(nameof(HttpRequestException), stored.OpenedReason);
+    }
+
+    [Fact]
+    public async Task Execute_HandledHttpResponseOpensTheCircuit_ItemNamesTheStatus()
+    {
+        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions<HttpResponseMessage>
+            {
+                CircuitId = CircuitId,
+                StateStore = _shared,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1,
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Result?.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable),
+            })
+            .Build();
+
+        using var unavailable = await pipeline.ExecuteAsync(_ => new ValueTask<HttpResponseMessage>(new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable)));
+
+        Assert.Equal("HTTP 503", (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot.OpenedReason);
+    }
+
     private static async Task<int> CallDeadDependencyAsync(ResiliencePipeline pipeline, int calls)
     {
         var reached = 0;

@@ -70,6 +70,8 @@ public class CircuitSnapshotSchemaTests
             StateTimestampUnixMs = 1_750_000_000_001,
             ProbeLeaseOwner = "abc",
             ProbeLeaseExpiresUnixMs = 1_750_000_030_000,
+            OpenedBy = "3f9c0a2b7e614d58",
+            OpenedReason = "HTTP 503",
         };
         var stored = CircuitSnapshotSchema.Format(snapshot).ToDictionary(p => p.Key, p => p.Value);
 
@@ -78,7 +80,7 @@ public class CircuitSnapshotSchemaTests
         Assert.Equal(snapshot, read);
         Assert.Equal("HALF-OPEN", stored["circuitState"]);
         Assert.Equal(CircuitSnapshotSchema.OwnedAttributes.Order(), stored.Keys.Order());
-        Assert.Equal(8, CircuitSnapshotSchema.Format(snapshot with { ProbeLeaseOwner = null }).Count);
+        Assert.Equal(8, CircuitSnapshotSchema.Format(snapshot with { ProbeLeaseOwner = null, OpenedBy = null, OpenedReason = null }).Count);
     }
 
     [Fact]
