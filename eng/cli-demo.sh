@@ -22,7 +22,7 @@ dotnet run "$REPO_ROOT/eng/open-circuit.cs" "$CIRCUITBREAKER_TABLE" "$POLLY_DIST
 shown() {
   echo "\$ $*"
   set +e
-  "$@"
+  "$@" 2>&1
   local status=$?
   set -e
   [ "$status" -eq 0 ] || echo "(exit code $status)"
@@ -38,4 +38,3 @@ shown circuitbreaker isolate payments-api --if-state open "${endpoint[@]}"
 shown circuitbreaker list "${endpoint[@]}"
 shown circuitbreaker close payments-api --if-state isolated "${endpoint[@]}"
 shown circuitbreaker close payments-api --if-state isolated "${endpoint[@]}"
-shown circuitbreaker list --json "${endpoint[@]}"

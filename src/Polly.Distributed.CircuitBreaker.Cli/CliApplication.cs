@@ -24,7 +24,7 @@ internal static class CliApplication
         "            used. IAM: dynamodb:Scan for list (breakers never need it), dynamodb:GetItem for show and watch,\n" +
         "            dynamodb:GetItem and dynamodb:UpdateItem for isolate and close.\n" +
         "  Redis     --redis CONNECTION, or CIRCUITBREAKER_REDIS (keeps a password off the command line), with --prefix.\n" +
-        "            Passwords never appear in any output.";
+        "            Messages name the endpoints only: a password never appears in any output.";
 
     private const string ExitCodeNotes =
         "Exit codes:\n" +

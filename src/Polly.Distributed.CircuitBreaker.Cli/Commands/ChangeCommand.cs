@@ -19,7 +19,7 @@ internal static class ChangeCommand
 
     public static Command CreateIsolate(CliOptions options, CommandRunner runner)
     {
-        var id = CliOptions.CircuitId("The circuit id");
+        var id = CliOptions.CircuitIdArgument();
         var create = new Option<bool>("--create")
         {
             Description = "Isolate the id even if no breaker has written it yet (by default an unknown id exits 3)",
@@ -34,7 +34,7 @@ internal static class ChangeCommand
 
     public static Command CreateClose(CliOptions options, CommandRunner runner)
     {
-        var id = CliOptions.CircuitId("The circuit id");
+        var id = CliOptions.CircuitIdArgument();
         var command = new Command("close", "Close a circuit fleet-wide, resetting its counts; ends an isolation.") { id, options.IfState };
         command.SetAction((parse, cancellationToken) => runner.RunAsync(
             parse,

@@ -68,9 +68,9 @@ internal sealed class CliOptions
 
     public IEnumerable<Option> Global => [Table, Endpoint, Region, Redis, Prefix, Timeout, Json];
 
-    public static Argument<string> CircuitId(string description) => new("id")
+    public static Argument<string> CircuitIdArgument() => new("id")
     {
-        Description = description,
+        Description = "The circuit id",
     };
 
     /// <summary>

@@ -13,7 +13,7 @@ internal static class ShowCommand
 
     public static Command Create(CommandRunner runner)
     {
-        var id = CliOptions.CircuitId("The circuit id");
+        var id = CliOptions.CircuitIdArgument();
         var command = new Command("show", "Show one circuit in full: state, counts, times, probe lease, every other attribute.") { id };
         command.SetAction((parse, cancellationToken) => runner.RunAsync(parse, (context, ct) => RunAsync(context, parse.GetRequiredValue(id), ct), cancellationToken));
         return command;

@@ -17,7 +17,7 @@ internal static class WatchCommand
 
     public static Command Create(CommandRunner runner)
     {
-        var id = CliOptions.CircuitId("The circuit id");
+        var id = CliOptions.CircuitIdArgument();
         var interval = new Option<TimeSpan?>("--interval")
         {
             Description = "Time between two reads, e.g. 500ms, 2s [default: 1s]",

@@ -54,6 +54,13 @@ internal static class CircuitText
         foreach (var item in items)
         {
             var snapshot = item.Entry.Snapshot;
+            if (item.Entry.MalformedReason is not null)
+            {
+                // Its numbers could not be read: zeros would look like facts.
+                table.AddRow(item.Id, Malformed, "-", "-", "-", "-");
+                continue;
+            }
+
             table.AddRow(
                 item.Id,
                 State(item.Entry),

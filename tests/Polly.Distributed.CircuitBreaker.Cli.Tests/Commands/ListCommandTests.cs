@@ -82,8 +82,8 @@ public sealed class ListCommandTests
         var json = await CliRun.RunAsync(clock, store.Args("list", "--json"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("bad-count  MALFORMED", result.OutputLines[1], StringComparison.Ordinal);
-        Assert.StartsWith("bad-state  MALFORMED", result.OutputLines[2], StringComparison.Ordinal);
+        Assert.Equal("bad-count  MALFORMED         -  -                   -            -", result.OutputLines[1]);
+        Assert.Equal("bad-state  MALFORMED         -  -                   -            -", result.OutputLines[2]);
         Assert.StartsWith("healthy    OPEN", result.OutputLines[3], StringComparison.Ordinal);
         Assert.Contains("bad-state is MALFORMED: unknown circuitState 'BROKEN'; breakers read it as CLOSED", result.Output, StringComparison.Ordinal);
         Assert.Contains("bad-count is MALFORMED: failureCount 'many' is not a non-negative number", result.Output, StringComparison.Ordinal);
