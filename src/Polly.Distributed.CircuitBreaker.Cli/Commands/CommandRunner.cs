@@ -37,6 +37,11 @@ internal sealed class CommandRunner(CliOptions options, CliEnvironment environme
             await ReportAsync(error, failure.Message, secrets).ConfigureAwait(false);
             return failure.ExitCode;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await ReportAsync(error, $"unexpected {ex.GetType().Name}: {ex.Message}", secrets).ConfigureAwait(false);
+            return CliExitCodes.UnexpectedError;
+        }
         finally
         {
             if (catalog is not null)

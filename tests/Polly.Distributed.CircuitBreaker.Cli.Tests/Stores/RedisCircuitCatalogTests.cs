@@ -49,6 +49,28 @@ public sealed class RedisCircuitCatalogTests
     }
 
     [Fact]
+    public async Task Commands_DatabaseInUri_ListAndChangeThatDatabase()
+    {
+        var prefix = "cli-db-" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var endpoint = RedisStoreUnderTest.ServerEndpoint;
+        using var connection = RedisStoreUnderTest.Connect(endpoint);
+        var inDatabase3 = new Polly.Distributed.CircuitBreaker.Redis.RedisCircuitStateStore(
+            connection, new Polly.Distributed.CircuitBreaker.Redis.RedisCircuitStateStoreOptions { KeyPrefix = prefix, Database = 3 });
+        await inDatabase3.WriteAsync("orders", CircuitSnapshot.Initial with { FailureCount = 2, StateTimestampUnixMs = 1 }, TestContext.Current.CancellationToken);
+        string[] store = ["--redis", $"redis://{endpoint}/3", "--prefix", prefix];
+
+        var list = await CliRun.RunAsync(["list", "--json", .. store]);
+        var isolate = await CliRun.RunAsync(["isolate", "orders", .. store]);
+        var inDefaultDatabase = await CliRun.RunAsync(["show", "orders", "--redis", endpoint, "--prefix", prefix]);
+
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Contains("\"id\": \"orders\"", list.Output, StringComparison.Ordinal);
+        Assert.True(isolate.ExitCode == 0, isolate.ToString());
+        Assert.True((await inDatabase3.ReadAsync("orders", TestContext.Current.CancellationToken)).Snapshot.IsIsolated);
+        Assert.Equal(CliExitCodes.NoSuchCircuit, inDefaultDatabase.ExitCode);
+    }
+
+    [Fact]
     public async Task List_UnreachableServer_Exits5NamingItWithoutThePassword()
     {
         var port = IntegrationEnvironment.FreeLoopbackPort();
