@@ -16,7 +16,9 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
     /// <summary>
     /// Adds a distributed circuit breaker to an <see cref="HttpClient"/> resilience pipeline. The store comes from
     /// <paramref name="context"/>'s services, the options from <c>IOptionsMonitor&lt;HttpDistributedCircuitBreakerStrategyOptions&gt;</c>
-    /// (see <c>AddDistributedCircuitBreakerOptions</c>) and then <paramref name="configure"/>.
+    /// (see <c>AddDistributedCircuitBreakerOptions</c>) and then <paramref name="configure"/>. The breaker attaches to the
+    /// <see cref="DistributedCircuitBreakerStateProvider"/> registered in the services, when there is one and the options name
+    /// none, so that <c>AddDistributedCircuitBreakerCheck()</c> reports its circuit.
     /// </summary>
     /// <param name="builder">The pipeline builder of the handler.</param>
     /// <param name="context">The handler context.</param>
@@ -47,6 +49,7 @@ public static class DistributedCircuitBreakerResilienceHandlerExtensions
                 "No ICircuitStateStore is registered: call services.AddDynamoDbCircuitStateStore(), services.AddRedisCircuitStateStore() " +
                 "or services.AddInMemoryCircuitStateStore(), or set the StateStore option.");
         options.Logger ??= context.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(DistributedCircuitBreakerPipelineBuilderExtensions.LoggerCategory);
+        options.StateProvider ??= context.ServiceProvider.GetService<DistributedCircuitBreakerStateProvider>();
         options.CircuitId = CircuitIdFor(options.CircuitId ?? CircuitIdRules.Sanitize(context.BuilderName), context.InstanceName);
 
         return builder.AddDistributedCircuitBreaker(options);

@@ -28,7 +28,7 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
 
         StrategyOptionsGuard.ThrowIfInvalid(options);
-        return builder.AddStrategy(context => CreateStrategy(context, options), options);
+        return builder.AddStrategy(context => CreateStrategy(context, options, builder.Name, builder.InstanceName), options);
     }
 
     /// <summary>Adds a distributed circuit breaker for results of type <typeparamref name="TResult"/>.</summary>
@@ -46,12 +46,13 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
 
         StrategyOptionsGuard.ThrowIfInvalid(options);
-        return builder.AddStrategy(context => CreateStrategy(context, options), options);
+        return builder.AddStrategy(context => CreateStrategy(context, options, builder.Name, builder.InstanceName), options);
     }
 
     /// <summary>
     /// Adds a distributed circuit breaker for results of type <typeparamref name="TResult"/>, taking the
-    /// <see cref="ICircuitStateStore"/> (unless <paramref name="options"/> names one) and the logger from <paramref name="services"/>.
+    /// <see cref="ICircuitStateStore"/> (unless <paramref name="options"/> names one), the logger and, when one is registered,
+    /// the <see cref="DistributedCircuitBreakerStateProvider"/> from <paramref name="services"/>.
     /// </summary>
     /// <typeparam name="TResult">The result type.</typeparam>
     /// <param name="builder">The pipeline builder.</param>
@@ -73,7 +74,8 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
 
     /// <summary>
     /// Adds a distributed circuit breaker that handles any result type, taking the <see cref="ICircuitStateStore"/> (unless
-    /// <paramref name="options"/> names one) and the logger from <paramref name="services"/>.
+    /// <paramref name="options"/> names one), the logger and, when one is registered, the <see cref="DistributedCircuitBreakerStateProvider"/>
+    /// from <paramref name="services"/>.
     /// </summary>
     /// <param name="builder">The pipeline builder.</param>
     /// <param name="services">The service provider, such as a handler's.</param>
@@ -108,7 +110,7 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
             .AddStrategy(
                 context =>
                 {
-                    var strategy = CreateStrategy(context, options);
+                    var strategy = CreateStrategy(context, options, pipelineName: null, pipelineInstance: null);
                     controller = strategy.Controller;
                     return strategy;
                 },
@@ -121,17 +123,21 @@ public static class DistributedCircuitBreakerPipelineBuilderExtensions
     {
         options.StateStore ??= services.GetService<ICircuitStateStore>();
         options.Logger ??= services.GetService<ILoggerFactory>()?.CreateLogger(LoggerCategory);
+        options.StateProvider ??= services.GetService<DistributedCircuitBreakerStateProvider>();
     }
 
     internal static DistributedCircuitBreakerResilienceStrategy<TResult> CreateStrategy<TResult>(
         StrategyBuilderContext context,
-        DistributedCircuitBreakerStrategyOptions<TResult> options)
+        DistributedCircuitBreakerStrategyOptions<TResult> options,
+        string? pipelineName,
+        string? pipelineInstance)
     {
         var controller = new DistributedCircuitController<TResult>(options, context.TimeProvider, context.Telemetry);
         return new DistributedCircuitBreakerResilienceStrategy<TResult>(
             options.ShouldHandle,
             controller,
             options.ManualControl?.Attach(controller),
-            options.StateProvider?.Attach(controller));
+            options.StateProvider?.Attach(controller),
+            controller.ReportStateMetrics(pipelineName, pipelineInstance, options.Name));
     }
 }

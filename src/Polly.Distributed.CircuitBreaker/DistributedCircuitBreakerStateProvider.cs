@@ -79,15 +79,31 @@ public sealed class DistributedCircuitBreakerStateProvider
     // (the pipeline was disposed or reloaded) lets go of the controller unless a newer one took its place.
     internal IDisposable Attach<TResult>(DistributedCircuitController<TResult> controller)
     {
-        var entry = new KeyValuePair<string, AttachedCircuit>(controller.CircuitId, new AttachedCircuit(controller.ReadSnapshotAsync, () => controller.LocalState));
+        var circuit = new AttachedCircuit(
+            controller.CircuitId,
+            controller.ReadSnapshotAsync,
+            () => controller.LocalState,
+            () => controller.LastKnownSnapshot,
+            controller.StoreTimeout);
+        var entry = new KeyValuePair<string, AttachedCircuit>(controller.CircuitId, circuit);
         _circuits[entry.Key] = entry.Value;
         return new Registration(() => _circuits.TryRemove(entry));
     }
+
+    /// <summary>Gets the attached circuits, for health checks.</summary>
+    internal IReadOnlyList<AttachedCircuit> Attached => [.. _circuits.Values];
 
     private AttachedCircuit Find(string circuitId) =>
         _circuits.TryGetValue(circuitId, out var circuit)
             ? circuit
             : throw new InvalidOperationException($"No distributed circuit breaker attached to this state provider uses the circuit id '{circuitId}'.");
 
-    private sealed record AttachedCircuit(Func<CancellationToken, Task<CircuitSnapshot>> ReadAsync, Func<LocalCircuitState> LocalState);
+    /// <summary>One attached breaker's circuit: a read past the cache (store errors thrown), this process's own circuit, the
+    /// state it last knew (no store read), and how long the breaker lets a call wait for the store.</summary>
+    internal sealed record AttachedCircuit(
+        string CircuitId,
+        Func<CancellationToken, Task<CircuitSnapshot>> ReadAsync,
+        Func<LocalCircuitState> LocalState,
+        Func<CircuitSnapshot?> LastKnown,
+        TimeSpan StoreTimeout);
 }

@@ -145,6 +145,10 @@ public class DistributedCircuitBreakerStrategyOptions<TResult> : ResilienceStrat
     public DistributedCircuitBreakerManualControl? ManualControl { get; set; }
 
     /// <summary>Gets or sets the provider that reads the shared circuit state.</summary>
+    /// <value>
+    /// Defaults to <see langword="null"/>. The HttpClient glue and the <see cref="IServiceProvider"/> overload take the provider
+    /// registered in the services, when there is one (the distributed circuit breaker health check registers one).
+    /// </value>
     public DistributedCircuitBreakerStateProvider? StateProvider { get; set; }
 
     /// <summary>

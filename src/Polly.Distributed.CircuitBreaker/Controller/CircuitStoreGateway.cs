@@ -8,8 +8,8 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 
 /// <summary>
 /// Every store request a breaker makes: bounded by the call's <see cref="StoreBudget"/> and the caller's token, applied to
-/// what the process knows of the circuit (<see cref="KnownCircuitState"/>), and turned into a reported failure (never an
-/// exception) when the store cannot answer.
+/// what the process knows of the circuit (<see cref="KnownCircuitState"/>), measured (<see cref="CircuitStoreMetrics"/>),
+/// and turned into a reported failure (never an exception) when the store cannot answer.
 /// </summary>
 /// <remarks>
 /// A store whose request completes synchronously and at once (the in-memory store, or any store that answers from
@@ -34,6 +34,7 @@ internal sealed class CircuitStoreGateway
     private readonly ResilienceStrategyTelemetry _telemetry;
     private readonly Func<OnCircuitStateStoreFailureArguments, ValueTask>? _onStateStoreFailure;
     private readonly Func<Task<StoredCircuit>> _startSharedRead;
+    private readonly CircuitStoreMetrics _metrics;
     private readonly long _pressureCeilingMs;
     private volatile bool _answersInline;
     private long _pressureMs;
@@ -61,6 +62,7 @@ internal sealed class CircuitStoreGateway
         _telemetry = telemetry;
         _onStateStoreFailure = onStateStoreFailure;
         _startSharedRead = StartSharedRead;
+        _metrics = new CircuitStoreMetrics(store, timeProvider);
     }
 
     public string CircuitId => _circuitId;
@@ -120,7 +122,7 @@ internal sealed class CircuitStoreGateway
             if (pastCache)
             {
                 var started = NowMonoMs();
-                entry = await CallAsync(ReadOperation, budget).ConfigureAwait(false);
+                entry = await CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget).ConfigureAwait(false);
                 Apply(entry, started, fresh: true);
             }
             else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), out entry))
@@ -166,7 +168,7 @@ internal sealed class CircuitStoreGateway
         try
         {
             var started = NowMonoMs();
-            var written = await CallAsync(ct => _store.WriteAsync(_circuitId, next, ct), budget).ConfigureAwait(false);
+            var written = await CallAsync(CircuitStateStoreOperation.Write, ct => _store.WriteAsync(_circuitId, next, ct), budget).ConfigureAwait(false);
             if (written)
             {
                 Apply(new StoredCircuit(next, true, null), started, fresh: false);
@@ -259,7 +261,7 @@ internal sealed class CircuitStoreGateway
     public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
     {
         var started = NowMonoMs();
-        var entry = await _store.ReadAsync(_circuitId, cancellationToken).ConfigureAwait(false);
+        var entry = await _metrics.Observe(CircuitStateStoreOperation.Read, _metrics.Start(), _store.ReadAsync(_circuitId, cancellationToken), cancellationToken).ConfigureAwait(false);
         Apply(entry, started, fresh: true);
         return entry;
     }
@@ -268,7 +270,7 @@ internal sealed class CircuitStoreGateway
     public async Task<bool> ReplaceOrThrowAsync(StoredCircuit expected, CircuitSnapshot next, CancellationToken cancellationToken)
     {
         var started = NowMonoMs();
-        var result = await _store.TryReplaceAsync(_circuitId, expected, next, cancellationToken).ConfigureAwait(false);
+        var result = await _metrics.Observe(CircuitStateStoreOperation.Replace, _metrics.Start(), _store.TryReplaceAsync(_circuitId, expected, next, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (result.Current is { } current)
         {
             Apply(current, started, fresh: true);
@@ -304,6 +306,7 @@ internal sealed class CircuitStoreGateway
     private bool TryReadInline(out StoredCircuit entry)
     {
         var started = NowMonoMs();
+        var measured = _metrics.Start();
         var blockedSince = Stopwatch.GetTimestamp();
         ValueTask<StoredCircuit> pending;
         try
@@ -311,28 +314,36 @@ internal sealed class CircuitStoreGateway
             pending = _store.ReadAsync(_circuitId, CancellationToken.None);
         }
 #pragma warning disable CA1031 // The store's error is reported by the read that follows on the thread pool.
-        catch (Exception)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
+            _metrics.Failed(CircuitStateStoreOperation.Read, measured, ex, CancellationToken.None);
             _answersInline = false;
             entry = null!;
             return false;
         }
 
         NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
-        if (pending.IsCompletedSuccessfully)
+        var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
+        if (answer.IsCompletedSuccessfully)
         {
-            entry = pending.Result;
+            entry = answer.Result;
             Apply(entry, started, fresh: true);
             return true;
         }
 
         // The read has started: it becomes the read in flight, which the slower path joins (unless another is in flight).
-        var read = AppliedAsync(pending, started);
-        _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        _known.JoinOrStartRead(() => read);
+        LeaveInFlight(answer, started);
         entry = null!;
         return false;
+    }
+
+    // Kept out of TryReadInline: the closure over the read would otherwise be allocated on every inline read.
+    private void LeaveInFlight(ValueTask<StoredCircuit> pending, long startedMonoMs)
+    {
+        var read = AppliedAsync(pending, startedMonoMs);
+        _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        _known.JoinOrStartRead(() => read);
     }
 
     private Task<StoredCircuit> StartSharedRead()
@@ -341,7 +352,7 @@ internal sealed class CircuitStoreGateway
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
         Volatile.Write(ref _lastReadStartedMonoMs, started);
-        var pending = CallAsync(ReadOperation, budget);
+        var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
 
@@ -365,7 +376,7 @@ internal sealed class CircuitStoreGateway
         var started = NowMonoMs();
         try
         {
-            var result = await CallAsync(request, budget, late => ApplyLate(late, started, storedAfter, onLate), stopOnTimeout).ConfigureAwait(false);
+            var result = await CallAsync(operation, request, budget, late => ApplyLate(late, started, storedAfter, onLate), stopOnTimeout).ConfigureAwait(false);
             if (storedAfter(result) is { } current)
             {
                 Apply(current, started, fresh: true);
@@ -396,26 +407,27 @@ internal sealed class CircuitStoreGateway
     /// request stops as soon as the client allows; an answer that still arrives goes to <paramref name="onLate"/>, and a
     /// late fault is observed.
     /// </summary>
-    private ValueTask<T> CallAsync<T>(Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null, bool stopOnTimeout = true)
+    private ValueTask<T> CallAsync<T>(CircuitStateStoreOperation operation, Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null, bool stopOnTimeout = true)
     {
         var remaining = Remaining(budget);
         ThrowIfSpent(remaining);
         budget.CancellationToken.ThrowIfCancellationRequested();
 
+        var measured = _metrics.Start();
         if (_answersInline)
         {
             var blockedSince = Stopwatch.GetTimestamp();
-            var pending = request(budget.CancellationToken);
+            var pending = _metrics.Invoke(operation, measured, request, budget.CancellationToken);
             NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
             if (pending.IsCompleted)
             {
-                return pending;
+                return _metrics.Observe(operation, measured, pending, budget.CancellationToken);
             }
 
-            return new(WaitAsync(_ => pending, remaining, onLate, onThreadPool: false, stopOnTimeout, budget.CancellationToken));
+            return _metrics.Observe(operation, measured, new ValueTask<T>(WaitAsync(_ => pending, remaining, onLate, onThreadPool: false, stopOnTimeout, budget.CancellationToken)), budget.CancellationToken);
         }
 
-        return new(WaitAsync(request, remaining, onLate, onThreadPool: true, stopOnTimeout, budget.CancellationToken));
+        return _metrics.Observe(operation, measured, new ValueTask<T>(WaitAsync(request, remaining, onLate, onThreadPool: true, stopOnTimeout, budget.CancellationToken)), budget.CancellationToken);
     }
 
     private async Task<T> WaitAsync<T>(Func<CancellationToken, ValueTask<T>> request, TimeSpan remaining, Action<T>? onLate, bool onThreadPool, bool stopOnTimeout, CancellationToken callerToken)

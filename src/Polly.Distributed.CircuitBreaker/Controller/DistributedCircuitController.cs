@@ -58,6 +58,9 @@ internal sealed class DistributedCircuitController<TResult>
 
     public string CircuitId { get; }
 
+    /// <summary>Gets how long one call may wait for the store in total.</summary>
+    public TimeSpan StoreTimeout => _store.StoreTimeout;
+
     /// <summary>
     /// How far reads are spaced out at most while the store shows pressure: four store timeouts, at least a second, and
     /// never longer than the break, so a process never acts on a state older than that plus one store timeout.
@@ -70,6 +73,10 @@ internal sealed class DistributedCircuitController<TResult>
 
     /// <summary>Gets the state of this process's own circuit.</summary>
     public LocalCircuitState LocalState => _local.State;
+
+    /// <summary>Reports the state this process last knew of the circuit in the state gauge, until the returned registration is disposed.</summary>
+    public IDisposable ReportStateMetrics(string? pipelineName, string? pipelineInstance, string? strategyName) =>
+        CircuitStateGauge.Register(_store, pipelineName, pipelineInstance, strategyName);
 
     /// <summary>Decides whether a call may pass, making the transition that is due.</summary>
     public ValueTask<CallPermit> AcquireAsync(ResilienceContext context)

@@ -5,7 +5,7 @@ namespace Polly.Distributed.CircuitBreaker.Strategy;
 
 /// <summary>
 /// The distributed circuit breaker in a pipeline: check, call, record. Polly disposes it with its pipeline (a reload, a
-/// disposed registry), which releases its manual-control and state-provider registrations.
+/// disposed registry), which releases its manual-control, state-provider and state-gauge registrations.
 /// </summary>
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
 internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : ResilienceStrategy<TResult>, IDisposable
@@ -14,17 +14,20 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
     private readonly DistributedCircuitController<TResult> _controller;
     private readonly IDisposable? _manualControlRegistration;
     private readonly IDisposable? _stateProviderRegistration;
+    private readonly IDisposable _stateMetricsRegistration;
 
     public DistributedCircuitBreakerResilienceStrategy(
         Func<CircuitBreakerPredicateArguments<TResult>, ValueTask<bool>> shouldHandle,
         DistributedCircuitController<TResult> controller,
         IDisposable? manualControlRegistration,
-        IDisposable? stateProviderRegistration)
+        IDisposable? stateProviderRegistration,
+        IDisposable stateMetricsRegistration)
     {
         _shouldHandle = shouldHandle;
         _controller = controller;
         _manualControlRegistration = manualControlRegistration;
         _stateProviderRegistration = stateProviderRegistration;
+        _stateMetricsRegistration = stateMetricsRegistration;
     }
 
     /// <summary>Gets the controller, for hosts that check and record in separate requests (the sidecar).</summary>
@@ -34,6 +37,7 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
     {
         _manualControlRegistration?.Dispose();
         _stateProviderRegistration?.Dispose();
+        _stateMetricsRegistration.Dispose();
     }
 
     protected override ValueTask<Outcome<TResult>> ExecuteCore<TState>(

@@ -99,4 +99,20 @@ internal sealed class ReadmeSnippets
         // end of README snippet 4
         await Task.CompletedTask;
     }
+
+    public async Task Snippet5Async(ServiceCollection services, DistributedCircuitBreakerStateProvider states)
+    {
+        // README snippet 5
+        services.AddHealthChecks()
+            .AddDistributedCircuitBreakerCheck();                              // "distributed-circuit-breaker"
+        services.AddHealthChecks()
+            .AddDistributedCircuitBreakerCheck("payments-breakers", o =>
+            {
+                o.StateProvider = states;                                      // the circuits of this provider instead
+                o.UnhealthyWhenOpen = true;                                    // an open circuit fails the check
+                o.StoreTimeout = TimeSpan.FromMilliseconds(300);               // default: each breaker's StoreTimeout
+            }, tags: ["ready"]);
+        // end of README snippet 5
+        await Task.CompletedTask;
+    }
 }
