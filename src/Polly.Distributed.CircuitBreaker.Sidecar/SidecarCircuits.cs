@@ -54,8 +54,10 @@ internal sealed class SidecarCircuits
                 _probes[owner] = (permit, NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds);
             }
 
-            var state = (permit.Observed?.Snapshot ?? controller.LastKnownSnapshot)?.State ?? StoredCircuitState.Closed;
-            return new CheckAnswer(permit.Rejection is null, state, Transition(context), probeToken);
+            var seen = permit.Observed?.Snapshot ?? controller.LastKnownSnapshot;
+            var state = seen?.State ?? StoredCircuitState.Closed;
+            var opened = state == StoredCircuitState.Open ? seen : null;
+            return new CheckAnswer(permit.Rejection is null, state, Transition(context), probeToken, opened?.OpenedBy, opened?.OpenedReason);
         }
         finally
         {

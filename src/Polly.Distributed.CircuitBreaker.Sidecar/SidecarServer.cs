@@ -114,6 +114,8 @@ internal sealed class SidecarServer : IAsyncDisposable
                 w.WriteString("state", CircuitSnapshotSchema.FormatState(check.State));
                 WriteOptional(w, "transition", check.Transition);
                 WriteOptional(w, "probeToken", check.ProbeToken);
+                WriteOptional(w, "openedBy", check.OpenedBy);
+                WriteOptional(w, "openedReason", check.OpenedReason);
             }));
         }
 

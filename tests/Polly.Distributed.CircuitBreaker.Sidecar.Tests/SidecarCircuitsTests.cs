@@ -22,6 +22,20 @@ public sealed class SidecarCircuitsTests
         Assert.Equal("CLOSED->OPEN", last.Transition);
     }
 
+    [Fact]
+    public async Task CheckAsync_OpenCircuit_SaysWhichEnvironmentOpenedItAndWhy()
+    {
+        var circuits = Circuits(CircuitConsistency.Atomic);
+        await FailAsync(circuits, times: 3);
+
+        var check = await circuits.CheckAsync(Circuit, CancellationToken.None);
+
+        Assert.NotNull(check);
+        Assert.False(check.Allowed);
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, check.OpenedBy);
+        Assert.Equal("ReportedFailureException", check.OpenedReason);
+    }
+
     [Theory]
     [InlineData(CircuitConsistency.Atomic)]
     [InlineData(CircuitConsistency.LastWriterWins)]

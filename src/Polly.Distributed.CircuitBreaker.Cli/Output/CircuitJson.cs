@@ -82,6 +82,16 @@ internal static class CircuitJson
         {
             writer.WriteNull("probeLease");
         }
+
+        writer.WriteString(CircuitSnapshotSchema.OpenedByAttribute, snapshot.OpenedBy);
+        writer.WriteString(CircuitSnapshotSchema.OpenedReasonAttribute, snapshot.OpenedReason);
+        writer.WriteStartArray(CircuitSnapshotSchema.FailingEnvironmentsAttribute);
+        foreach (var environment in snapshot.FailingEnvironments)
+        {
+            writer.WriteStringValue(environment);
+        }
+
+        writer.WriteEndArray();
     }
 
     private static void WriteTime(Utf8JsonWriter writer, string name, long unixMs)

@@ -99,6 +99,15 @@ internal static class CircuitText
             lines.Add(("last change", TimeText.Moment(snapshot.StateTimestampUnixMs, clock, withDate: true)));
             lines.Add(("schema version", snapshot.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             lines.Add(("probe lease", Lease(snapshot, clock)));
+            if (snapshot.OpenedBy is not null || snapshot.OpenedReason is not null)
+            {
+                lines.Add(("last opened by", $"{snapshot.OpenedBy ?? "?"} ({snapshot.OpenedReason ?? "cause unknown"})"));
+            }
+
+            if (snapshot.FailingEnvironments.Count > 0)
+            {
+                lines.Add(("failing environments", snapshot.FailingEnvironments.ToString()));
+            }
         }
 
         if (item.RecentWriteIdCount is { } count)

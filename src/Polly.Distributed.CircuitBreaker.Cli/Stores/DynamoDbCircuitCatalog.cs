@@ -166,7 +166,8 @@ internal sealed class DynamoDbCircuitCatalog : ICircuitCatalog
             .Select(pair => new StoredAttribute(pair.Key, DynamoDbAttributeText.Format(pair.Value)))
             .ToList();
         var others = attributes
-            .Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name) && a.Name != DynamoDbCircuitItem.RecentWriteIdsAttribute)
+            .Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name)
+                && a.Name is not DynamoDbCircuitItem.RecentWriteIdsAttribute and not CircuitSnapshotSchema.FailingEnvironmentsAttribute)
             .ToList();
         var recentWriteIds = item.TryGetValue(DynamoDbCircuitItem.RecentWriteIdsAttribute, out var ids) ? ids.SS?.Count ?? 0 : 0;
         return new CircuitItem(id, DynamoDbCircuitItem.ToEntry(item), attributes, others, recentWriteIds);

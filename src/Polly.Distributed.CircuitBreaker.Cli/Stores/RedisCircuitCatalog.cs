@@ -214,7 +214,7 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
             .Select(name => RedisCircuitHash.Encode(values.TryGetValue((string)name!, out var value) ? value : RedisValue.Null))
             .ToArray();
         var attributes = CircuitItem.InSchemaOrder(values, pair => pair.Key).Select(pair => new StoredAttribute(pair.Key, Text(pair.Value))).ToList();
-        var others = attributes.Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name)).ToList();
+        var others = attributes.Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name) && a.Name != CircuitSnapshotSchema.FailingEnvironmentsAttribute).ToList();
         return new CircuitItem(id, RedisCircuitHash.ToEntry(encoded), attributes, others, null);
     }
 }

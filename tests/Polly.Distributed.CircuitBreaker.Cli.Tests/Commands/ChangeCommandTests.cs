@@ -105,14 +105,14 @@ public sealed class ChangeCommandTests
     public async Task Isolate_MalformedItem_ReplacesItWithAnIsolation(string kind)
     {
         await using var store = await StoreUnderTest.CreateAsync(kind);
-        await store.SetAttributesAsync("hostile", (CircuitSnapshotSchema.CircuitStateAttribute, "BROKEN", false), ("openedBy", "someone", false));
+        await store.SetAttributesAsync("hostile", (CircuitSnapshotSchema.CircuitStateAttribute, "BROKEN", false), ("deployedBy", "someone", false));
 
         var result = await CliRun.RunAsync(store.Args("isolate", "hostile"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var show = await CliRun.RunAsync(store.Args("show", "hostile"));
         Assert.Contains("state              ISOLATED", show.OutputLines);
-        Assert.Contains(show.OutputLines, line => line.StartsWith("openedBy", StringComparison.Ordinal));
+        Assert.Contains(show.OutputLines, line => line.StartsWith("deployedBy", StringComparison.Ordinal));
     }
 
     [Fact]

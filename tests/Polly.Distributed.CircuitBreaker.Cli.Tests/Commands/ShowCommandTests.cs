@@ -12,7 +12,7 @@ public sealed class ShowCommandTests
         await using var store = await StoreUnderTest.CreateAsync(kind);
         var clock = CliRun.FixedClock();
         await store.OpenByFailingCallsAsync("orders", clock);
-        await store.SetAttributesAsync("orders", ("openedBy", "env-42", false));
+        await store.SetAttributesAsync("orders", ("deployedBy", "env-42", false));
 
         var result = await CliRun.RunAsync(clock, store.Args("show", "orders"));
 
@@ -27,7 +27,7 @@ public sealed class ShowCommandTests
         Assert.Equal("consecutive opens  0", lines[6]);
         Assert.Equal("probe lease        none", lines[9]);
         Assert.Equal("other attributes", lines[^2]);
-        Assert.Equal(kind == StoreUnderTest.DynamoDb ? "openedBy  S env-42" : "openedBy  env-42", lines[^1]);
+        Assert.Equal(kind == StoreUnderTest.DynamoDb ? "deployedBy  S env-42" : "deployedBy  env-42", lines[^1]);
     }
 
     [Fact]

@@ -14,7 +14,8 @@ public class AtomicProtocolTests
         var store = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
         var halfOpened = 0;
         var pipeline = Build(store, onHalfOpened: () => Interlocked.Increment(ref halfOpened));
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        using var cancellation = new CancellationTokenSource();
+        _ = store.ConditionalStarted.Task.ContinueWith(_ => cancellation.Cancel(), TaskScheduler.Default);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(_ => default, cancellation.Token));
 

@@ -24,6 +24,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>The message of a failed read.</summary>
     public string FailureMessage { get; set; } = "intercepted read failure";
 
+    /// <summary>Completes when a conditional write that is delayed has been sent to the store.</summary>
+    public TaskCompletionSource ConditionalStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Completes when a conditional write that was delayed has been applied.</summary>
     public TaskCompletionSource ConditionalApplied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -69,6 +72,7 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
             return await request();
         }
 
+        ConditionalStarted.TrySetResult();
         await Task.Delay(ConditionalDelay, CancellationToken.None);
         var result = await request();
         ConditionalApplied.TrySetResult();

@@ -114,7 +114,8 @@ public sealed class CircuitStoreMetricsTests
         var failure = Assert.Single(Ours(failures));
         Assert.Equal("timeout", failure.Tags["error.type"]);
         Assert.Equal("read", failure.Tags["store.operation"]);
-        Assert.True(Assert.Single(Ours(durations)).Value >= 99);
+        // About the store timeout: what the call's budget still held when the read started (a busy machine spends some first).
+        Assert.InRange(Assert.Single(Ours(durations)).Value, 50, 5_000);
 
         // The abandoned request ends later, cancelled: it is not recorded a second time.
         await Task.Delay(200);
