@@ -104,7 +104,7 @@ public sealed class RedisClusterFailoverTests : IAsyncLifetime
             var connected = providers.Select(provider => provider.GetRequiredService<ICircuitStateStore>()).ToArray();
             foreach (var store in connected)
             {
-                await WaitUntilAnsweringAsync(store);
+                await WaitUntilAnsweringAsync(store, [.. circuitIds, .. survivorIds]);
             }
 
             var stores = connected.Select(store => new RecordingCircuitStateStore(store)).ToArray();
@@ -266,13 +266,18 @@ public sealed class RedisClusterFailoverTests : IAsyncLifetime
         return [.. ids];
     }
 
-    private static async Task WaitUntilAnsweringAsync(ICircuitStateStore store)
+    /// <summary>Waits until the store's connection, made in the background, answers for every circuit the test uses.</summary>
+    private static async Task WaitUntilAnsweringAsync(ICircuitStateStore store, IEnumerable<string> circuitIds)
     {
         await Eventually(async () =>
         {
             try
             {
-                await store.ReadAsync("warm-up", CancellationToken.None);
+                foreach (var id in circuitIds)
+                {
+                    await store.ReadAsync(id, CancellationToken.None);
+                }
+
                 return true;
             }
             catch (CircuitStateStoreException)

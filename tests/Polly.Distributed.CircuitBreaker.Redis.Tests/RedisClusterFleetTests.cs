@@ -18,7 +18,7 @@ public sealed class RedisClusterFleetTests : FleetTests, IDisposable
 
     protected override ICircuitStateStore CreateEnvironmentStore()
     {
-        var connection = RedisServer.Connect(RedisCluster.Endpoints);
+        var connection = RedisCluster.Connect(RedisCluster.Endpoints);
         lock (_connections)
         {
             _connections.Add(connection);
