@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real servers: installs redis-server (apt-get) and dynalite (npm ci) when
-# missing, starts both on free loopback ports, runs every test project, stops the servers, and prints
-# "tests: N passed, N failed". Exits non-zero on any failure.
+# Runs the whole test suite against real servers: installs redis-server and redis-tools (apt-get) and dynalite (npm ci)
+# when missing, starts dynalite, a redis-server and a Redis Cluster (3 masters, 3 replicas) on free loopback ports, runs
+# every test project, stops the servers, and prints "tests: N passed, N failed". Exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -9,6 +9,7 @@ trap 'exit 130' INT TERM
 
 start_dynalite
 start_redis
+start_redis_cluster
 # The servers are up: an integration test that finds one missing is a failure, not a skip.
 export POLLY_DISTRIBUTED_REQUIRE_SERVERS=1
 

@@ -130,7 +130,8 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>
-    /// One Lua script. StackExchange.Redis never resends a command it may have sent, so a request is applied at most once
+    /// One Lua script. StackExchange.Redis never resends a command it may have sent (its command retries are opt-in, and
+    /// this store takes none; a command a cluster node refused with MOVED was not run), so a request is applied at most once
     /// and <see cref="CircuitFailureIncrement.WriteId"/> is not needed here.
     /// </remarks>
     public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(

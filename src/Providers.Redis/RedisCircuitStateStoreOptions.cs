@@ -10,7 +10,8 @@ public sealed class RedisCircuitStateStoreOptions
 
     /// <summary>
     /// Gets or sets the prefix of every circuit's hash key; the key is the prefix followed by the circuit id.
-    /// Each script touches a single key, so a Redis Cluster can host every circuit.
+    /// Each script touches a single key, so a Redis Cluster can host every circuit; a <c>{hashtag}</c> in the prefix keeps
+    /// every circuit in one hash slot, which is never required.
     /// </summary>
     /// <value>Defaults to <c>circuitbreaker:</c>.</value>
     public string KeyPrefix { get; set; } = DefaultKeyPrefix;

@@ -11,6 +11,9 @@ public static class IntegrationEnvironment
 {
     public const string DynamoDbUrlVariable = "POLLY_DISTRIBUTED_DYNAMODB_URL";
     public const string RedisVariable = "POLLY_DISTRIBUTED_REDIS";
+
+    /// <summary>The nodes of the Redis Cluster eng/test.sh starts, as comma-separated host:port.</summary>
+    public const string RedisClusterVariable = "POLLY_DISTRIBUTED_REDIS_CLUSTER";
     public const string DynaliteCliVariable = "DYNALITE_CLI";
     public const string RedisServerVariable = "REDIS_SERVER_BIN";
 
