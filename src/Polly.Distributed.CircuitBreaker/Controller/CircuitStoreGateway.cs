@@ -19,8 +19,10 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// </remarks>
 internal sealed class CircuitStoreGateway
 {
-    // A synchronous answer slower than this came from a client that blocks: its requests move to the thread pool.
-    private static readonly TimeSpan InlineAnswerLimit = TimeSpan.FromMilliseconds(1);
+    // A synchronous answer slower than a quarter of StoreTimeout (at most this) came from a client that blocks: its
+    // requests move to the thread pool. Far above a scheduling pause on a busy machine, so a store answering from memory
+    // stays inline.
+    private static readonly TimeSpan MaxInlineAnswerTime = TimeSpan.FromMilliseconds(100);
 
     // The first stretch of the read interval when the store shows pressure; it doubles while the pressure lasts.
     private const long PressureStepMs = 100;
@@ -36,6 +38,7 @@ internal sealed class CircuitStoreGateway
     private readonly Func<Task<StoredCircuit>> _startSharedRead;
     private readonly CircuitStoreMetrics _metrics;
     private readonly long _pressureCeilingMs;
+    private readonly TimeSpan _inlineAnswerLimit;
     private volatile bool _answersInline;
     private long _pressureMs;
     private long _lastReadStartedMonoMs = long.MinValue;
@@ -56,6 +59,7 @@ internal sealed class CircuitStoreGateway
         StoreTimeout = storeTimeout;
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
         _pressureCeilingMs = Math.Max((long)pressureCeiling.TotalMilliseconds, PressureStepMs);
+        _inlineAnswerLimit = TimeSpan.FromTicks(Math.Min(storeTimeout.Ticks / 4, MaxInlineAnswerTime.Ticks));
         _timeProvider = timeProvider;
         _known = CircuitStateCache.For(store, circuitId);
         _logger = logger;
@@ -472,7 +476,7 @@ internal sealed class CircuitStoreGateway
 
     // Measured on the processor's clock, not the TimeProvider: this is how long the store held the calling thread.
     private void NoteInlineAnswer(bool answered, long blockedSince) =>
-        _answersInline = answered && Stopwatch.GetElapsedTime(blockedSince) < InlineAnswerLimit;
+        _answersInline = answered && Stopwatch.GetElapsedTime(blockedSince) < _inlineAnswerLimit;
 
     // A cache TTL or a read interval stretched under pressure, whichever is longer; the interval is jittered so that the
     // environments of a fleet do not read in step.

@@ -41,6 +41,7 @@ public sealed class ListCommandTests
         [
             "id", "state", "malformed", "failureCount", "successCount", "nextAttempt", "nextAttemptUtc", "lastFailureTime",
             "lastFailureTimeUtc", "consecutiveOpens", "stateTimestamp", "stateTimestampUtc", "schemaVersion", "probeLease",
+            "openedBy", "openedReason", "failingEnvironments",
         ];
         Assert.Equal(expected, circuit.EnumerateObject().Select(p => p.Name));
         Assert.Equal("orders", circuit.GetProperty("id").GetString());
@@ -50,6 +51,8 @@ public sealed class ListCommandTests
         Assert.Equal(clock.GetUtcNow().Add(StoreUnderTest.BreakDuration).ToUnixTimeMilliseconds(), circuit.GetProperty("nextAttempt").GetInt64());
         Assert.Equal("2025-03-14T09:27:23.000Z", circuit.GetProperty("nextAttemptUtc").GetString());
         Assert.Equal(JsonValueKind.Null, circuit.GetProperty("probeLease").ValueKind);
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, circuit.GetProperty("openedBy").GetString());
+        Assert.Equal(0, circuit.GetProperty("failingEnvironments").GetArrayLength());
     }
 
     [Theory]
