@@ -39,6 +39,7 @@ internal sealed class CircuitStoreGateway
     private readonly CircuitStoreMetrics _metrics;
     private readonly long _pressureCeilingMs;
     private readonly TimeSpan _inlineAnswerLimit;
+    private readonly bool _onSystemClock;
     private volatile bool _answersInline;
     private long _pressureMs;
     private long _lastReadStartedMonoMs = long.MinValue;
@@ -60,6 +61,7 @@ internal sealed class CircuitStoreGateway
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
         _pressureCeilingMs = Math.Max((long)pressureCeiling.TotalMilliseconds, PressureStepMs);
         _inlineAnswerLimit = TimeSpan.FromTicks(Math.Min(storeTimeout.Ticks / 4, MaxInlineAnswerTime.Ticks));
+        _onSystemClock = timeProvider == TimeProvider.System;
         _timeProvider = timeProvider;
         _known = CircuitStateCache.For(store, circuitId);
         _logger = logger;
@@ -301,7 +303,8 @@ internal sealed class CircuitStoreGateway
     private TimeoutException DidNotAnswer(Exception inner) =>
         new($"The circuit state store did not answer within {StoreTimeout.TotalMilliseconds} ms, the call's store time budget.", inner);
 
-    public long NowMonoMs() => _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
+    // The system clock's monotonic milliseconds are read the cheapest way; any other TimeProvider (a test's) is followed.
+    public long NowMonoMs() => _onSystemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
 
     private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
 
@@ -311,7 +314,6 @@ internal sealed class CircuitStoreGateway
     {
         var started = NowMonoMs();
         var measured = _metrics.Start();
-        var blockedSince = Stopwatch.GetTimestamp();
         ValueTask<StoredCircuit> pending;
         try
         {
@@ -327,12 +329,14 @@ internal sealed class CircuitStoreGateway
             return false;
         }
 
-        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        // How long the store held this thread, on the same monotonic milliseconds as the known state's times.
+        var answeredAt = NowMonoMs();
+        _answersInline = pending.IsCompletedSuccessfully && answeredAt - started < (long)_inlineAnswerLimit.TotalMilliseconds;
         var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
         if (answer.IsCompletedSuccessfully)
         {
             entry = answer.Result;
-            Apply(entry, started, fresh: true);
+            _known.Apply(entry, started, answeredAt, fresh: true);
             return true;
         }
 

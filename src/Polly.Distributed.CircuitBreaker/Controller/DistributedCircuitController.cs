@@ -169,6 +169,18 @@ internal sealed class DistributedCircuitController<TResult>
         StoredCircuit? known = null;
         if (_store.TryReadAtOnce(out var atOnce))
         {
+            // Both protocols let every call through a closed circuit and reject every call of an isolated one, whatever
+            // the time: no clock is read for them.
+            if (atOnce.Snapshot.State == StoredCircuitState.Closed)
+            {
+                return new(CallPermit.Allowed(atOnce, _store.StoreTimeout));
+            }
+
+            if (atOnce.Snapshot.IsIsolated)
+            {
+                return new(CallPermit.Rejected(_rejections.Isolated(), atOnce));
+            }
+
             var decision = _protocol.Decide(atOnce.Snapshot, _store.NowMs());
             switch (decision.Verdict)
             {

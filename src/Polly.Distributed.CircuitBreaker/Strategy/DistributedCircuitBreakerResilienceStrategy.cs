@@ -45,18 +45,46 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         ResilienceContext context,
         TState state)
     {
-        // The one synchronous fast path: a call rejected on a state known at once costs no async state machine.
+        // The one synchronous fast path: a check answered at once, then a rejection, or a callback, predicate and record
+        // that all complete at once, cost no async state machine. Any step that waits hands over to FinishAsync.
         var acquiring = _controller.AcquireAsync(context);
-        if (acquiring.IsCompletedSuccessfully)
+        if (!acquiring.IsCompletedSuccessfully)
         {
-            var permit = acquiring.Result;
-            return permit.Rejection is { } rejection
-                ? new ValueTask<Outcome<TResult>>(Outcome.FromException<TResult>(rejection))
-                : ExecuteCoreAsync(new ValueTask<CallPermit>(permit), callback, context, state);
+            return ExecuteCoreAsync(acquiring, callback, context, state);
         }
 
-        return ExecuteCoreAsync(acquiring, callback, context, state);
+        var permit = acquiring.Result;
+        if (permit.Rejection is { } rejection)
+        {
+            return new(Outcome.FromException<TResult>(rejection));
+        }
+
+        var executing = StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state);
+        if (!executing.IsCompletedSuccessfully)
+        {
+            return FinishAsync(permit, executing, context);
+        }
+
+        var outcome = executing.Result;
+        if (IsCancelledByCaller(outcome, context))
+        {
+            _controller.ReleaseProbe(permit);
+            return new(outcome);
+        }
+
+        var judging = Judge(outcome, context);
+        if (!judging.IsCompletedSuccessfully)
+        {
+            return FinishAsync(permit, new(outcome), context, judging);
+        }
+
+        var recording = _controller.RecordAsync(context, permit, judging.Result, outcome);
+        return recording.IsCompletedSuccessfully ? new(outcome) : FinishAsync(permit, new(outcome), context, recording: recording);
     }
+
+    // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
+    private static bool IsCancelledByCaller(Outcome<TResult> outcome, ResilienceContext context) =>
+        outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested;
 
     private async ValueTask<Outcome<TResult>> ExecuteCoreAsync<TState>(
         ValueTask<CallPermit> acquiring,
@@ -64,11 +92,10 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         ResilienceContext context,
         TState state)
     {
-        var captured = context.ContinueOnCapturedContext;
         CallPermit permit;
         try
         {
-            permit = await acquiring.ConfigureAwait(captured);
+            permit = await acquiring.ConfigureAwait(context.ContinueOnCapturedContext);
         }
         catch (OperationCanceledException ex) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -81,10 +108,20 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
             return Outcome.FromException<TResult>(rejection);
         }
 
-        var outcome = await StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state).ConfigureAwait(captured);
+        return await FinishAsync(permit, StrategyHelper.ExecuteCallbackSafeAsync(callback, context, state), context).ConfigureAwait(context.ContinueOnCapturedContext);
+    }
 
-        // A call cancelled by its own caller says nothing about the dependency: it counts as neither success nor failure.
-        if (outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+    /// <summary>The call after its check: its outcome, judged, recorded; a step the fast path already started is awaited, not started again.</summary>
+    private async ValueTask<Outcome<TResult>> FinishAsync(
+        CallPermit permit,
+        ValueTask<Outcome<TResult>> executing,
+        ResilienceContext context,
+        ValueTask<bool>? judging = null,
+        ValueTask? recording = null)
+    {
+        var captured = context.ContinueOnCapturedContext;
+        var outcome = await executing.ConfigureAwait(captured);
+        if (IsCancelledByCaller(outcome, context))
         {
             _controller.ReleaseProbe(permit);
             return outcome;
@@ -93,7 +130,7 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         bool failed;
         try
         {
-            failed = await _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome)).ConfigureAwait(captured);
+            failed = judging is { } started ? await started.ConfigureAwait(captured) : await Judge(outcome, context).ConfigureAwait(captured);
         }
         catch
         {
@@ -104,7 +141,14 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
 
         try
         {
-            await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(captured);
+            if (recording is { } pending)
+            {
+                await pending.ConfigureAwait(captured);
+            }
+            else
+            {
+                await _controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(captured);
+            }
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -112,5 +156,19 @@ internal sealed class DistributedCircuitBreakerResilienceStrategy<TResult> : Res
         }
 
         return outcome;
+    }
+
+    private ValueTask<bool> Judge(Outcome<TResult> outcome, ResilienceContext context)
+    {
+        try
+        {
+            return _shouldHandle(new CircuitBreakerPredicateArguments<TResult>(context, outcome));
+        }
+#pragma warning disable CA1031 // Rethrown by FinishAsync, after the probe lease is given back.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<bool>(ex);
+        }
     }
 }

@@ -78,6 +78,18 @@ internal sealed class KnownCircuitState
     /// </param>
     public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
     {
+        // The same entry again (a store that hands back its entry until it changes): only the times move, with no lock.
+        if (Volatile.Read(ref _known) is { } same && ReferenceEquals(same.Entry, entry))
+        {
+            same.ArrivedMonoMs = nowMonoMs;
+            if (fresh)
+            {
+                same.FreshSinceMonoMs = nowMonoMs;
+            }
+
+            return;
+        }
+
         lock (_gate)
         {
             NoteLease(entry.Snapshot, nowMonoMs);
