@@ -5,16 +5,24 @@
 # eng/cold-start.sh).
 # "bash eng/bench.sh fleet" runs the fleet simulation only; "bash eng/bench.sh faults" skips it and stops after the
 # failure behaviour table (the fault suite's scenarios, measured).
+# "bash eng/bench.sh capacity [sizes]" runs the capacity simulation only (simulated stores on a virtual clock, no servers;
+# sizes default to 1000,10000,50000) into bench/results/fleet-capacity.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-start_dynalite
-start_redis
 dotnet build "$REPO_ROOT/bench/Polly.Distributed.Benchmarks" -c Release -v quiet -nologo >/dev/null
 bench="$REPO_ROOT/bench/Polly.Distributed.Benchmarks/bin/Release/net10.0/Polly.Distributed.Benchmarks.dll"
 mkdir -p "$REPO_ROOT/bench/results"
+
+if [ "${1:-}" = "capacity" ]; then
+  dotnet "$bench" capacity "${2:-1000,10000,50000}" | tee "$REPO_ROOT/bench/results/fleet-capacity.md"
+  exit 0
+fi
+
+start_dynalite
+start_redis
 
 if [ "${1:-}" != "faults" ]; then
   dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" 50,200,1000 | tee "$REPO_ROOT/bench/results/fleet-simulation.md"

@@ -17,6 +17,14 @@ if (args.Length >= 3 && args[0] == "faults")
     return await FailureBehaviour.RunAsync(args[1], args[2], Console.Out);
 }
 
+// "capacity [sizes, e.g. 1000,10000,50000] [stores, e.g. dynamodb,redis]": the capacity of one circuit, the real breaker
+// against simulated stores on a virtual clock (no servers).
+if (args.Length >= 1 && args[0] == "capacity")
+{
+    var sizes = args.Length > 1 ? args[1].Split(',').Select(size => int.Parse(size, CultureInfo.InvariantCulture)).ToArray() : [1_000, 10_000, 50_000];
+    return await CapacitySimulation.RunAsync(sizes, args.Length > 2 ? args[2].Split(',') : null, Console.Out);
+}
+
 // "memory": bytes per breaker and per cached circuit, and the cache bound with 20,000 distinct circuit ids.
 if (args.Length >= 1 && args[0] == "memory")
 {
