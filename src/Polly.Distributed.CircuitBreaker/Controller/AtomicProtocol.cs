@@ -119,6 +119,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             if (!await UpdateAsync(context, budget, admittedOn, change, outcome).ConfigureAwait(context.ContinueOnCapturedContext))
             {
                 NoteUnrecorded(failed);
+                _ = RetryProbeOutcomeDetachedAsync(change);
             }
         }
         else if (_counts.TryStartOrJoin(out var batched))
@@ -290,6 +291,39 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
 
         await ReleaseDetachedAsync(landed, owner).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a probe's outcome that the store refused or did not answer (a throttled item) again, with no caller waiting,
+    /// once per <see cref="CircuitStoreGateway.StoreTimeout"/> until it lands or the lease ends: otherwise the fleet would
+    /// wait a whole lease for a probe whose outcome is known. A write that finds the circuit moved on changes nothing.
+    /// </summary>
+    private async Task RetryProbeOutcomeDetachedAsync(Func<CircuitSnapshot, long, CircuitSnapshot?> change)
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        try
+        {
+            var leaseEnds = Store.StartBudget(TimeSpan.FromMilliseconds(Settings.ProbeLeaseMs), CancellationToken.None);
+            while (Store.Remaining(leaseEnds) > TimeSpan.Zero)
+            {
+                await Store.DelayAsync(Store.StoreTimeout).ConfigureAwait(false);
+                var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
+                if (await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false) is { } stored
+                    && await UpdateAsync(context, budget, stored, change, outcome: null).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing callback has no caller to reach.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     /// <summary>Gives a lease back with no caller waiting, within one <see cref="CircuitStoreGateway.StoreTimeout"/>.</summary>

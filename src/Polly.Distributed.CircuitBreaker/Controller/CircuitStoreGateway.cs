@@ -263,6 +263,9 @@ internal sealed class CircuitStoreGateway
         }
     }
 
+    /// <summary>Waits on this breaker's clock.</summary>
+    public Task DelayAsync(TimeSpan delay) => Task.Delay(delay, _timeProvider);
+
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
     public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
     {

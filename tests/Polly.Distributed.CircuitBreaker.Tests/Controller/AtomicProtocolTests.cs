@@ -75,6 +75,35 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Record_ProbeOutcomeRefusedByAThrottledItem_WrittenAgainWithinAStoreTimeoutNotAWholeLease()
+    {
+        await OpenDueAsync();
+        var store = new InterceptingStore(_shared);
+        var pipeline = Build(store, storeTimeout: TimeSpan.FromMilliseconds(200));
+
+        // The claim lands; the probe's success (the close, with SuccessThreshold 1) is refused twice, as by a throttled item.
+        var closing = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                SuccessThreshold = 1,
+                StoreTimeout = TimeSpan.FromMilliseconds(200),
+            })
+            .Build();
+        await closing.ExecuteAsync(_ =>
+        {
+            store.ReplacesToRefuse = 2;
+            return default;
+        });
+
+        // The lease is 30 s: the close lands within a few store timeouts all the same.
+        await Eventually.TrueAsync(async () => (await ReadAsync()).State == StoredCircuitState.Closed);
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+    }
+
+    [Fact]
     public async Task Record_ManyConcurrentFailures_CoalescedIntoFewCountsAndNoneLost()
     {
         var counting = new TestKit.CountingCircuitStateStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(200) });

@@ -12,6 +12,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>Delays conditional writes and counts, ignoring cancellation, and applies them after the delay as Redis does.</summary>
     public TimeSpan ConditionalDelay { get; set; }
 
+    /// <summary>How many of the next compare-and-set writes the store refuses as throttled.</summary>
+    public int ReplacesToRefuse { get; set; }
+
     /// <summary>Delays reads, ignoring cancellation.</summary>
     public TimeSpan ReadDelay { get; set; }
 
@@ -56,8 +59,16 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
         return await inner.WriteAsync(circuitId, snapshot, cancellationToken);
     }
 
-    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-        DelayedAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, CancellationToken.None));
+    public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken)
+    {
+        if (ReplacesToRefuse > 0)
+        {
+            ReplacesToRefuse--;
+            return ValueTask.FromException<CircuitWriteResult>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled });
+        }
+
+        return DelayedAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, CancellationToken.None));
+    }
 
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
         DelayedAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, CancellationToken.None));
