@@ -298,48 +298,41 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     /// once per <see cref="CircuitStoreGateway.StoreTimeout"/> until it lands or the lease ends: otherwise the fleet would
     /// wait a whole lease for a probe whose outcome is known. A write that finds the circuit moved on changes nothing.
     /// </summary>
-    private async Task RetryProbeOutcomeDetachedAsync(Func<CircuitSnapshot, long, CircuitSnapshot?> change)
+    private Task RetryProbeOutcomeDetachedAsync(Func<CircuitSnapshot, long, CircuitSnapshot?> change) => RunDetachedAsync(async context =>
     {
-        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
-        try
+        var leaseEnds = Store.StartBudget(TimeSpan.FromMilliseconds(Settings.ProbeLeaseMs), CancellationToken.None);
+        while (Store.Remaining(leaseEnds) > TimeSpan.Zero)
         {
-            var leaseEnds = Store.StartBudget(TimeSpan.FromMilliseconds(Settings.ProbeLeaseMs), CancellationToken.None);
-            while (Store.Remaining(leaseEnds) > TimeSpan.Zero)
+            await Store.DelayAsync(Store.StoreTimeout).ConfigureAwait(false);
+            var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
+            if (await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false) is { } stored
+                && await UpdateAsync(context, budget, stored, change, outcome: null).ConfigureAwait(false))
             {
-                await Store.DelayAsync(Store.StoreTimeout).ConfigureAwait(false);
-                var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
-                if (await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false) is { } stored
-                    && await UpdateAsync(context, budget, stored, change, outcome: null).ConfigureAwait(false))
-                {
-                    return;
-                }
+                return;
             }
         }
-#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing callback has no caller to reach.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
+    });
 
     /// <summary>Gives a lease back with no caller waiting, within one <see cref="CircuitStoreGateway.StoreTimeout"/>.</summary>
-    private async Task ReleaseDetachedAsync(StoredCircuit? from, string owner)
+    private Task ReleaseDetachedAsync(StoredCircuit? from, string owner) => RunDetachedAsync(async context =>
+    {
+        var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
+        from ??= await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false);
+        if (from is not null)
+        {
+            await UpdateAsync(context, budget, from, (snapshot, now) => ProbeLeaseStateMachine.ReleaseProbe(snapshot, now, owner), outcome: null).ConfigureAwait(false);
+        }
+    });
+
+    // Store work no caller waits for, in a context of its own.
+    private static async Task RunDetachedAsync(Func<ResilienceContext, Task> work)
     {
         var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
         try
         {
-            var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
-            from ??= await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false);
-            if (from is not null)
-            {
-                await UpdateAsync(context, budget, from, (snapshot, now) => ProbeLeaseStateMachine.ReleaseProbe(snapshot, now, owner), outcome: null).ConfigureAwait(false);
-            }
+            await work(context).ConfigureAwait(false);
         }
-#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing failure callback has no caller to reach.
+#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing callback has no caller to reach.
         catch (Exception)
 #pragma warning restore CA1031
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Polly.Distributed.CircuitBreaker.Stores.Caching;
 using Polly.Distributed.CircuitBreaker.Telemetry;
@@ -38,7 +37,7 @@ internal sealed class CircuitStoreGateway
     private readonly Func<Task<StoredCircuit>> _startSharedRead;
     private readonly CircuitStoreMetrics _metrics;
     private readonly long _pressureCeilingMs;
-    private readonly TimeSpan _inlineAnswerLimit;
+    private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
     private long _pressureMs;
@@ -60,7 +59,7 @@ internal sealed class CircuitStoreGateway
         StoreTimeout = storeTimeout;
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
         _pressureCeilingMs = Math.Max((long)pressureCeiling.TotalMilliseconds, PressureStepMs);
-        _inlineAnswerLimit = TimeSpan.FromTicks(Math.Min(storeTimeout.Ticks / 4, MaxInlineAnswerTime.Ticks));
+        _inlineAnswerLimitMs = (long)Math.Min(storeTimeout.TotalMilliseconds / 4, MaxInlineAnswerTime.TotalMilliseconds);
         _onSystemClock = timeProvider == TimeProvider.System;
         _timeProvider = timeProvider;
         _known = CircuitStateCache.For(store, circuitId);
@@ -78,8 +77,6 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets a value indicating whether a read may be answered from memory now: a cache, or a read interval stretched under pressure.</summary>
     public bool Caches => _cacheTtlMs > 0 || Volatile.Read(ref _pressureMs) > 0;
 
-    /// <summary>Gets how long reads are spaced out while the store shows pressure; zero when it answers fast.</summary>
-    public TimeSpan ReadInterval => TimeSpan.FromMilliseconds(Volatile.Read(ref _pressureMs));
 
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
@@ -288,10 +285,6 @@ internal sealed class CircuitStoreGateway
         return result.Succeeded;
     }
 
-    /// <summary>Reports a failure of store work that no call waits for (a detached lease release).</summary>
-    public ValueTask ReportDetachedFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception) =>
-        ReportFailureAsync(context, operation, exception);
-
     private static bool IsCallerCancellation(Exception exception, StoreBudget budget) =>
         exception is OperationCanceledException && budget.CancellationToken.IsCancellationRequested;
 
@@ -315,6 +308,7 @@ internal sealed class CircuitStoreGateway
 
     private bool TryReadInline(out StoredCircuit entry)
     {
+        var blockedSince = Environment.TickCount64;
         var started = NowMonoMs();
         var measured = _metrics.Start();
         ValueTask<StoredCircuit> pending;
@@ -332,14 +326,12 @@ internal sealed class CircuitStoreGateway
             return false;
         }
 
-        // How long the store held this thread, on the same monotonic milliseconds as the known state's times.
-        var answeredAt = NowMonoMs();
-        _answersInline = pending.IsCompletedSuccessfully && answeredAt - started < (long)_inlineAnswerLimit.TotalMilliseconds;
+        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
         var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
         if (answer.IsCompletedSuccessfully)
         {
             entry = answer.Result;
-            _known.Apply(entry, started, answeredAt, fresh: true);
+            Apply(entry, started, fresh: true);
             return true;
         }
 
@@ -427,7 +419,7 @@ internal sealed class CircuitStoreGateway
         var measured = _metrics.Start();
         if (_answersInline)
         {
-            var blockedSince = Stopwatch.GetTimestamp();
+            var blockedSince = Environment.TickCount64;
             var pending = _metrics.Invoke(operation, measured, request, budget.CancellationToken);
             NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
             if (pending.IsCompleted)
@@ -475,15 +467,15 @@ internal sealed class CircuitStoreGateway
 
     private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)
     {
-        var blockedSince = Stopwatch.GetTimestamp();
+        var blockedSince = Environment.TickCount64;
         var pending = request(token);
         NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
         return pending.AsTask();
     }
 
-    // Measured on the processor's clock, not the TimeProvider: this is how long the store held the calling thread.
-    private void NoteInlineAnswer(bool answered, long blockedSince) =>
-        _answersInline = answered && Stopwatch.GetElapsedTime(blockedSince) < _inlineAnswerLimit;
+    // Measured on the machine's monotonic clock whatever the TimeProvider: this is how long the store held the calling thread.
+    private void NoteInlineAnswer(bool answered, long blockedSinceMs) =>
+        _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
 
     // A cache TTL or a read interval stretched under pressure, whichever is longer; the interval is jittered so that the
     // environments of a fleet do not read in step.
