@@ -82,16 +82,7 @@ public class AtomicProtocolTests
         var pipeline = Build(store, storeTimeout: TimeSpan.FromMilliseconds(200));
 
         // The claim lands; the probe's success (the close, with SuccessThreshold 1) is refused twice, as by a throttled item.
-        var closing = new ResiliencePipelineBuilder()
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = CircuitId,
-                StateStore = store,
-                Consistency = CircuitConsistency.Atomic,
-                SuccessThreshold = 1,
-                StoreTimeout = TimeSpan.FromMilliseconds(200),
-            })
-            .Build();
+        var closing = Build(store, storeTimeout: TimeSpan.FromMilliseconds(200), successThreshold: 1);
         await closing.ExecuteAsync(_ =>
         {
             store.ReplacesToRefuse = 2;
@@ -107,16 +98,7 @@ public class AtomicProtocolTests
     public async Task Record_ManyConcurrentFailures_CoalescedIntoFewCountsAndNoneLost()
     {
         var counting = new TestKit.CountingCircuitStateStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(200) });
-        var pipeline = new ResiliencePipelineBuilder()
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = CircuitId,
-                StateStore = counting,
-                Consistency = CircuitConsistency.Atomic,
-                FailureThreshold = 1_000,
-                StoreTimeout = TimeSpan.FromSeconds(5),
-            })
-            .Build();
+        var pipeline = Build(counting, failureThreshold: 1_000);
 
         await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(async () =>
             await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down"))))));
@@ -126,14 +108,15 @@ public class AtomicProtocolTests
         Assert.InRange(counting.Increments, 2, 10);
     }
 
-    private ResiliencePipeline Build(ICircuitStateStore store, Action? onHalfOpened = null, TimeSpan? storeTimeout = null) =>
+    private ResiliencePipeline Build(ICircuitStateStore store, Action? onHalfOpened = null, TimeSpan? storeTimeout = null, int successThreshold = 2, int failureThreshold = 5) =>
         new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
                 CircuitId = CircuitId,
                 StateStore = store,
                 Consistency = CircuitConsistency.Atomic,
-                SuccessThreshold = 2,
+                SuccessThreshold = successThreshold,
+                FailureThreshold = failureThreshold,
                 StoreTimeout = storeTimeout ?? TimeSpan.FromSeconds(5),
                 OnHalfOpened = _ =>
                 {
