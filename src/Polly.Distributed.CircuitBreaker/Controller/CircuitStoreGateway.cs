@@ -40,8 +40,10 @@ internal sealed class CircuitStoreGateway
     private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
+    private readonly long _dueSpreadPermille = Random.Shared.Next(1_000);
     private long _pressureMs;
     private long _lastReadStartedMonoMs = long.MinValue;
+    private long _lastCountStartedMonoMs = long.MinValue;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
@@ -101,7 +103,7 @@ internal sealed class CircuitStoreGateway
     {
         if (Caches)
         {
-            return _known.TryGetFresh(NowMonoMs(), FreshForMs(), out entry);
+            return _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, DueDelayMs(), out entry);
         }
 
         if (_answersInline && TryReadInline(out entry))
@@ -128,7 +130,7 @@ internal sealed class CircuitStoreGateway
                 entry = await CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget).ConfigureAwait(false);
                 Apply(entry, started, fresh: true);
             }
-            else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), out entry))
+            else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, DueDelayMs(), out entry))
             {
                 return entry;
             }
@@ -228,8 +230,10 @@ internal sealed class CircuitStoreGateway
         ResilienceContext context,
         StoreBudget budget,
         CircuitFailureIncrement increment,
-        Action<CircuitIncrementResult> onLate) =>
-        TryConditionalAsync(
+        Action<CircuitIncrementResult> onLate)
+    {
+        Volatile.Write(ref _lastCountStartedMonoMs, NowMonoMs());
+        return TryConditionalAsync(
             context,
             budget,
             CircuitStateStoreOperation.CountFailure,
@@ -237,6 +241,21 @@ internal sealed class CircuitStoreGateway
             static result => result.Current,
             onLate,
             stopOnTimeout: false);
+    }
+
+    /// <summary>Gets a value indicating whether the store shows pressure: a failure then counts without its caller waiting.</summary>
+    public bool UnderPressure => Volatile.Read(ref _pressureMs) > 0;
+
+    /// <summary>
+    /// How long a failure count must wait before it is sent: under pressure a process sends at most one count per read
+    /// interval, and the failures meanwhile travel in the next one.
+    /// </summary>
+    public TimeSpan CountSpacing()
+    {
+        var lastCount = Volatile.Read(ref _lastCountStartedMonoMs);
+        var waitMs = lastCount == long.MinValue ? 0 : lastCount + Volatile.Read(ref _pressureMs) - NowMonoMs();
+        return waitMs > 0 ? TimeSpan.FromMilliseconds(waitMs) : TimeSpan.Zero;
+    }
 
     /// <summary>
     /// Waits for work shared with other calls (a batch of failure counts) within what is left of the call's budget:
@@ -326,7 +345,11 @@ internal sealed class CircuitStoreGateway
             return false;
         }
 
-        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        if (NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince))
+        {
+            RelaxPressure();
+        }
+
         var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
         if (answer.IsCompletedSuccessfully)
         {
@@ -421,7 +444,11 @@ internal sealed class CircuitStoreGateway
         {
             var blockedSince = Environment.TickCount64;
             var pending = _metrics.Invoke(operation, measured, request, budget.CancellationToken);
-            NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+            if (NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince))
+            {
+                RelaxPressure();
+            }
+
             if (pending.IsCompleted)
             {
                 return _metrics.Observe(operation, measured, pending, budget.CancellationToken);
@@ -469,12 +496,12 @@ internal sealed class CircuitStoreGateway
     {
         var blockedSince = Environment.TickCount64;
         var pending = request(token);
-        NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        _ = NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
         return pending.AsTask();
     }
 
     // Measured on the machine's monotonic clock whatever the TimeProvider: this is how long the store held the calling thread.
-    private void NoteInlineAnswer(bool answered, long blockedSinceMs) =>
+    private bool NoteInlineAnswer(bool answered, long blockedSinceMs) =>
         _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
 
     // A cache TTL or a read interval stretched under pressure, whichever is longer; the interval is jittered so that the
@@ -485,6 +512,10 @@ internal sealed class CircuitStoreGateway
         return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, pressure * (3 + Random.Shared.Next(3)) / 4);
     }
 
+    // Under pressure each process reads a due change (the end of a break) at its own point of one read interval, so the
+    // fleet's reads of it are spread over that interval; the first to read makes the change for all.
+    private long DueDelayMs() => Volatile.Read(ref _pressureMs) * _dueSpreadPermille / 1_000;
+
     // Slow answers, timeouts and throttling double the read interval up to its ceiling; fast answers shorten it again.
     private void NoteAnswerTime(TimeSpan elapsed)
     {
@@ -492,9 +523,20 @@ internal sealed class CircuitStoreGateway
         {
             NotePressure();
         }
-        else if (elapsed < StoreTimeout / 4 && Volatile.Read(ref _pressureMs) is > 0 and var pressure)
+        else if (elapsed < StoreTimeout / 4)
         {
-            var relaxed = pressure * 3 / 4;
+            RelaxPressure();
+        }
+    }
+
+    // A fleet whose item is at its limit is throttled again as soon as its processes read faster, so each fast answer
+    // shortens the interval by only 1/200: one throttled answer (which doubles it) outweighs about 140 fast ones, and a
+    // fleet settles where fewer than 1 % of its requests are throttled. Back from the ceiling in a few hundred reads.
+    private void RelaxPressure()
+    {
+        if (Volatile.Read(ref _pressureMs) is > 0 and var pressure)
+        {
+            var relaxed = pressure - Math.Max(1, pressure / 200);
             Volatile.Write(ref _pressureMs, relaxed < PressureStepMs ? 0 : relaxed);
         }
     }

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Time.Testing;
 using Polly.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
 
@@ -108,10 +110,79 @@ public class AtomicProtocolTests
         Assert.InRange(counting.Increments, 2, 10);
     }
 
-    private ResiliencePipeline Build(ICircuitStateStore store, Action? onHalfOpened = null, TimeSpan? storeTimeout = null, int successThreshold = 2, int failureThreshold = 5) =>
-        new ResiliencePipelineBuilder()
+    [Fact]
+    public async Task Acquire_FleetCachedTheOpenUntilTheBreakEnded_OneClaimTheRestRead()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var counting = new CountingCircuitStateStore(_shared);
+        var fleet = Enumerable.Range(0, 20).Select(_ => Build(new InterceptingStore(counting), timeProvider: time, cacheTtl: TimeSpan.FromSeconds(30))).ToList();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 1_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        foreach (var environment in fleet)
+        {
+            await Assert.ThrowsAsync<BrokenCircuitException>(async () => await environment.ExecuteAsync(_ => default));
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(1_100));
+        var (writes, reads) = (0, 0);
+        await fleet[0].ExecuteAsync(async _ =>
+        {
+            // While the first environment probes, every other one's cache still says OPEN, written before the break ended.
+            var (writesBefore, readsBefore) = (counting.AllWrites, counting.Reads);
+            foreach (var environment in fleet.Skip(1))
+            {
+                await Assert.ThrowsAsync<BrokenCircuitException>(async () => await environment.ExecuteAsync(_ => default));
+            }
+
+            (writes, reads) = (counting.AllWrites - writesBefore, counting.Reads - readsBefore);
+        });
+
+        // Each read the item once and found the lease: none wrote a claim that had to lose.
+        Assert.Equal(0, writes);
+        Assert.Equal(19, reads);
+    }
+
+    [Fact]
+    public async Task Record_FailuresWhileTheStoreShowsPressure_OneCountPerReadIntervalNoneLost()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
+        var counting = new CountingCircuitStateStore(throttling);
+        var pipeline = Build(counting, timeProvider: time, storeTimeout: TimeSpan.FromMilliseconds(250), failureThreshold: 100);
+
+        // Three throttled reads stretch the read interval to 400 ms.
+        for (var i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_300));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromMilliseconds(1_300));
+        for (var i = 0; i < 10; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
+        }
+
+        // The first failure was counted by its call; the nine after it travel together once the interval has passed.
+        Assert.Equal(1, counting.Increments);
+        time.Advance(TimeSpan.FromMilliseconds(450));
+        await Eventually.TrueAsync(() => counting.Increments == 2);
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 10);
+    }
+
+    private ResiliencePipeline Build(
+        ICircuitStateStore store,
+        Action? onHalfOpened = null,
+        TimeSpan? storeTimeout = null,
+        int successThreshold = 2,
+        int failureThreshold = 5,
+        TimeProvider? timeProvider = null,
+        TimeSpan cacheTtl = default) =>
+        new ResiliencePipelineBuilder { TimeProvider = timeProvider ?? TimeProvider.System }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
+                CacheTtl = cacheTtl,
                 CircuitId = CircuitId,
                 StateStore = store,
                 Consistency = CircuitConsistency.Atomic,

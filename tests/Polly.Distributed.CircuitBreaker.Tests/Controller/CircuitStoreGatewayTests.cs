@@ -142,6 +142,44 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_FastAnswersAfterThrottling_ReadIntervalShortensSlowly()
+    {
+        var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.FromMilliseconds(1));
+
+        throttling.ReadsFail = false;
+        for (var i = 0; i < 10; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_300));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        // Ten fast answers leave the interval near its ceiling of 1 s: a call half a second after the last read is answered
+        // from memory, so a fleet at its item's limit does not come straight back to it.
+        var reads = counting.Reads;
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(reads, counting.Reads);
+    }
+
+    [Fact]
+    public async Task Execute_StoreAnsweringInlineAfterThrottling_ReadIntervalShortensToNothing()
+    {
+        var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.Zero);
+
+        throttling.ReadsFail = false;
+        for (var i = 0; i < 600; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_300));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        var reads = counting.Reads;
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(reads + 1, counting.Reads);
+    }
+
+    [Fact]
     public async Task Execute_CachedReadOfAStoreThatNeverAnswersInTime_LeavesNoUnobservedTaskException()
     {
         var marker = "never-observed-" + Guid.NewGuid().ToString("N");
@@ -312,5 +350,27 @@ public sealed class CircuitStoreGatewayTests
         public override DateTimeOffset GetUtcNow() => _wall;
 
         public override long GetTimestamp() => _monotonicTicks;
+    }
+    // Reads throttled until the read interval reaches its ceiling: 1 s (four store timeouts of 250 ms, at least a second).
+    private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledAtTheCeilingAsync(TimeSpan readDelay)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = readDelay };
+        var counting = new TestKit.CountingCircuitStateStore(throttling);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "ceiling-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+                StoreTimeout = TimeSpan.FromMilliseconds(250),
+            })
+            .Build();
+        for (var i = 0; i < 6; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_300));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        return (time, throttling, counting, pipeline);
     }
 }

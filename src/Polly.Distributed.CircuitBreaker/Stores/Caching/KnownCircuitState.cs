@@ -1,3 +1,5 @@
+using Polly.Distributed.CircuitBreaker.State;
+
 namespace Polly.Distributed.CircuitBreaker.Stores.Caching;
 
 /// <summary>
@@ -23,11 +25,24 @@ internal sealed class KnownCircuitState
     /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
 
-    /// <summary>Returns the known state if it came from the store less than <paramref name="ttlMs"/> ago.</summary>
-    public bool TryGetFresh(long nowMonoMs, long ttlMs, out StoredCircuit entry)
+    /// <summary>
+    /// Returns the known state if it came from the store less than <paramref name="ttlMs"/> ago, and no change fell due
+    /// since (the break of an open circuit ended, or a probe lease expired): a due change is decided on a state read after
+    /// it fell due, so a fleet whose caches all say OPEN does not write the same transition from every process at once.
+    /// </summary>
+    /// <param name="nowMonoMs">Now, on the monotonic clock.</param>
+    /// <param name="ttlMs">How long a state read from the store is fresh.</param>
+    /// <param name="clock">The wall clock that the due times of the stored state are on.</param>
+    /// <param name="dueDelayMs">How long after a change falls due this process still acts on its cached state: spread over
+    /// a fleet, it keeps the processes from all reading at the same moment when the break ends.</param>
+    /// <param name="entry">The fresh state.</param>
+    public bool TryGetFresh(long nowMonoMs, long ttlMs, TimeProvider clock, long dueDelayMs, out StoredCircuit entry)
     {
         var known = Volatile.Read(ref _known);
-        if (known is not null && known.FreshSinceMonoMs != NeverFresh && nowMonoMs - known.FreshSinceMonoMs < ttlMs)
+        if (known is not null
+            && known.FreshSinceMonoMs != NeverFresh
+            && nowMonoMs - known.FreshSinceMonoMs is var ageMs && ageMs < ttlMs
+            && !ChangeFellDueSince(known.Entry.Snapshot, ageMs, clock, dueDelayMs))
         {
             entry = known.Entry;
             return true;
@@ -123,6 +138,24 @@ internal sealed class KnownCircuitState
         && seen.Owner == snapshot.ProbeLeaseOwner && seen.Episode == snapshot.ProbeLeaseEpisode && seen.Expires == snapshot.ProbeLeaseExpiresUnixMs
             ? nowMonoMs - seen.FirstSeenMonoMs
             : null;
+
+    // A closed or isolated circuit has no change due at a time: no clock is read for it.
+    private static bool ChangeFellDueSince(CircuitSnapshot snapshot, long ageMs, TimeProvider clock, long dueDelayMs)
+    {
+        var dueUnixMs = snapshot switch
+        {
+            { State: StoredCircuitState.Open, IsIsolated: false } => snapshot.NextAttemptUnixMs,
+            { State: StoredCircuitState.HalfOpen, ProbeLeaseOwner: not null } => snapshot.ProbeLeaseExpiresUnixMs,
+            _ => long.MaxValue,
+        };
+        if (dueUnixMs == long.MaxValue)
+        {
+            return false;
+        }
+
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        return CircuitStateMachine.SaturatingAdd(dueUnixMs, dueDelayMs) <= now && dueUnixMs > now - ageMs;
+    }
 
     private void EndRead(Task<StoredCircuit> read)
     {
