@@ -558,6 +558,8 @@ internal sealed class CircuitStoreGateway
             NotePressure();
         }
 
+        _known.EndFreshness();
+
         // One log line per failure: with a logger of its own the breaker writes the detailed line, and Polly's telemetry
         // (which logs events by severity) still counts the event but does not log it again.
         var severity = ResilienceEventSeverity.Warning;

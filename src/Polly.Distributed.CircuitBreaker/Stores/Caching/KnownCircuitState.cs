@@ -132,6 +132,18 @@ internal sealed class KnownCircuitState
         }
     }
 
+    /// <summary>
+    /// Ends the freshness of the known state: a request decided on it was refused or not answered, so the next decision
+    /// waits for the store's next answer (within the read interval) instead of sending the same request on every call.
+    /// </summary>
+    public void EndFreshness()
+    {
+        if (Volatile.Read(ref _known) is { } known)
+        {
+            known.FreshSinceMonoMs = NeverFresh;
+        }
+    }
+
     /// <summary>Returns how long ago this process first saw the probe lease <paramref name="snapshot"/> holds, or <see langword="null"/>.</summary>
     public long? LeaseSeenAgoMs(CircuitSnapshot snapshot, long nowMonoMs) =>
         Volatile.Read(ref _seenLease) is { } seen && snapshot.ProbeLeaseOwner is not null
