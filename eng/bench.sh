@@ -7,6 +7,8 @@
 # failure behaviour table (the fault suite's scenarios, measured).
 # "bash eng/bench.sh capacity [sizes]" runs the capacity simulation only (simulated stores on a virtual clock, no servers;
 # sizes default to 1000,10000,50000) into bench/results/fleet-capacity.md.
+# "bash eng/bench.sh quorum" runs the quorum simulation only (one or two sick environments, then a dead dependency; with and
+# without MinimumFailingEnvironments, beside Polly's own breaker, on each store) into bench/results/quorum.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -23,6 +25,11 @@ fi
 
 start_dynalite
 start_redis
+
+if [ "${1:-}" = "quorum" ]; then
+  dotnet "$bench" quorum "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" | tee "$REPO_ROOT/bench/results/quorum.md"
+  exit 0
+fi
 
 if [ "${1:-}" != "faults" ]; then
   dotnet "$bench" fleet "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" 50,200,1000 | tee "$REPO_ROOT/bench/results/fleet-simulation.md"

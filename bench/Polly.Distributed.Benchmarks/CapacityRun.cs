@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
@@ -84,7 +83,7 @@ internal sealed class CapacityRun
                 : new DynamoDbItemCapacity();
             _item = new SimulatedCircuitItem(capacity, _clock, environments, TimeSpan.FromMilliseconds(_deathMs), TimeSpan.FromMilliseconds(_endMs));
             var circuitId = $"capacity-{Guid.NewGuid():N}";
-            var telemetry = new TelemetryOptions { LoggerFactory = NullLoggerFactory.Instance, TelemetryListeners = { _localOpenings } };
+            var telemetry = _localOpenings.Telemetry;
             _pipelines = [.. Enumerable.Range(0, environments).Select(environment => BuildDistributed(environment, circuitId, consistency, telemetry))];
         }
         else

@@ -1,12 +1,6 @@
 using System.Diagnostics;
-using Amazon.DynamoDBv2;
-using Amazon.Runtime;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
-using Polly.Distributed.CircuitBreaker.DynamoDb;
-using Polly.Distributed.CircuitBreaker.Redis;
-using Polly.Distributed.CircuitBreaker.TestKit;
-using StackExchange.Redis;
 
 namespace Polly.Distributed.Benchmarks;
 
@@ -27,26 +21,16 @@ internal sealed class FleetSimulation : IAsyncDisposable
     private static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LongStoreTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly AmazonDynamoDBClient? _dynamoDb;
-    private readonly ConnectionMultiplexer? _redis;
+    private readonly FleetStores _stores;
 
-    private FleetSimulation(AmazonDynamoDBClient? dynamoDb, ConnectionMultiplexer? redis)
+    private FleetSimulation(FleetStores stores)
     {
-        _dynamoDb = dynamoDb;
-        _redis = redis;
+        _stores = stores;
     }
 
     public static async Task<int> RunAsync(string? dynamoDbUrl, string? redis, int[] fleetSizes, string[]? stores, TextWriter output)
     {
-        var dynamoDb = dynamoDbUrl is null
-            ? null
-            : new AmazonDynamoDBClient(new BasicAWSCredentials("local", "local"), new AmazonDynamoDBConfig { ServiceURL = dynamoDbUrl, AuthenticationRegion = "us-east-1" });
-        if (dynamoDb is not null)
-        {
-            await new DynamoDbCircuitStateStore(dynamoDb, new DynamoDbCircuitStateStoreOptions { TableName = Table }).CreateTableIfNotExistsAsync();
-        }
-
-        await using var simulation = new FleetSimulation(dynamoDb, redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis));
+        await using var simulation = new FleetSimulation(await FleetStores.ConnectAsync(dynamoDbUrl, redis, Table));
         output.WriteLine($"Fleet simulation: one circuit; counting phase {FailuresPerEnvironment} failures per environment (threshold out of reach, StoreTimeout 10 s);");
         output.WriteLine($"opening phase threshold {Threshold}, break {BreakDuration.TotalSeconds:0} s, default StoreTimeout (500 ms); probes = calls let through in the first half-open window.");
         output.WriteLine("Latency is what the breaker adds to a failing call (the dependency fails at once); a store request is one store call of the counting phase, under the same contention. Stores are local servers on this 2-core machine.");
@@ -57,13 +41,8 @@ internal sealed class FleetSimulation : IAsyncDisposable
         foreach (var environments in fleetSizes)
         {
             await simulation.RunPollyBaselineAsync(environments, output);
-            foreach (var store in new[] { "memory", "redis", "dynamodb" })
+            foreach (var store in simulation._stores.Kinds(stores))
             {
-                if ((store == "redis" && redis is null) || (store == "dynamodb" && dynamoDb is null) || (stores is not null && !stores.Contains(store)))
-                {
-                    continue;
-                }
-
                 foreach (var consistency in new[] { CircuitConsistency.LastWriterWins, CircuitConsistency.Atomic })
                 {
                     await simulation.RunAsync(store, consistency, TimeSpan.Zero, environments, output);
@@ -86,31 +65,18 @@ internal sealed class FleetSimulation : IAsyncDisposable
         return 0;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _dynamoDb?.Dispose();
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-    }
+    public ValueTask DisposeAsync() => _stores.DisposeAsync();
 
     private async Task RunAsync(string storeKind, CircuitConsistency consistency, TimeSpan cacheTtl, int environments, TextWriter output, TimeSpan? openingStoreTimeout = null)
     {
-        var memory = new InMemoryCircuitStateStore();
-        ICircuitStateStore NewStore() => storeKind switch
-        {
-            "redis" => new RedisCircuitStateStore(_redis!, new RedisCircuitStateStoreOptions()),
-            "dynamodb" => new DynamoDbCircuitStateStore(_dynamoDb!, new DynamoDbCircuitStateStoreOptions { TableName = Table }),
-            _ => new SeparateCacheStore(memory),
-        };
+        var newStore = _stores.NewFleet(storeKind);
 
         // Counting: every failure must be stored.
         var countingId = $"count-{Guid.NewGuid():N}";
         var requests = new List<double>();
-        var counting = Enumerable.Range(0, environments).Select(_ => Build(new TimedStore(NewStore(), requests), countingId, consistency, cacheTtl, 1_000_000, LongStoreTimeout, null)).ToArray();
+        var counting = Enumerable.Range(0, environments).Select(_ => Build(new TimedStore(newStore(), requests), countingId, consistency, cacheTtl, 1_000_000, LongStoreTimeout, null)).ToArray();
         var latencies = new List<double>();
-        await RunTogetherAsync(counting, async pipeline =>
+        await FleetRunner.RunTogetherAsync(counting, async pipeline =>
         {
             for (var i = 0; i < FailuresPerEnvironment; i++)
             {
@@ -129,7 +95,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
                 }
             }
         });
-        var stored = (await NewStore().ReadAsync(countingId, CancellationToken.None)).Snapshot.FailureCount;
+        var stored = (await newStore().ReadAsync(countingId, CancellationToken.None)).Snapshot.FailureCount;
         var lost = (environments * FailuresPerEnvironment) - stored;
 
         // Opening, then the first half-open window. A break shorter than the store's answers would half-open the circuit
@@ -138,10 +104,10 @@ internal sealed class FleetSimulation : IAsyncDisposable
         var circuitId = $"open-{Guid.NewGuid():N}";
         var opened = 0;
         var fleet = Enumerable.Range(0, environments)
-            .Select(_ => Build(NewStore(), circuitId, consistency, cacheTtl, Threshold, openingStoreTimeout ?? new DistributedCircuitBreakerStrategyOptions().StoreTimeout, () => Interlocked.Increment(ref opened), openingBreak))
+            .Select(_ => Build(newStore(), circuitId, consistency, cacheTtl, Threshold, openingStoreTimeout ?? new DistributedCircuitBreakerStrategyOptions().StoreTimeout, () => Interlocked.Increment(ref opened), openingBreak))
             .ToArray();
         var reached = await OpenAsync(fleet);
-        var snapshot = (await NewStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
+        var snapshot = (await newStore().ReadAsync(circuitId, CancellationToken.None)).Snapshot;
         var probes = 0;
         var openedEvents = Volatile.Read(ref opened);
         if (snapshot.State == StoredCircuitState.Open)
@@ -164,18 +130,16 @@ internal sealed class FleetSimulation : IAsyncDisposable
     private async Task RunPollyBaselineAsync(int environments, TextWriter output)
     {
         var opened = 0;
-        var fleet = Enumerable.Range(0, environments).Select(_ => new ResiliencePipelineBuilder().AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        var fleet = Enumerable.Range(0, environments).Select(_ =>
         {
-            FailureRatio = 1.0,
-            MinimumThroughput = Threshold,
-            SamplingDuration = TimeSpan.FromMinutes(1),
-            BreakDuration = BreakDuration,
-            OnOpened = _ =>
+            var options = PollyBaseline.Options(Threshold, BreakDuration);
+            options.OnOpened = _ =>
             {
                 Interlocked.Increment(ref opened);
                 return default;
-            },
-        }).Build()).ToArray();
+            };
+            return new ResiliencePipelineBuilder().AddCircuitBreaker(options).Build();
+        }).ToArray();
         var reached = await OpenAsync(fleet);
         var openedEvents = Volatile.Read(ref opened);
         await Task.Delay(BreakDuration + TimeSpan.FromMilliseconds(300));
@@ -205,7 +169,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
     private static async Task<int> OpenAsync(ResiliencePipeline[] fleet)
     {
         var reached = 0;
-        await RunTogetherAsync(fleet, async pipeline =>
+        await FleetRunner.RunTogetherAsync(fleet, async pipeline =>
         {
             for (var i = 0; i < MaxCallsPerEnvironment; i++)
             {
@@ -232,7 +196,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
     private static async Task<int> CallOnceAsync(ResiliencePipeline[] fleet)
     {
         var reached = 0;
-        await RunTogetherAsync(fleet, async pipeline =>
+        await FleetRunner.RunTogetherAsync(fleet, async pipeline =>
         {
             try
             {
@@ -247,18 +211,6 @@ internal sealed class FleetSimulation : IAsyncDisposable
             }
         });
         return reached;
-    }
-
-    private static async Task RunTogetherAsync(ResiliencePipeline[] fleet, Func<ResiliencePipeline, Task> run)
-    {
-        using var start = new ManualResetEventSlim();
-        var environments = fleet.Select(pipeline => Task.Run(async () =>
-        {
-            start.Wait();
-            await run(pipeline);
-        })).ToArray();
-        start.Set();
-        await Task.WhenAll(environments);
     }
 
     private static double Percentile(List<double> sorted, double percentile) =>

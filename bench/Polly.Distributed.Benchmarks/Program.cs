@@ -17,6 +17,13 @@ if (args.Length >= 3 && args[0] == "faults")
     return await FailureBehaviour.RunAsync(args[1], args[2], Console.Out);
 }
 
+// "quorum <dynamodb-url> <redis host:port> [stores, e.g. memory,redis]": the quorum simulation against local servers ("-"
+// skips a store).
+if (args.Length >= 3 && args[0] == "quorum")
+{
+    return await QuorumSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], args.Length > 3 ? args[3].Split(',') : null, Console.Out);
+}
+
 // "capacity [sizes, e.g. 1000,10000,50000] [stores, e.g. dynamodb,redis]": the capacity of one circuit, the real breaker
 // against simulated stores on a virtual clock (no servers).
 if (args.Length >= 1 && args[0] == "capacity")
