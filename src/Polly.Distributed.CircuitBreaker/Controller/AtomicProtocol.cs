@@ -30,7 +30,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
         };
-        _counts = new FailureCountQueue(SendBatchAsync, () => Store.CountSpacing() is var spacing && spacing > TimeSpan.Zero ? Store.DelayAsync(spacing) : Task.CompletedTask);
+        _counts = new FailureCountQueue(SendBatchAsync);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
@@ -122,7 +122,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = RetryProbeOutcomeDetachedAsync(change);
             }
         }
-        else if (_counts.TryStartOrJoin(mayStart: Store.CountSpacing() == TimeSpan.Zero, out var batched))
+        else if (_counts.TryStartOrJoin(out var batched))
         {
             try
             {
@@ -132,12 +132,6 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             {
                 _counts.End();
             }
-        }
-        else if (Store.UnderPressure)
-        {
-            // The batch is sent within a read interval, too late for this call: the failure counts in what this process
-            // knows meanwhile, and the batch's answer, when it lands, replaces that.
-            NoteUnrecorded(failed: true);
         }
         else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is (true, null))
         {
@@ -226,7 +220,6 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
         try
         {
-
             // The failures of a batch are several calls': the item records the environment that opened the circuit, not one cause.
             var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with
             {

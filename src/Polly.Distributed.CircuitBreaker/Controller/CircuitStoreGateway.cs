@@ -43,7 +43,6 @@ internal sealed class CircuitStoreGateway
     private readonly long _dueSpreadPermille = Random.Shared.Next(1_000);
     private long _pressureMs;
     private long _lastReadStartedMonoMs = long.MinValue;
-    private long _lastCountStartedMonoMs = long.MinValue;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
@@ -230,10 +229,8 @@ internal sealed class CircuitStoreGateway
         ResilienceContext context,
         StoreBudget budget,
         CircuitFailureIncrement increment,
-        Action<CircuitIncrementResult> onLate)
-    {
-        Volatile.Write(ref _lastCountStartedMonoMs, NowMonoMs());
-        return TryConditionalAsync(
+        Action<CircuitIncrementResult> onLate) =>
+        TryConditionalAsync(
             context,
             budget,
             CircuitStateStoreOperation.CountFailure,
@@ -241,21 +238,6 @@ internal sealed class CircuitStoreGateway
             static result => result.Current,
             onLate,
             stopOnTimeout: false);
-    }
-
-    /// <summary>Gets a value indicating whether the store shows pressure: a failure then counts without its caller waiting.</summary>
-    public bool UnderPressure => Volatile.Read(ref _pressureMs) > 0;
-
-    /// <summary>
-    /// How long a failure count must wait before it is sent: under pressure a process sends at most one count per read
-    /// interval, and the failures meanwhile travel in the next one.
-    /// </summary>
-    public TimeSpan CountSpacing()
-    {
-        var lastCount = Volatile.Read(ref _lastCountStartedMonoMs);
-        var waitMs = lastCount == long.MinValue ? 0 : lastCount + Volatile.Read(ref _pressureMs) - NowMonoMs();
-        return waitMs > 0 ? TimeSpan.FromMilliseconds(waitMs) : TimeSpan.Zero;
-    }
 
     /// <summary>
     /// Waits for work shared with other calls (a batch of failure counts) within what is left of the call's budget:

@@ -142,35 +142,6 @@ public class AtomicProtocolTests
         Assert.Equal(19, reads);
     }
 
-    [Fact]
-    public async Task Record_FailuresWhileTheStoreShowsPressure_OneCountPerReadIntervalNoneLost()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
-        var counting = new CountingCircuitStateStore(throttling);
-        var pipeline = Build(counting, timeProvider: time, storeTimeout: TimeSpan.FromMilliseconds(250), failureThreshold: 100);
-
-        // Three throttled reads stretch the read interval to 400 ms.
-        for (var i = 0; i < 3; i++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(1_300));
-            await pipeline.ExecuteAsync(_ => default);
-        }
-
-        throttling.ReadsFail = false;
-        time.Advance(TimeSpan.FromMilliseconds(1_300));
-        for (var i = 0; i < 10; i++)
-        {
-            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
-        }
-
-        // The first failure was counted by its call; the nine after it travel together once the interval has passed.
-        Assert.Equal(1, counting.Increments);
-        time.Advance(TimeSpan.FromMilliseconds(450));
-        await Eventually.TrueAsync(() => counting.Increments == 2);
-        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 10);
-    }
-
     private ResiliencePipeline Build(
         ICircuitStateStore store,
         Action? onHalfOpened = null,
