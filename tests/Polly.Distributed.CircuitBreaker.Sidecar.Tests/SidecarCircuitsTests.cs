@@ -39,6 +39,32 @@ public sealed class SidecarCircuitsTests
     [Theory]
     [InlineData(CircuitConsistency.Atomic)]
     [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task ReportAsync_FailureOpensTheCircuit_SaysWhichEnvironmentOpenedItAndWhy(CircuitConsistency consistency)
+    {
+        var circuits = Circuits(consistency);
+
+        var report = await FailAsync(circuits, times: 3);
+
+        Assert.Equal(StoredCircuitState.Open, report.State);
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, report.OpenedBy);
+        Assert.Equal("ReportedFailureException", report.OpenedReason);
+    }
+
+    [Fact]
+    public async Task ReportAsync_ClosedCircuit_SaysNothingOfAnOpening()
+    {
+        var circuits = Circuits(CircuitConsistency.Atomic);
+
+        var report = await FailAsync(circuits, times: 1);
+
+        Assert.Equal(StoredCircuitState.Closed, report.State);
+        Assert.Null(report.OpenedBy);
+        Assert.Null(report.OpenedReason);
+    }
+
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
     public async Task ReportAsync_FailedHalfOpenCall_TransitionIsHalfOpenToOpen(CircuitConsistency consistency)
     {
         var circuits = Circuits(consistency);
