@@ -87,5 +87,12 @@ public abstract class StoreUnderTest : IAsyncDisposable
         Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
     }
 
+    /// <summary>Opens the circuit through a breaker, then gives its item the expiry a store with an item expiry would.</summary>
+    public async Task OpenExpiringAsync(string circuitId, TimeProvider clock, TimeSpan fromNow, string attribute = "expiresAt")
+    {
+        await OpenByFailingCallsAsync(circuitId, clock);
+        await SetExpiryAsync(circuitId, fromNow, clock, attribute);
+    }
+
     public abstract ValueTask DisposeAsync();
 }

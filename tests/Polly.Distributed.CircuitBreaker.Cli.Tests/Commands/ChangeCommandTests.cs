@@ -30,8 +30,7 @@ public sealed class ChangeCommandTests
     {
         await using var store = await StoreUnderTest.CreateAsync(kind);
         var clock = CliRun.FixedClock();
-        await store.OpenByFailingCallsAsync("orders", clock);
-        await store.SetExpiryAsync("orders", TimeSpan.FromHours(2), clock);
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
 
         var result = await CliRun.RunAsync(clock, store.Args("isolate", "orders"));
 
@@ -44,8 +43,7 @@ public sealed class ChangeCommandTests
     {
         await using var store = await StoreUnderTest.CreateAsync(StoreUnderTest.DynamoDb);
         var clock = CliRun.FixedClock();
-        await store.OpenByFailingCallsAsync("orders", clock);
-        await store.SetExpiryAsync("orders", TimeSpan.FromHours(2), clock, attribute: "ttl");
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2), attribute: "ttl");
 
         var result = await CliRun.RunAsync(clock, store.Args("isolate", "orders", "--expiry-attribute", "ttl"));
 

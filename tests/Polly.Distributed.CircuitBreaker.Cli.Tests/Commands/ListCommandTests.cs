@@ -63,8 +63,7 @@ public sealed class ListCommandTests
     {
         await using var store = await StoreUnderTest.CreateAsync(kind);
         var clock = CliRun.FixedClock();
-        await store.OpenByFailingCallsAsync("orders", clock);
-        await store.SetExpiryAsync("orders", TimeSpan.FromHours(2), clock);
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
         await store.WriteNodeItemAsync("payments", "CLOSED", 1, 0, clock.GetUtcNow().AddMinutes(-4).ToUnixTimeMilliseconds());
 
         var result = await CliRun.RunAsync(clock, store.Args("list"));
@@ -87,8 +86,7 @@ public sealed class ListCommandTests
     {
         await using var store = await StoreUnderTest.CreateAsync(StoreUnderTest.DynamoDb);
         var clock = CliRun.FixedClock();
-        await store.OpenByFailingCallsAsync("orders", clock);
-        await store.SetExpiryAsync("orders", TimeSpan.FromDays(3), clock, attribute: "ttl");
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromDays(3), attribute: "ttl");
 
         var named = await CliRun.RunAsync(clock, store.Args("list", "--expiry-attribute", "ttl"));
         var unnamed = await CliRun.RunAsync(clock, store.Args("list"));

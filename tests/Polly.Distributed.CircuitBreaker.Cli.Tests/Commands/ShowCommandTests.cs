@@ -36,9 +36,8 @@ public sealed class ShowCommandTests
     {
         await using var store = await StoreUnderTest.CreateAsync(kind);
         var clock = CliRun.FixedClock();
-        await store.OpenByFailingCallsAsync("orders", clock);
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
         await store.OpenByFailingCallsAsync("kept", clock);
-        await store.SetExpiryAsync("orders", TimeSpan.FromHours(2), clock);
 
         var expiring = await CliRun.RunAsync(clock, store.Args("show", "orders"));
         var kept = await CliRun.RunAsync(clock, store.Args("show", "kept"));
