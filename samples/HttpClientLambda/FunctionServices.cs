@@ -97,7 +97,11 @@ public static class FunctionServices
         switch (configuration["CIRCUITBREAKER_STORE"]?.ToUpperInvariant() ?? "DYNAMODB")
         {
             case "REDIS":
-                services.AddRedisCircuitStateStore(o => o.ConnectionString = configuration["CIRCUITBREAKER_REDIS"]);
+                services.AddRedisCircuitStateStore(o =>
+                {
+                    o.ConnectionString = configuration["CIRCUITBREAKER_REDIS"];
+                    o.ItemExpiry = ItemExpiry(configuration);
+                });
                 break;
             case "MEMORY":
                 services.AddInMemoryCircuitStateStore();
@@ -107,10 +111,17 @@ public static class FunctionServices
                 {
                     o.TableName = configuration["CIRCUITBREAKER_TABLE"] ?? o.TableName;
                     o.ServiceUrl = configuration["DYNAMODB_SERVICE_URL"];
+                    o.ItemExpiry = ItemExpiry(configuration);
                 });
                 break;
         }
     }
+
+    // How long an item no breaker writes any more is kept (CIRCUITBREAKER_ITEM_EXPIRY_SECONDS, as for the sidecar); unset: forever.
+    private static TimeSpan? ItemExpiry(IConfiguration configuration) =>
+        configuration["CIRCUITBREAKER_ITEM_EXPIRY_SECONDS"] is { } seconds
+            ? TimeSpan.FromSeconds(int.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture))
+            : null;
 
     /// <summary>
     /// Checks and warms the DynamoDB store before the first invocation, so a cold start does not spend its first store call

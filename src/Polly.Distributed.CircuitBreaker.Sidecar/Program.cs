@@ -17,17 +17,31 @@ catch (InvalidOperationException ex)
 }
 
 var services = new ServiceCollection();
-if (settings.RedisConnectionString is { Length: > 0 } redis)
+try
 {
-    services.AddRedisCircuitStateStore(o => o.ConnectionString = redis);
-}
-else
-{
-    services.AddDynamoDbCircuitStateStore(o =>
+    if (settings.RedisConnectionString is { Length: > 0 } redis)
     {
-        o.TableName = settings.TableName;
-        o.ServiceUrl = settings.DynamoDbServiceUrl;
-    });
+        services.AddRedisCircuitStateStore(o =>
+        {
+            o.ConnectionString = redis;
+            o.ItemExpiry = settings.ItemExpiry;
+        });
+    }
+    else
+    {
+        services.AddDynamoDbCircuitStateStore(o =>
+        {
+            o.TableName = settings.TableName;
+            o.ServiceUrl = settings.DynamoDbServiceUrl;
+            o.ItemExpiry = settings.ItemExpiry;
+            o.ItemExpiryAttributeName = settings.ItemExpiryAttributeName;
+        });
+    }
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine("The sidecar's store configuration is invalid: " + ex.Message);
+    return 2;
 }
 
 await using var provider = services.BuildServiceProvider();

@@ -55,9 +55,8 @@ internal sealed class SidecarCircuits
             }
 
             var seen = permit.Observed?.Snapshot ?? controller.LastKnownSnapshot;
-            var state = seen?.State ?? StoredCircuitState.Closed;
-            var opened = state == StoredCircuitState.Open ? seen : null;
-            return new CheckAnswer(permit.Rejection is null, state, Transition(context), probeToken, opened?.OpenedBy, opened?.OpenedReason);
+            var opened = Opened(seen);
+            return new CheckAnswer(permit.Rejection is null, seen?.State ?? StoredCircuitState.Closed, Transition(context), probeToken, opened?.OpenedBy, opened?.OpenedReason);
         }
         finally
         {
@@ -83,14 +82,18 @@ internal sealed class SidecarCircuits
         {
             var outcome = failed ? Outcome.FromException<object>(new ReportedFailureException()) : Outcome.FromResult<object>(null!);
             await controller.RecordAsync(context, permit, failed, outcome).ConfigureAwait(false);
-            var state = controller.LastKnownSnapshot?.State ?? StoredCircuitState.Closed;
-            return new ReportAnswer(state, Transition(context));
+            var known = controller.LastKnownSnapshot;
+            var opened = Opened(known);
+            return new ReportAnswer(known?.State ?? StoredCircuitState.Closed, Transition(context), opened?.OpenedBy, opened?.OpenedReason);
         }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
         }
     }
+
+    // Who opened a circuit and why are news only while it is open.
+    private static CircuitSnapshot? Opened(CircuitSnapshot? known) => known is { State: StoredCircuitState.Open } ? known : null;
 
     private static string? Transition(ResilienceContext context) => context.Properties.TryGetValue(TransitionKey, out var transition) ? transition : null;
 

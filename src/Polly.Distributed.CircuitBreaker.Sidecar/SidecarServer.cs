@@ -138,6 +138,8 @@ internal sealed class SidecarServer : IAsyncDisposable
         {
             w.WriteString("state", CircuitSnapshotSchema.FormatState(report.State));
             WriteOptional(w, "transition", report.Transition);
+            WriteOptional(w, "openedBy", report.OpenedBy);
+            WriteOptional(w, "openedReason", report.OpenedReason);
         }));
     }
 

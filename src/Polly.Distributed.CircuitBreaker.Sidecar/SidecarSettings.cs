@@ -1,4 +1,5 @@
 using System.Globalization;
+using Polly.Distributed.CircuitBreaker.DynamoDb;
 using Polly.Distributed.CircuitBreaker.State;
 
 namespace Polly.Distributed.CircuitBreaker.Sidecar;
@@ -16,6 +17,16 @@ internal sealed record SidecarSettings(
     DistributedCircuitBreakerStrategyOptions Template)
 {
     public const int DefaultPort = 4243;
+
+    // The stores' own bounds of an item expiry, in seconds.
+    private static readonly int MinimumItemExpirySeconds = (int)DynamoDbCircuitStateStoreOptions.MinimumItemExpiry.TotalSeconds;
+    private static readonly int MaximumItemExpirySeconds = (int)TimeSpan.FromDays(3650).TotalSeconds;
+
+    /// <summary>Gets how long an item or key is kept once all it holds is over (CIRCUITBREAKER_ITEM_EXPIRY_SECONDS); <see langword="null"/> keeps it forever.</summary>
+    public TimeSpan? ItemExpiry { get; init; }
+
+    /// <summary>Gets the DynamoDB attribute of the expiry (CIRCUITBREAKER_ITEM_EXPIRY_ATTRIBUTE), the table's time-to-live attribute.</summary>
+    public string ItemExpiryAttributeName { get; init; } = DynamoDbCircuitStateStoreOptions.DefaultItemExpiryAttributeName;
 
     public static SidecarSettings FromEnvironment(Func<string, string?> variable)
     {
@@ -55,6 +66,9 @@ internal sealed record SidecarSettings(
             errors.Add($"CIRCUITBREAKER_MAX_TIMEOUT_MS ({options.MaxBreakDuration.TotalMilliseconds}) is below CIRCUITBREAKER_TIMEOUT_MS ({options.BreakDuration.TotalMilliseconds}).");
         }
 
+        var itemExpiry = Integer(variable, "CIRCUITBREAKER_ITEM_EXPIRY_SECONDS", MinimumItemExpirySeconds, MaximumItemExpirySeconds, errors) is { } seconds
+            ? TimeSpan.FromSeconds(seconds)
+            : (TimeSpan?)null;
         if (options.MinimumFailingEnvironments > 1 && options.Consistency != CircuitConsistency.Atomic)
         {
             errors.Add($"CIRCUITBREAKER_MIN_FAILING_ENVIRONMENTS ({options.MinimumFailingEnvironments}) needs CIRCUITBREAKER_CONSISTENCY=Atomic.");
@@ -65,7 +79,11 @@ internal sealed record SidecarSettings(
             throw new InvalidOperationException("The sidecar's configuration is invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors));
         }
 
-        return new SidecarSettings(port, table, variable("DYNAMODB_SERVICE_URL"), redis, options);
+        return new SidecarSettings(port, table, variable("DYNAMODB_SERVICE_URL"), redis, options)
+        {
+            ItemExpiry = itemExpiry,
+            ItemExpiryAttributeName = variable("CIRCUITBREAKER_ITEM_EXPIRY_ATTRIBUTE") ?? DynamoDbCircuitStateStoreOptions.DefaultItemExpiryAttributeName,
+        };
     }
 
     /// <summary>Whether an id may name a circuit: 1 to 256 characters of <c>A-Z a-z 0-9 - _ . :</c>.</summary>

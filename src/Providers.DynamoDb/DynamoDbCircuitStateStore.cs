@@ -11,7 +11,9 @@ namespace Polly.Distributed.CircuitBreaker.DynamoDb;
 /// <remarks>
 /// Every request goes through this class: <c>GetItem</c> to read, <c>UpdateItem</c> with <c>SET</c> to write (never
 /// <c>PutItem</c>, so attributes written by others survive and the IAM policy needs only <c>dynamodb:GetItem</c> and
-/// <c>dynamodb:UpdateItem</c>). Conditional writes require every owned attribute to be as read.
+/// <c>dynamodb:UpdateItem</c>). Conditional writes require every owned attribute to be as read. With
+/// <see cref="DynamoDbCircuitStateStoreOptions.ItemExpiry"/> set, every write also sets the item's expiry; an item read
+/// after its expiry, before DynamoDB deleted it, is read as stored: it was written to expire only once all it holds is over.
 /// </remarks>
 public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 {
@@ -20,6 +22,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     private readonly IAmazonDynamoDB _client;
     private readonly bool _ownsClient;
     private readonly DynamoDbCircuitStateStoreOptions _options;
+    private readonly DynamoDbItemExpiry _expiry;
     private readonly string _projection;
     private readonly Dictionary<string, string> _projectionNames;
 
@@ -41,6 +44,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         _client = client;
         _ownsClient = ownsClient;
         _options = options;
+        _expiry = options.Expiry;
         _projectionNames = CircuitSnapshotSchema.OwnedAttributes
             .Prepend(CircuitSnapshotSchema.IdAttribute)
             .Append(CircuitSnapshotSchema.FailingEnvironmentsAttribute)
@@ -71,7 +75,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(snapshot);
 
         var request = NewUpdate(circuitId);
-        DynamoDbCircuitItem.SetUpdate(request, snapshot);
+        DynamoDbCircuitItem.SetUpdate(request, snapshot, _expiry);
         DynamoDbCircuitItem.SetNotNewerCondition(request, snapshot.StateTimestampUnixMs);
         try
         {
@@ -103,7 +107,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         }
 
         var request = NewUpdate(circuitId);
-        DynamoDbCircuitItem.SetUpdate(request, replacement);
+        DynamoDbCircuitItem.SetUpdate(request, replacement, _expiry);
         DynamoDbCircuitItem.SetUnchangedCondition(request, version);
         return await SendConditionalAsync(circuitId, request, _ => DynamoDbCircuitItem.Written(replacement), cancellationToken).ConfigureAwait(false);
     }
@@ -121,7 +125,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
-        DynamoDbCircuitItem.SetProbeClaim(request, owner, leaseExpiresUnixMs, nowUnixMs);
+        DynamoDbCircuitItem.SetProbeClaim(request, owner, leaseExpiresUnixMs, nowUnixMs, _expiry);
         return await SendConditionalAsync(circuitId, request, response => DynamoDbCircuitItem.ToEntry(response.Attributes), cancellationToken).ConfigureAwait(false);
     }
 
@@ -155,7 +159,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             // The uncontended opening in one request; when the hint is stale, the count below goes the usual way.
             var countAndOpen = NewUpdate(circuitId);
             countAndOpen.ReturnValues = ReturnValue.ALL_NEW;
-            DynamoDbCircuitItem.SetCountAndOpen(countAndOpen, increment, expected, openWriteId);
+            DynamoDbCircuitItem.SetCountAndOpen(countAndOpen, increment, expected, openWriteId, _expiry);
             var (openedAtOnce, openedItem) = await SendIdempotentAsync(circuitId, countAndOpen, openWriteId, cancellationToken).ConfigureAwait(false);
             if (openedAtOnce)
             {
@@ -173,7 +177,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
-        DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId);
+        DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId, _expiry);
         var (opened, item) = await SendIdempotentAsync(circuitId, request, openWriteId, cancellationToken).ConfigureAwait(false);
         return new CircuitIncrementResult(
             opened ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
@@ -210,10 +214,15 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
     /// <summary>
     /// Creates the table (partition key <c>id</c> of type string, on-demand billing) unless it exists, and waits until it is active.
-    /// Needs <c>dynamodb:DescribeTable</c> and <c>dynamodb:CreateTable</c>, which the breaker itself never uses.
+    /// With <see cref="DynamoDbCircuitStateStoreOptions.ItemExpiry"/> set, it then enables time to live on
+    /// <see cref="DynamoDbCircuitStateStoreOptions.ItemExpiryAttributeName"/> unless it is enabled; a local server without time
+    /// to live (dynalite) is left as it is, and keeps every item.
+    /// Needs <c>dynamodb:DescribeTable</c> and <c>dynamodb:CreateTable</c>, and with an expiry <c>dynamodb:DescribeTimeToLive</c>
+    /// and <c>dynamodb:UpdateTimeToLive</c>, which the breaker itself never uses.
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>A task that completes when the table is active.</returns>
+    /// <exception cref="InvalidOperationException">Time to live is enabled on the table for another attribute.</exception>
     public async Task CreateTableIfNotExistsAsync(CancellationToken cancellationToken = default)
     {
         try
@@ -238,10 +247,15 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             var table = await _client.DescribeTableAsync(TableName, cancellationToken).ConfigureAwait(false);
             if (table.Table.TableStatus == TableStatus.ACTIVE)
             {
-                return;
+                break;
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_expiry.TimeToLive is not null)
+        {
+            await EnableTimeToLiveAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -251,6 +265,37 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         if (_ownsClient)
         {
             _client.Dispose();
+        }
+    }
+
+    private async Task EnableTimeToLiveAsync(CancellationToken cancellationToken)
+    {
+        var described = await _client.DescribeTimeToLiveAsync(new DescribeTimeToLiveRequest { TableName = TableName }, cancellationToken).ConfigureAwait(false);
+        if (described.TimeToLiveDescription is { } current && (current.TimeToLiveStatus == TimeToLiveStatus.ENABLED || current.TimeToLiveStatus == TimeToLiveStatus.ENABLING))
+        {
+            if (current.AttributeName == _expiry.AttributeName)
+            {
+                return;
+            }
+
+            throw new InvalidOperationException(
+                $"The DynamoDB table '{TableName}' at {Endpoint} has time to live on '{current.AttributeName}', not on '{_expiry.AttributeName}' (a table has one): " +
+                $"set {nameof(DynamoDbCircuitStateStoreOptions)}.{nameof(DynamoDbCircuitStateStoreOptions.ItemExpiryAttributeName)} to '{current.AttributeName}'.");
+        }
+
+        try
+        {
+            await _client.UpdateTimeToLiveAsync(
+                new UpdateTimeToLiveRequest
+                {
+                    TableName = TableName,
+                    TimeToLiveSpecification = new TimeToLiveSpecification { AttributeName = _expiry.AttributeName, Enabled = true },
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonDynamoDBException ex) when (ex.ErrorCode == "UnknownOperationException")
+        {
+            // A local server without time to live (dynalite): the expiry is still written, and nothing is deleted.
         }
     }
 
@@ -316,7 +361,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
             var request = NewUpdate(circuitId);
             request.ReturnValues = ReturnValue.ALL_NEW;
-            DynamoDbCircuitItem.SetQuorumCount(request, next, read, writeId, outcome == CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.RecentWriteIdsFull(item));
+            DynamoDbCircuitItem.SetQuorumCount(request, next, read, writeId, outcome == CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.RecentWriteIdsFull(item), _expiry);
             var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);
             if (applied)
             {
@@ -345,11 +390,11 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             request.ReturnValues = ReturnValue.ALL_NEW;
             if (variant.Restart)
             {
-                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment, writeId);
+                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment, writeId, _expiry);
             }
             else
             {
-                DynamoDbCircuitItem.SetFailureIncrement(request, increment, writeId, variant.IdsFull);
+                DynamoDbCircuitItem.SetFailureIncrement(request, increment, writeId, variant.IdsFull, _expiry);
             }
 
             bool applied;

@@ -9,7 +9,9 @@ namespace Polly.Distributed.CircuitBreaker.Redis;
 /// </summary>
 /// <remarks>
 /// Every write is a single Lua script, so each is one atomic round trip: the last-writer-wins write (skipped when a newer
-/// state is stored), the compare-and-set, the failure count and the probe claim. Reconnection is StackExchange.Redis's own.
+/// state is stored), the compare-and-set, the failure count and the probe claim. With
+/// <see cref="RedisCircuitStateStoreOptions.ItemExpiry"/> set, the same script sets the key's expiry. Reconnection is
+/// StackExchange.Redis's own.
 /// </remarks>
 public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
 {
@@ -17,10 +19,12 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     private readonly string _configuredEndpoints;
     private readonly bool _ownsConnection;
     private readonly RedisCircuitStateStoreOptions _options;
+    private readonly long _keepForMs;
 
     /// <summary>Initializes a new instance of the <see cref="RedisCircuitStateStore"/> class.</summary>
     /// <param name="connection">The connection; the caller keeps ownership.</param>
     /// <param name="options">The store options.</param>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
     public RedisCircuitStateStore(IConnectionMultiplexer connection, RedisCircuitStateStoreOptions options)
         : this(Task.FromResult(connection ?? throw new ArgumentNullException(nameof(connection))), string.Empty, options, ownsConnection: false)
     {
@@ -34,11 +38,13 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.KeyPrefix);
+        options.Validate();
 
         _connection = connection;
         _configuredEndpoints = configuredEndpoints;
         _ownsConnection = ownsConnection;
         _options = options;
+        _keepForMs = options.ItemExpiry is { } expiry ? (long)expiry.TotalMilliseconds : 0;
     }
 
     /// <summary>Gets the endpoints of the connection, without credentials, for messages.</summary>
@@ -68,6 +74,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             snapshot.StateTimestampUnixMs,
             snapshot.ProbeLeaseOwner is null ? "1" : "0",
             .. CircuitSnapshotSchema.Format(snapshot).SelectMany(pair => new RedisValue[] { pair.Key, pair.Value }),
+            _keepForMs,
         ];
         var written = await CallAsync("EVALSHA", circuitId, db => db.ScriptEvaluateAsync(RedisScripts.WriteUnlessNewer, [KeyOf(circuitId)], arguments)).ConfigureAwait(false);
         return (int)written == 1;
@@ -96,6 +103,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             .. RedisCircuitHash.FieldNames,
             .. version.EncodedFields,
             .. desired.Select(value => (RedisValue)value),
+            _keepForMs,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.TryReplace, arguments).ConfigureAwait(false);
@@ -122,6 +130,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             owner,
             leaseExpiresUnixMs.ToString(CultureInfo.InvariantCulture),
             nowUnixMs.ToString(CultureInfo.InvariantCulture),
+            _keepForMs,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.ClaimProbe, arguments).ConfigureAwait(false);
@@ -155,6 +164,7 @@ public sealed class RedisCircuitStateStore : ICircuitStateStore, IDisposable
             increment.MinimumEnvironments,
             increment.OpenedBy ?? string.Empty,
             increment.OpenedReason ?? string.Empty,
+            _keepForMs,
         ];
 
         var result = await EvaluateAsync(circuitId, RedisScripts.IncrementFailure, arguments).ConfigureAwait(false);

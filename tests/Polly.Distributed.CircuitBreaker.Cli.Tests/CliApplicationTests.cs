@@ -48,6 +48,15 @@ public sealed class CliApplicationTests
     }
 
     [Fact]
+    public async Task Run_ExpiryAttributeWithRedis_Exits2()
+    {
+        var result = await CliRun.RunAsync("list", "--redis", "127.0.0.1:1", "--expiry-attribute", "ttl");
+
+        Assert.Equal(CliExitCodes.UsageError, result.ExitCode);
+        Assert.Equal("error: --expiry-attribute is for DynamoDB: a Redis key's expiry is the key's own", result.Error.Trim());
+    }
+
+    [Fact]
     public async Task Run_PrefixWithDynamoDb_Exits2()
     {
         var result = await CliRun.RunAsync("list", "--table", "circuits", "--prefix", "cb:");

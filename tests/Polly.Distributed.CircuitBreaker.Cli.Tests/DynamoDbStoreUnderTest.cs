@@ -62,6 +62,14 @@ public sealed class DynamoDbStoreUnderTest : StoreUnderTest
             },
             TestContext.Current.CancellationToken);
 
+    public override Task SetExpiryAsync(string circuitId, TimeSpan fromNow, TimeProvider clock, string attribute = "expiresAt") =>
+        SetAttributesAsync(circuitId, (attribute, clock.GetUtcNow().Add(fromNow).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), true));
+
+    public override async Task<TimeSpan?> ReadTimeToLiveAsync(string circuitId, TimeProvider clock, string attribute = "expiresAt") =>
+        (await GetRawItemAsync(circuitId)).TryGetValue(attribute, out var expiry)
+            ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(expiry.N, System.Globalization.CultureInfo.InvariantCulture)) - clock.GetUtcNow()
+            : null;
+
     public async Task<Dictionary<string, AttributeValue>> GetRawItemAsync(string circuitId) =>
         (await _client.GetItemAsync(
             new GetItemRequest

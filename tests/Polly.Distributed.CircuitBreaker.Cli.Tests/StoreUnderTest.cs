@@ -37,6 +37,15 @@ public abstract class StoreUnderTest : IAsyncDisposable
     /// <summary>Sets attributes of an item as another writer would: numbers as numbers (DynamoDB N), the rest as strings.</summary>
     public abstract Task SetAttributesAsync(string circuitId, params (string Name, string Text, bool IsNumber)[] attributes);
 
+    /// <summary>
+    /// Gives an item the expiry a store with an item expiry sets: <paramref name="fromNow"/> after <paramref name="clock"/>'s
+    /// now, as the tool reading it with that clock sees it (DynamoDB: the attribute, in epoch seconds; Redis: the key's expiry).
+    /// </summary>
+    public abstract Task SetExpiryAsync(string circuitId, TimeSpan fromNow, TimeProvider clock, string attribute = "expiresAt");
+
+    /// <summary>Reads an item's expiry as the store keeps it, or <see langword="null"/> when it has none.</summary>
+    public abstract Task<TimeSpan?> ReadTimeToLiveAsync(string circuitId, TimeProvider clock, string attribute = "expiresAt");
+
     /// <summary>Writes an item exactly as circuitbreaker-lambda v1.x does: its eight attributes and nothing else.</summary>
     public Task WriteNodeItemAsync(string circuitId, string state, long failureCount, long nextAttemptUnixMs, long stateTimestampUnixMs) =>
         SetAttributesAsync(
@@ -76,6 +85,13 @@ public abstract class StoreUnderTest : IAsyncDisposable
 
         var stored = await Store.ReadAsync(circuitId, TestContext.Current.CancellationToken);
         Assert.Equal(StoredCircuitState.Open, stored.Snapshot.State);
+    }
+
+    /// <summary>Opens the circuit through a breaker, then gives its item the expiry a store with an item expiry would.</summary>
+    public async Task OpenExpiringAsync(string circuitId, TimeProvider clock, TimeSpan fromNow, string attribute = "expiresAt")
+    {
+        await OpenByFailingCallsAsync(circuitId, clock);
+        await SetExpiryAsync(circuitId, fromNow, clock, attribute);
     }
 
     public abstract ValueTask DisposeAsync();

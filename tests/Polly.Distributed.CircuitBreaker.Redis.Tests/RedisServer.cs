@@ -21,6 +21,14 @@ internal static class RedisServer
         return ConnectionMultiplexer.Connect(configuration);
     }
 
+    /// <summary>Reads a key's expiry (<c>PEXPIRETIME</c>), epoch milliseconds, or <see langword="null"/> when it has none; the key must exist.</summary>
+    public static async Task<long?> ReadExpiryUnixMsAsync(IConnectionMultiplexer connection, RedisKey key)
+    {
+        var expiry = (long)await connection.GetDatabase().ExecuteAsync("PEXPIRETIME", key);
+        Assert.NotEqual(-2, expiry);
+        return expiry == -1 ? null : expiry;
+    }
+
     public static RedisCircuitStateStore CreateStore(IConnectionMultiplexer? connection = null, string prefix = "test:") =>
         new(connection ?? Shared, new RedisCircuitStateStoreOptions { KeyPrefix = prefix });
 }

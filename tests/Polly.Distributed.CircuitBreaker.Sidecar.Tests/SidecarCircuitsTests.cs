@@ -12,7 +12,7 @@ public sealed class SidecarCircuitsTests
     [Theory]
     [InlineData(CircuitConsistency.Atomic)]
     [InlineData(CircuitConsistency.LastWriterWins)]
-    public async Task ReportAsync_FailuresReachThreshold_TransitionIsClosedToOpen(CircuitConsistency consistency)
+    public async Task ReportAsync_FailuresReachThreshold_TransitionIsClosedToOpenAndSaysWhoOpenedItAndWhy(CircuitConsistency consistency)
     {
         var circuits = Circuits(consistency);
 
@@ -20,6 +20,8 @@ public sealed class SidecarCircuitsTests
 
         Assert.Equal(StoredCircuitState.Open, last.State);
         Assert.Equal("CLOSED->OPEN", last.Transition);
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, last.OpenedBy);
+        Assert.Equal("ReportedFailureException", last.OpenedReason);
     }
 
     [Fact]
@@ -34,6 +36,18 @@ public sealed class SidecarCircuitsTests
         Assert.False(check.Allowed);
         Assert.Equal(DistributedCircuitBreakerEnvironment.Id, check.OpenedBy);
         Assert.Equal("ReportedFailureException", check.OpenedReason);
+    }
+
+    [Fact]
+    public async Task ReportAsync_ClosedCircuit_SaysNothingOfAnOpening()
+    {
+        var circuits = Circuits(CircuitConsistency.Atomic);
+
+        var report = await FailAsync(circuits, times: 1);
+
+        Assert.Equal(StoredCircuitState.Closed, report.State);
+        Assert.Null(report.OpenedBy);
+        Assert.Null(report.OpenedReason);
     }
 
     [Theory]

@@ -109,6 +109,8 @@ public sealed class SidecarServerTests : IAsyncLifetime
         var check = await GetAsync($"/circuit/{_circuit}");
         Assert.Equal("OPEN", last.GetProperty("state").GetString());
         Assert.Equal("CLOSED->OPEN", last.GetProperty("transition").GetString());
+        Assert.Equal(DistributedCircuitBreakerEnvironment.Id, last.GetProperty("openedBy").GetString());
+        Assert.Equal("ReportedFailureException", last.GetProperty("openedReason").GetString());
         Assert.False(check.GetProperty("allowed").GetBoolean());
         Assert.Equal("OPEN", check.GetProperty("state").GetString());
     }

@@ -50,6 +50,22 @@ public sealed class SidecarSettingsTests
 
         Assert.Equal(4243, settings.Port);
         Assert.Equal(5, settings.Template.FailureThreshold);
+        Assert.Null(settings.ItemExpiry);
+        Assert.Equal("expiresAt", settings.ItemExpiryAttributeName);
+    }
+
+    [Fact]
+    public void FromEnvironment_ItemExpiryVariables_AreApplied()
+    {
+        var settings = SidecarSettings.FromEnvironment(Variables(new()
+        {
+            ["CIRCUITBREAKER_TABLE"] = "circuits",
+            ["CIRCUITBREAKER_ITEM_EXPIRY_SECONDS"] = "604800",
+            ["CIRCUITBREAKER_ITEM_EXPIRY_ATTRIBUTE"] = "ttl",
+        }));
+
+        Assert.Equal(TimeSpan.FromDays(7), settings.ItemExpiry);
+        Assert.Equal("ttl", settings.ItemExpiryAttributeName);
     }
 
     [Theory]
@@ -59,6 +75,8 @@ public sealed class SidecarSettingsTests
     [InlineData("CIRCUITBREAKER_FAILURE_THRESHOLD", "5.5")]
     [InlineData("CIRCUITBREAKER_TIMEOUT_MS", "-1")]
     [InlineData("CIRCUITBREAKER_CONSISTENCY", "strong")]
+    [InlineData("CIRCUITBREAKER_ITEM_EXPIRY_SECONDS", "3599")]
+    [InlineData("CIRCUITBREAKER_ITEM_EXPIRY_SECONDS", "1d")]
     public void FromEnvironment_UnparseableValue_FailsNamingTheVariable(string name, string value)
     {
         var error = Assert.Throws<InvalidOperationException>(() => SidecarSettings.FromEnvironment(Variables(new() { ["CIRCUITBREAKER_TABLE"] = "t", [name] = value })));

@@ -49,6 +49,13 @@ internal sealed class CliOptions
         Recursive = true,
     };
 
+    public Option<string?> ExpiryAttribute { get; } = new("--expiry-attribute")
+    {
+        Description = $"DynamoDB attribute of the items' expiry, the table's time-to-live attribute [default: {DynamoDbCircuitStateStoreOptions.DefaultItemExpiryAttributeName}]",
+        HelpName = "name",
+        Recursive = true,
+    };
+
     public Option<TimeSpan?> Timeout { get; } = new("--timeout")
     {
         Description = "How long one store request may take, e.g. 500ms, 5s [default: 5s]",
@@ -66,7 +73,7 @@ internal sealed class CliOptions
     /// <summary>Gets the option that guards a change: <c>--if-state closed|open|half-open|isolated</c>.</summary>
     public Option<string?> IfState { get; } = CreateIfState();
 
-    public IEnumerable<Option> Global => [Table, Endpoint, Region, Redis, Prefix, Timeout, Json];
+    public IEnumerable<Option> Global => [Table, Endpoint, Region, Redis, Prefix, ExpiryAttribute, Timeout, Json];
 
     public static Argument<string> CircuitIdArgument() => new("id")
     {
@@ -85,6 +92,7 @@ internal sealed class CliOptions
         var endpoint = parse.GetValue(Endpoint);
         var region = parse.GetValue(Region);
         var prefix = parse.GetValue(Prefix);
+        var expiryAttribute = parse.GetValue(ExpiryAttribute);
         var dynamoDbNamed = table is not null || endpoint is not null || region is not null;
 
         if (redis is not null && dynamoDbNamed)
@@ -95,6 +103,11 @@ internal sealed class CliOptions
         if (redis is null && !dynamoDbNamed)
         {
             redis = environment.Variable(RedisEnvironmentVariable);
+        }
+
+        if (redis is not null && expiryAttribute is not null)
+        {
+            throw CommandFailedException.Usage("--expiry-attribute is for DynamoDB: a Redis key's expiry is the key's own");
         }
 
         if (redis is not null)
@@ -120,7 +133,7 @@ internal sealed class CliOptions
             throw CommandFailedException.Usage($"--endpoint '{endpoint}' is not an absolute URL such as http://127.0.0.1:8000");
         }
 
-        return new DynamoDbTarget(table, endpoint, region);
+        return new DynamoDbTarget(table, endpoint, region, expiryAttribute ?? DynamoDbCircuitStateStoreOptions.DefaultItemExpiryAttributeName);
     }
 
     private static Option<string?> CreateIfState()

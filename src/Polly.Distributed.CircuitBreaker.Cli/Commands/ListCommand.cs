@@ -11,11 +11,13 @@ internal static class ListCommand
         "master. Times are local. A MALFORMED item is one breakers cannot read: they treat it as CLOSED and replace it.\n" +
         "--json writes an array of objects: id, state (closed|open|half-open|isolated), malformed, failureCount, successCount,\n" +
         "nextAttempt, lastFailureTime, consecutiveOpens, stateTimestamp, schemaVersion (times in epoch ms, each with a ...Utc\n" +
-        "twin), probeLease {owner, expires, episode} or null.";
+        "twin), probeLease {owner, expires, episode} or null, expiresAt (when the item expires) or null.\n" +
+        "EXPIRES is when DynamoDB's time to live may delete the item (it does so up to days later; the attribute is named by\n" +
+        "--expiry-attribute) or the Redis key expires; '-' when it never does: an isolated circuit, or no item expiry set.";
 
     public static Command Create(CommandRunner runner)
     {
-        var command = new Command("list", "List every circuit: state, failure count, next attempt, probe lease, last change.");
+        var command = new Command("list", "List every circuit: state, failure count, next attempt, probe lease, last change, expiry.");
         command.SetAction((parse, cancellationToken) => runner.RunAsync(parse, RunAsync, cancellationToken));
         return command;
     }
@@ -30,7 +32,7 @@ internal static class ListCommand
                 writer.WriteStartArray();
                 foreach (var item in items)
                 {
-                    CircuitJson.WriteCircuit(writer, item.Id, item.Entry);
+                    CircuitJson.WriteListed(writer, item);
                 }
 
                 writer.WriteEndArray();

@@ -9,6 +9,7 @@ internal static class ShowCommand
     public const string Notes =
         "Reads the item with a consistent GetItem (IAM dynamodb:GetItem) or HGETALL. Shows the probe lease (owner, expiry,\n" +
         "episode), the DynamoDB store's recent write id count and every attribute others wrote, raw with its DynamoDB type.\n" +
+        "Shows when the item expires (DynamoDB's time-to-live attribute, named by --expiry-attribute, or the Redis key's expiry).\n" +
         "--json writes the object of list plus recentWriteIds and attributes (every stored attribute, raw).";
 
     public static Command Create(CommandRunner runner)

@@ -33,11 +33,21 @@ internal static class CircuitJson
         writer.WriteEndObject();
     }
 
+    /// <summary>Writes one listed circuit: its state as breakers read it, and when its item expires.</summary>
+    public static void WriteListed(Utf8JsonWriter writer, CircuitItem item)
+    {
+        writer.WriteStartObject();
+        WriteCircuitProperties(writer, item.Id, item.Entry);
+        WriteExpiry(writer, item);
+        writer.WriteEndObject();
+    }
+
     /// <summary>Writes one circuit's whole item: its state, the DynamoDB store's write id count and every attribute unparsed.</summary>
     public static void WriteItem(Utf8JsonWriter writer, CircuitItem item)
     {
         writer.WriteStartObject();
         WriteCircuitProperties(writer, item.Id, item.Entry);
+        WriteExpiry(writer, item);
         if (item.RecentWriteIdCount is { } count)
         {
             writer.WriteNumber("recentWriteIds", count);
@@ -92,6 +102,20 @@ internal static class CircuitJson
         }
 
         writer.WriteEndArray();
+    }
+
+    // expiresAt whatever the store calls it, null with its twin when the item never expires.
+    private static void WriteExpiry(Utf8JsonWriter writer, CircuitItem item)
+    {
+        if (item.ExpiresAtUnixMs is { } expiresAt)
+        {
+            WriteTime(writer, "expiresAt", expiresAt);
+        }
+        else
+        {
+            writer.WriteNull("expiresAt");
+            writer.WriteNull("expiresAtUtc");
+        }
     }
 
     private static void WriteTime(Utf8JsonWriter writer, string name, long unixMs)

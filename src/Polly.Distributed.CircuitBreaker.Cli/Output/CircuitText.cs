@@ -47,17 +47,21 @@ internal static class CircuitText
         return $"{owner}, expires {TimeText.Moment(snapshot.ProbeLeaseExpiresUnixMs, clock, withDate: true)}, episode {snapshot.ProbeLeaseEpisode} ({standing})";
     }
 
+    /// <summary>Returns when the item expires, or "-" when it never does (an isolated circuit, a store without an item expiry).</summary>
+    public static string Expiry(CircuitItem item, TimeProvider clock, bool withDate = false) =>
+        item.ExpiresAtUnixMs is { } expiresAt ? TimeText.Moment(expiresAt, clock, withDate) : "-";
+
     /// <summary>Writes the table of <c>list</c>.</summary>
     public static void WriteTable(TextWriter output, IReadOnlyList<CircuitItem> items, TimeProvider clock)
     {
-        var table = new TextTable(("ID", false), ("STATE", false), ("FAILURES", true), ("NEXT ATTEMPT", false), ("PROBE LEASE", false), ("LAST CHANGE", false));
+        var table = new TextTable(("ID", false), ("STATE", false), ("FAILURES", true), ("NEXT ATTEMPT", false), ("PROBE LEASE", false), ("LAST CHANGE", false), ("EXPIRES", false));
         foreach (var item in items)
         {
             var snapshot = item.Entry.Snapshot;
             if (item.Entry.MalformedReason is not null)
             {
                 // Its numbers could not be read: zeros would look like facts.
-                table.AddRow(item.Id, Malformed, "-", "-", "-", "-");
+                table.AddRow(item.Id, Malformed, "-", "-", "-", "-", Expiry(item, clock));
                 continue;
             }
 
@@ -67,7 +71,8 @@ internal static class CircuitText
                 snapshot.FailureCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 NextAttempt(snapshot, clock),
                 ShortLease(snapshot, clock),
-                TimeText.Moment(snapshot.StateTimestampUnixMs, clock));
+                TimeText.Moment(snapshot.StateTimestampUnixMs, clock),
+                Expiry(item, clock));
         }
 
         table.WriteTo(output);
@@ -110,6 +115,7 @@ internal static class CircuitText
             }
         }
 
+        lines.Add(("expires", item.ExpiresAtUnixMs is null ? "never" : Expiry(item, clock, withDate: true)));
         if (item.RecentWriteIdCount is { } count)
         {
             lines.Add(("recent write ids", count.ToString(System.Globalization.CultureInfo.InvariantCulture)));

@@ -9,12 +9,14 @@ namespace Polly.Distributed.CircuitBreaker.Cli.Stores;
 /// <param name="Attributes">Every attribute but the key, unparsed: the shared schema's first, in schema order, then the others by name.</param>
 /// <param name="OtherAttributes">The attributes that are neither the shared schema's nor the store's own bookkeeping, written by others.</param>
 /// <param name="RecentWriteIdCount">How many write ids the DynamoDB store keeps in the item (<c>recentWriteIds</c>); <see langword="null"/> on stores that keep none.</param>
+/// <param name="ExpiresAtUnixMs">When the item expires (DynamoDB's time-to-live attribute, a Redis key's expiry), epoch milliseconds; <see langword="null"/> when it never does.</param>
 internal sealed record CircuitItem(
     string Id,
     StoredCircuit Entry,
     IReadOnlyList<StoredAttribute> Attributes,
     IReadOnlyList<StoredAttribute> OtherAttributes,
-    int? RecentWriteIdCount)
+    int? RecentWriteIdCount,
+    long? ExpiresAtUnixMs)
 {
     /// <summary>Orders attribute names: the shared schema's in schema order, then the rest by ordinal name.</summary>
     public static IEnumerable<T> InSchemaOrder<T>(IEnumerable<T> attributes, Func<T, string> nameOf) =>

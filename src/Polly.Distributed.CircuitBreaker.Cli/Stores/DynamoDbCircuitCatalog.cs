@@ -36,10 +36,12 @@ internal sealed class DynamoDbCircuitCatalog : ICircuitCatalog
     private readonly DynamoDbCircuitStateStore _store;
     private readonly string _tableName;
     private readonly string _endpoint;
+    private readonly string _expiryAttribute;
 
-    private DynamoDbCircuitCatalog(AmazonDynamoDBClient client, DynamoDbCircuitStateStore store, string tableName, string endpoint, TimeSpan requestTimeout)
+    private DynamoDbCircuitCatalog(AmazonDynamoDBClient client, DynamoDbCircuitStateStore store, string tableName, string endpoint, string expiryAttribute, TimeSpan requestTimeout)
     {
         _client = client;
+        _expiryAttribute = expiryAttribute;
         _store = store;
         _tableName = tableName;
         _endpoint = endpoint;
@@ -59,6 +61,9 @@ internal sealed class DynamoDbCircuitCatalog : ICircuitCatalog
             TableName = target.TableName,
             ServiceUrl = target.Endpoint,
             Region = target.Region,
+
+            // So that an isolation removes the expiry the breakers set, whatever the attribute is called.
+            ItemExpiryAttributeName = target.ExpiryAttribute,
 
             // An operator's decision must rest on the latest write, not on a replica a second behind.
             ConsistentRead = true,
@@ -92,7 +97,7 @@ internal sealed class DynamoDbCircuitCatalog : ICircuitCatalog
         var endpoint = target.Endpoint is { } url
             ? WithoutUserInfo(url)
             : $"AWS ({client.Config.RegionEndpoint?.SystemName ?? target.Region ?? "region from the environment"})";
-        return new DynamoDbCircuitCatalog(client, store, target.TableName, endpoint, requestTimeout);
+        return new DynamoDbCircuitCatalog(client, store, target.TableName, endpoint, target.ExpiryAttribute, requestTimeout);
     }
 
     public async Task<IReadOnlyList<CircuitItem>> ListAsync(CancellationToken cancellationToken)
@@ -159,18 +164,25 @@ internal sealed class DynamoDbCircuitCatalog : ICircuitCatalog
         return ValueTask.CompletedTask;
     }
 
-    private static CircuitItem ToCircuitItem(Dictionary<string, AttributeValue> item)
+    private CircuitItem ToCircuitItem(Dictionary<string, AttributeValue> item)
     {
+        // DynamoDB's time to live reads epoch seconds; a value of another type is no expiry, and is shown as another attribute.
+        var expiresAt = item.TryGetValue(_expiryAttribute, out var expiry)
+            && long.TryParse(expiry.N, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds <= long.MaxValue / 1_000
+                ? seconds * 1_000
+                : (long?)null;
         var id = item.TryGetValue(CircuitSnapshotSchema.IdAttribute, out var key) ? key.S ?? DynamoDbAttributeText.Format(key) : string.Empty;
         var attributes = CircuitItem.InSchemaOrder(item.Where(pair => pair.Key != CircuitSnapshotSchema.IdAttribute), pair => pair.Key)
             .Select(pair => new StoredAttribute(pair.Key, DynamoDbAttributeText.Format(pair.Value)))
             .ToList();
         var others = attributes
             .Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name)
-                && a.Name is not DynamoDbCircuitItem.RecentWriteIdsAttribute and not CircuitSnapshotSchema.FailingEnvironmentsAttribute)
+                && a.Name is not DynamoDbCircuitItem.RecentWriteIdsAttribute and not CircuitSnapshotSchema.FailingEnvironmentsAttribute
+                && !(a.Name == _expiryAttribute && expiresAt is not null))
             .ToList();
         var recentWriteIds = item.TryGetValue(DynamoDbCircuitItem.RecentWriteIdsAttribute, out var ids) ? ids.SS?.Count ?? 0 : 0;
-        return new CircuitItem(id, DynamoDbCircuitItem.ToEntry(item), attributes, others, recentWriteIds);
+        return new CircuitItem(id, DynamoDbCircuitItem.ToEntry(item), attributes, others, recentWriteIds, expiresAt);
     }
 
     private static string WithoutUserInfo(string url) =>

@@ -1,8 +1,10 @@
 namespace Polly.Distributed.CircuitBreaker.Cli.Stores;
 
-/// <summary>A DynamoDB table, on AWS or at another endpoint (dynalite, DynamoDB Local).</summary>
-internal sealed class DynamoDbTarget(string tableName, string? endpoint, string? region) : StoreTarget
+/// <summary>A DynamoDB table, on AWS or at another endpoint (dynalite, DynamoDB Local), and the attribute of its items' expiry.</summary>
+internal sealed class DynamoDbTarget(string tableName, string? endpoint, string? region, string expiryAttribute) : StoreTarget
 {
+    public string ExpiryAttribute { get; } = expiryAttribute;
+
     public string TableName { get; } = tableName;
 
     public string? Endpoint { get; } = endpoint;

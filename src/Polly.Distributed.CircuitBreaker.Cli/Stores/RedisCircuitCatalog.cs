@@ -21,10 +21,12 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
     private readonly string _keyPrefix;
     private readonly string _endpoints;
     private readonly int _database;
+    private readonly TimeProvider _clock;
 
-    private RedisCircuitCatalog(ConnectionMultiplexer connection, ConfigurationOptions configuration, string keyPrefix, TimeSpan requestTimeout)
+    private RedisCircuitCatalog(ConnectionMultiplexer connection, ConfigurationOptions configuration, string keyPrefix, TimeSpan requestTimeout, TimeProvider clock)
     {
         _connection = connection;
+        _clock = clock;
         _keyPrefix = keyPrefix;
         _endpoints = Describe(configuration.EndPoints);
         _database = configuration.DefaultDatabase ?? 0;
@@ -38,7 +40,8 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
 
     public TimeSpan RequestTimeout { get; }
 
-    public static async Task<ICircuitCatalog> ConnectAsync(ConfigurationOptions configuration, string keyPrefix, TimeSpan requestTimeout, CancellationToken cancellationToken)
+    /// <summary>Connects; <paramref name="clock"/> turns a key's remaining time to live (<c>PTTL</c>, which every Redis version has) into its expiry.</summary>
+    public static async Task<ICircuitCatalog> ConnectAsync(ConfigurationOptions configuration, string keyPrefix, TimeSpan requestTimeout, TimeProvider clock, CancellationToken cancellationToken)
     {
         var milliseconds = (int)Math.Min(int.MaxValue, requestTimeout.TotalMilliseconds);
 
@@ -70,7 +73,7 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
             throw CommandFailedException.Store($"cannot reach Redis at {endpoints}: no connection within {StoreRequest.Describe(requestTimeout * 2)}", ex);
         }
 
-        return new RedisCircuitCatalog(connection, configuration, keyPrefix, requestTimeout);
+        return new RedisCircuitCatalog(connection, configuration, keyPrefix, requestTimeout, clock);
     }
 
     /// <summary>Names endpoints as host:port, without the address family StackExchange.Redis prints for host names.</summary>
@@ -187,16 +190,25 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
         var id = ((string)key!)[_keyPrefix.Length..];
         var database = _connection.GetDatabase(_database);
         HashEntry[] fields;
+        TimeSpan? timeToLive;
         try
         {
-            fields = await StoreRequest.WithinAsync(RequestTimeout, _ => database.HashGetAllAsync(key), cancellationToken).ConfigureAwait(false);
+            (fields, timeToLive) = await StoreRequest.WithinAsync(
+                RequestTimeout,
+                async _ =>
+                {
+                    var read = database.HashGetAllAsync(key);
+                    var expiry = database.KeyTimeToLiveAsync(key);
+                    return (await read.ConfigureAwait(false), await expiry.ConfigureAwait(false));
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
         {
             // Not ours to read or delete; breakers fail open on it with a warning naming the key.
             var type = await StoreRequest.WithinAsync(RequestTimeout, _ => database.KeyTypeAsync(key), cancellationToken).ConfigureAwait(false);
             var reason = $"the key '{key}' holds a {type.ToString().ToLowerInvariant()}, not a hash";
-            return new CircuitItem(id, new StoredCircuit(CircuitSnapshot.Initial, true, null, reason), [], [], null);
+            return new CircuitItem(id, new StoredCircuit(CircuitSnapshot.Initial, true, null, reason), [], [], null, null);
         }
 
         if (fields.Length == 0)
@@ -215,6 +227,7 @@ internal sealed class RedisCircuitCatalog : ICircuitCatalog
             .ToArray();
         var attributes = CircuitItem.InSchemaOrder(values, pair => pair.Key).Select(pair => new StoredAttribute(pair.Key, Text(pair.Value))).ToList();
         var others = attributes.Where(a => !CircuitSnapshotSchema.OwnedAttributes.Contains(a.Name) && a.Name != CircuitSnapshotSchema.FailingEnvironmentsAttribute).ToList();
-        return new CircuitItem(id, RedisCircuitHash.ToEntry(encoded), attributes, others, null);
+        var expiresAt = timeToLive is { } remaining ? _clock.GetUtcNow().ToUnixTimeMilliseconds() + (long)remaining.TotalMilliseconds : (long?)null;
+        return new CircuitItem(id, RedisCircuitHash.ToEntry(encoded), attributes, others, null, expiresAt);
     }
 }

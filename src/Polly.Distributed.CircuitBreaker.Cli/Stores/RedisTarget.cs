@@ -42,7 +42,7 @@ internal sealed class RedisTarget : StoreTarget
     }
 
     public override Task<ICircuitCatalog> OpenAsync(CliEnvironment environment, TimeSpan requestTimeout, CancellationToken cancellationToken) =>
-        RedisCircuitCatalog.ConnectAsync(_configuration.Clone(), KeyPrefix, requestTimeout, cancellationToken);
+        RedisCircuitCatalog.ConnectAsync(_configuration.Clone(), KeyPrefix, requestTimeout, environment.Clock, cancellationToken);
 
     public override string ToString() => $"Redis prefix '{KeyPrefix}' at {Endpoints}";
 }

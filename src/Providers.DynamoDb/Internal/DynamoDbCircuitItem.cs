@@ -73,8 +73,11 @@ internal static class DynamoDbCircuitItem
             pair => StringAttributes.Contains(pair.Key) ? new AttributeValue { S = pair.Value } : new AttributeValue { N = pair.Value },
             StringComparer.Ordinal);
 
-    /// <summary>Builds <c>SET</c> of every written attribute and <c>REMOVE</c> of lease attributes that are not written.</summary>
-    public static void SetUpdate(UpdateItemRequest request, CircuitSnapshot snapshot)
+    /// <summary>
+    /// Builds <c>SET</c> of every written attribute and its expiry, and <c>REMOVE</c> of lease attributes that are not written
+    /// and, for an isolation, of the expiry.
+    /// </summary>
+    public static void SetUpdate(UpdateItemRequest request, CircuitSnapshot snapshot, DynamoDbItemExpiry expiry)
     {
         var attributes = ToAttributes(snapshot);
         var set = new List<string>();
@@ -84,7 +87,13 @@ internal static class DynamoDbCircuitItem
         }
 
         var remove = CircuitSnapshotSchema.LeaseAttributes.Where(name => !attributes.ContainsKey(name)).Append(RecentWriteIdsAttribute).Select(name => NameOf(request, name)).ToList();
-        request.UpdateExpression = "SET " + string.Join(", ", set) + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
+        if (snapshot.IsIsolated)
+        {
+            remove.Add(ExpiryName(request, expiry));
+        }
+
+        request.UpdateExpression = "SET " + string.Join(", ", set) + ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(snapshot)) +
+            " REMOVE " + string.Join(", ", remove);
     }
 
     /// <summary>Builds the condition of a last-writer-wins write: the stored state is not newer than the one written.</summary>
@@ -119,7 +128,7 @@ internal static class DynamoDbCircuitItem
     /// <paramref name="nowUnixMs"/>, and an episode equal to the stored <c>nextAttempt</c>). A comparison with a value of
     /// another type is false in DynamoDB, so an expiry or episode of the wrong type reads as no lease, as the parser reads it.
     /// </summary>
-    public static void SetProbeClaim(UpdateItemRequest request, string owner, long leaseExpiresUnixMs, long nowUnixMs)
+    public static void SetProbeClaim(UpdateItemRequest request, string owner, long leaseExpiresUnixMs, long nowUnixMs, DynamoDbItemExpiry expiry)
     {
         var ownerName = NameOf(request, CircuitSnapshotSchema.ProbeLeaseOwnerAttribute);
         var expiresName = NameOf(request, CircuitSnapshotSchema.ProbeLeaseExpiresAttribute);
@@ -131,7 +140,8 @@ internal static class DynamoDbCircuitItem
         request.UpdateExpression =
             $"SET {ownerName} = {ValueOf(request, new AttributeValue { S = owner })}, {expiresName} = {ValueOf(request, Number(leaseExpiresUnixMs))}, " +
             $"{episodeName} = if_not_exists({nextAttemptName}, {ValueOf(request, Number(0))}), {nextAttemptName} = if_not_exists({nextAttemptName}, {ValueOf(request, Number(0))}), " +
-            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}";
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}" +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(nowUnixMs, leaseExpiresUnixMs));
         request.ConditionExpression =
             $"{stateName} IN ({ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.HalfOpenText })}, {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.LegacyHalfOpenText })}) " +
             $"AND (attribute_not_exists({ownerName}) OR NOT {expiresName} > {now} OR NOT {episodeName} = {nextAttemptName})";
@@ -144,7 +154,7 @@ internal static class DynamoDbCircuitItem
     /// added without it, so items stay small. (Conditions stay flat: the local emulator's parser slows down sharply with
     /// nested groups, and <c>size()</c> costs it as much again.)
     /// </summary>
-    public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, bool idsFull)
+    public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, bool idsFull, DynamoDbItemExpiry expiry)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
@@ -154,7 +164,8 @@ internal static class DynamoDbCircuitItem
 
         request.UpdateExpression =
             $"ADD {count} {ValueOf(request, Number(increment.Count))}{(idsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")} " +
-            $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}";
+            $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}" +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs));
         request.ConditionExpression =
             $"{ClosedCondition(request)} " +
             (idsFull ? $"AND {count} >= {ValueOf(request, Number(MaxRecentWriteIds))} " : $"AND (attribute_not_exists({count}) OR {count} BETWEEN {zero} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))}) ") +
@@ -168,7 +179,7 @@ internal static class DynamoDbCircuitItem
     /// The environments are a string set; the request's id is added to the recent write ids (set again by an opening), so a
     /// retried request that was applied is recognised.
     /// </summary>
-    public static void SetQuorumCount(UpdateItemRequest request, CircuitSnapshot next, StoredCircuit read, string writeId, bool opens, bool idsFull)
+    public static void SetQuorumCount(UpdateItemRequest request, CircuitSnapshot next, StoredCircuit read, string writeId, bool opens, bool idsFull, DynamoDbItemExpiry expiry)
     {
         SetUnchangedCondition(request, (DynamoDbItemVersion)read.ConcurrencyToken!);
         var attributes = ToAttributes(next);
@@ -196,7 +207,7 @@ internal static class DynamoDbCircuitItem
             add = $" ADD {writeIds} {ids}";
         }
 
-        request.UpdateExpression = "SET " + string.Join(", ", set) + add + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
+        request.UpdateExpression = "SET " + string.Join(", ", set) + ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(next)) + add + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
         var stored = read.Snapshot.FailingEnvironments;
         request.ConditionExpression += " AND " + (stored.Count == 0
             ? $"attribute_not_exists({environments})"
@@ -215,7 +226,7 @@ internal static class DynamoDbCircuitItem
     public static string ShortWriteId(string writeId) => writeId.Length <= 16 ? writeId : writeId[..16];
 
     /// <summary>Builds the first failures of a new window: the request's count on a closed circuit whose last failure is before the window.</summary>
-    public static void SetFailureWindowRestart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId)
+    public static void SetFailureWindowRestart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, DynamoDbItemExpiry expiry)
     {
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
         var now = ValueOf(request, Number(increment.NowUnixMs));
@@ -224,18 +235,19 @@ internal static class DynamoDbCircuitItem
         request.UpdateExpression =
             $"SET {NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
-            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}";
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}" +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs));
         request.ConditionExpression =
             $"{ClosedCondition(request)} AND {lastFailure} > {zero} " +
             $"AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}";
     }
 
     /// <summary>Builds the opening at the threshold: only a closed circuit whose count reached it opens, so exactly one writer does.</summary>
-    public static void SetOpenAtThreshold(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId)
+    public static void SetOpenAtThreshold(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId, DynamoDbItemExpiry expiry)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
 
-        request.UpdateExpression = $"SET {OpeningAssignments(request, increment, openWriteId)} {RemoveLease(request)}";
+        request.UpdateExpression = $"SET {OpeningAssignments(request, increment, openWriteId, expiry)} {RemoveLease(request)}";
         request.ConditionExpression =
             $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.FailureThreshold))}";
     }
@@ -245,7 +257,7 @@ internal static class DynamoDbCircuitItem
     /// is <paramref name="expectedCount"/>: it applies only to a closed circuit in the window holding exactly that count, so
     /// exactly one writer opens, and a stale hint only costs the request (the caller then counts the usual way).
     /// </summary>
-    public static void SetCountAndOpen(UpdateItemRequest request, CircuitFailureIncrement increment, long expectedCount, string openWriteId)
+    public static void SetCountAndOpen(UpdateItemRequest request, CircuitFailureIncrement increment, long expectedCount, string openWriteId, DynamoDbItemExpiry expiry)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
@@ -255,7 +267,7 @@ internal static class DynamoDbCircuitItem
         var expected = ValueOf(request, Number(expectedCount));
 
         request.UpdateExpression =
-            $"SET {OpeningAssignments(request, increment, openWriteId)}, " +
+            $"SET {OpeningAssignments(request, increment, openWriteId, expiry)}, " +
             $"{count} = {ValueOf(request, Number(expectedCount + increment.Count))}, {lastFailure} = {now}, " +
             $"{version} = if_not_exists({version}, {ValueOf(request, Number(CircuitSnapshot.CurrentSchemaVersion))}) " +
             RemoveLease(request);
@@ -286,7 +298,7 @@ internal static class DynamoDbCircuitItem
 
     // The Node library reads an item without circuitState or schemaVersion differently from the shared defaults: create them.
     // What opening at the threshold sets, in either request that opens: state first, so the expression starts "SET #circuitState".
-    private static string OpeningAssignments(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId)
+    private static string OpeningAssignments(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId, DynamoDbItemExpiry expiry)
     {
         var zero = ValueOf(request, Number(0));
         return $"{NameOf(request, CircuitSnapshotSchema.CircuitStateAttribute)} = {ValueOf(request, new AttributeValue { S = CircuitSnapshotSchema.OpenText })}, " +
@@ -296,7 +308,19 @@ internal static class DynamoDbCircuitItem
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {ValueOf(request, Number(increment.NowUnixMs))}, " +
             $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [openWriteId] })}" +
             (increment.OpenedBy is { } openedBy ? $", {NameOf(request, CircuitSnapshotSchema.OpenedByAttribute)} = {ValueOf(request, new AttributeValue { S = openedBy })}" : string.Empty) +
-            (increment.OpenedReason is { } reason ? $", {NameOf(request, CircuitSnapshotSchema.OpenedReasonAttribute)} = {ValueOf(request, new AttributeValue { S = reason })}" : string.Empty);
+            (increment.OpenedReason is { } reason ? $", {NameOf(request, CircuitSnapshotSchema.OpenedReasonAttribute)} = {ValueOf(request, new AttributeValue { S = reason })}" : string.Empty) +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.OpenUntilUnixMs));
+    }
+
+    // The expiry as the last assignment of a SET list, or nothing when the item gets none.
+    private static string ExpiryAssignment(UpdateItemRequest request, DynamoDbItemExpiry expiry, long? expiresAtUnixSeconds) =>
+        expiresAtUnixSeconds is { } seconds ? $", {ExpiryName(request, expiry)} = {ValueOf(request, Number(seconds))}" : string.Empty;
+
+    private static string ExpiryName(UpdateItemRequest request, DynamoDbItemExpiry expiry)
+    {
+        request.ExpressionAttributeNames ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        request.ExpressionAttributeNames[DynamoDbItemExpiry.Placeholder] = expiry.AttributeName;
+        return DynamoDbItemExpiry.Placeholder;
     }
 
     private static string RemoveLease(UpdateItemRequest request) =>

@@ -19,13 +19,14 @@ public static class RedisCircuitStateStoreServiceCollectionExtensions
     /// <param name="services">The services.</param>
     /// <param name="configure">Sets the options.</param>
     /// <returns>The same services.</returns>
-    /// <exception cref="ArgumentException">The connection string cannot be parsed.</exception>
+    /// <exception cref="ArgumentException">The connection string cannot be parsed, or <see cref="RedisCircuitStateStoreOptions.ItemExpiry"/> is out of range.</exception>
     public static IServiceCollection AddRedisCircuitStateStore(this IServiceCollection services, Action<RedisCircuitStateStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
 
         var options = new RedisCircuitStateStoreOptions();
         configure?.Invoke(options);
+        options.Validate();
         var configuration = options.ConnectionString is null ? null : ParseConnectionString(options.ConnectionString);
 
         services.RemoveAll<ICircuitStateStore>();

@@ -1,18 +1,21 @@
 namespace Polly.Distributed.CircuitBreaker.Redis.Internal;
 
 /// <summary>
-/// The Lua scripts, embedded from Scripts/*.lua. StackExchange.Redis sends them by SHA once the server knows them
-/// and falls back to the source when the server has lost its script cache (after a restart).
+/// The Lua scripts, embedded from Scripts/*.lua, each after item-expiry.lua, which every one calls once it wrote.
+/// StackExchange.Redis sends them by SHA once the server knows them and falls back to the source when the server has lost
+/// its script cache (after a restart).
 /// </summary>
 internal static class RedisScripts
 {
-    public static readonly string TryReplace = Load("try-replace.lua");
+    private static readonly string ItemExpiry = Load("item-expiry.lua");
 
-    public static readonly string ClaimProbe = Load("claim-probe.lua");
+    public static readonly string TryReplace = ItemExpiry + Load("try-replace.lua");
 
-    public static readonly string IncrementFailure = Load("increment-failure.lua");
+    public static readonly string ClaimProbe = ItemExpiry + Load("claim-probe.lua");
 
-    public static readonly string WriteUnlessNewer = Load("write-unless-newer.lua");
+    public static readonly string IncrementFailure = ItemExpiry + Load("increment-failure.lua");
+
+    public static readonly string WriteUnlessNewer = ItemExpiry + Load("write-unless-newer.lua");
 
     private static string Load(string name)
     {

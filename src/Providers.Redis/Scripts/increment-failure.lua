@@ -5,7 +5,8 @@
 -- ARGV[n+4]: the count at which the circuit opens; ARGV[n+5]: the next attempt time of an opened circuit;
 -- ARGV[n+6]: how many failures the request counts; ARGV[n+7]: the counting environment's id ('' for none);
 -- ARGV[n+8]: how many distinct environments the episode needs before the circuit opens (1: no quorum, no ids kept);
--- ARGV[n+9], ARGV[n+10]: who opens the circuit and what tipped it, recorded by the request that opens it ('' for unknown).
+-- ARGV[n+9], ARGV[n+10]: who opens the circuit and what tipped it, recorded by the request that opens it ('' for unknown);
+-- ARGV[n+11]: the item expiry (item-expiry.lua).
 -- Numbers are read with the grammar of the .NET parser: digits, an optional fraction and exponent, no sign.
 -- Returns {0 not counted | 1 counted | 2 counted and opened, current value of each field after the call}.
 local key = KEYS[1]
@@ -85,6 +86,7 @@ if (not state or state == 'CLOSED') and count and last_failure then
     if opened_reason ~= '' then redis.call('HSET', key, 'openedReason', opened_reason) end
     outcome = 2
   end
+  set_item_expiry(key)
 end
 
 local result = {outcome}

@@ -26,6 +26,33 @@ public sealed class ChangeCommandTests
 
     [Theory]
     [MemberData(nameof(StoreUnderTest.Kinds), MemberType = typeof(StoreUnderTest))]
+    public async Task Isolate_ItemWithExpiry_RemovesTheExpiry(string kind)
+    {
+        await using var store = await StoreUnderTest.CreateAsync(kind);
+        var clock = CliRun.FixedClock();
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
+
+        var result = await CliRun.RunAsync(clock, store.Args("isolate", "orders"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Null(await store.ReadTimeToLiveAsync("orders", clock));
+    }
+
+    [Fact]
+    public async Task Isolate_ExpiryAttributeNamed_RemovesThatAttribute()
+    {
+        await using var store = await StoreUnderTest.CreateAsync(StoreUnderTest.DynamoDb);
+        var clock = CliRun.FixedClock();
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2), attribute: "ttl");
+
+        var result = await CliRun.RunAsync(clock, store.Args("isolate", "orders", "--expiry-attribute", "ttl"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Null(await store.ReadTimeToLiveAsync("orders", clock, attribute: "ttl"));
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreUnderTest.Kinds), MemberType = typeof(StoreUnderTest))]
     public async Task Close_IsolatedCircuit_BreakersLetCallsThroughAgain(string kind)
     {
         await using var store = await StoreUnderTest.CreateAsync(kind);

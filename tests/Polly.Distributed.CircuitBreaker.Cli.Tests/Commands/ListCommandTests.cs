@@ -17,9 +17,9 @@ public sealed class ListCommandTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = result.OutputLines;
-        Assert.Equal("ID        STATE   FAILURES  NEXT ATTEMPT        PROBE LEASE  LAST CHANGE", lines[0]);
-        Assert.Equal("orders    OPEN           3  09:27:23 (in 30 s)  -            09:26:53 (now)", lines[1]);
-        Assert.Equal("payments  CLOSED         1  -                   -            09:22:53 (4 min ago)", lines[2]);
+        Assert.Equal("ID        STATE   FAILURES  NEXT ATTEMPT        PROBE LEASE  LAST CHANGE           EXPIRES", lines[0]);
+        Assert.Equal("orders    OPEN           3  09:27:23 (in 30 s)  -            09:26:53 (now)        -", lines[1]);
+        Assert.Equal("payments  CLOSED         1  -                   -            09:22:53 (4 min ago)  -", lines[2]);
         Assert.StartsWith("2 circuits in " + store.LocationStart, lines[3]);
         Assert.EndsWith("times are local (UTC+00:00)", lines[3]);
     }
@@ -41,7 +41,7 @@ public sealed class ListCommandTests
         [
             "id", "state", "malformed", "failureCount", "successCount", "nextAttempt", "nextAttemptUtc", "lastFailureTime",
             "lastFailureTimeUtc", "consecutiveOpens", "stateTimestamp", "stateTimestampUtc", "schemaVersion", "probeLease",
-            "openedBy", "openedReason", "failingEnvironments",
+            "openedBy", "openedReason", "failingEnvironments", "expiresAt", "expiresAtUtc",
         ];
         Assert.Equal(expected, circuit.EnumerateObject().Select(p => p.Name));
         Assert.Equal("orders", circuit.GetProperty("id").GetString());
@@ -53,6 +53,47 @@ public sealed class ListCommandTests
         Assert.Equal(JsonValueKind.Null, circuit.GetProperty("probeLease").ValueKind);
         Assert.Equal(DistributedCircuitBreakerEnvironment.Id, circuit.GetProperty("openedBy").GetString());
         Assert.Equal(0, circuit.GetProperty("failingEnvironments").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, circuit.GetProperty("expiresAt").ValueKind);
+        Assert.Equal(JsonValueKind.Null, circuit.GetProperty("expiresAtUtc").ValueKind);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreUnderTest.Kinds), MemberType = typeof(StoreUnderTest))]
+    public async Task List_ItemWithExpiry_ShowsWhenItExpires(string kind)
+    {
+        await using var store = await StoreUnderTest.CreateAsync(kind);
+        var clock = CliRun.FixedClock();
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
+        await store.WriteNodeItemAsync("payments", "CLOSED", 1, 0, clock.GetUtcNow().AddMinutes(-4).ToUnixTimeMilliseconds());
+
+        var result = await CliRun.RunAsync(clock, store.Args("list"));
+        var json = await CliRun.RunAsync(clock, store.Args("list", "--json"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.EndsWith("  EXPIRES", result.OutputLines[0], StringComparison.Ordinal);
+        Assert.EndsWith("  11:26:53 (in 2 h)", result.OutputLines[1], StringComparison.Ordinal);
+        Assert.EndsWith("  -", result.OutputLines[2], StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(json.Output);
+        var circuits = document.RootElement.EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!);
+        var expiresAt = circuits["orders"].GetProperty("expiresAt").GetInt64();
+        Assert.InRange(expiresAt - clock.GetUtcNow().AddHours(2).ToUnixTimeMilliseconds(), 0, 999);
+        Assert.StartsWith("2025-03-14T11:26:53.", circuits["orders"].GetProperty("expiresAtUtc").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, circuits["payments"].GetProperty("expiresAt").ValueKind);
+    }
+
+    [Fact]
+    public async Task List_ExpiryAttributeNamed_ReadsThatAttribute()
+    {
+        await using var store = await StoreUnderTest.CreateAsync(StoreUnderTest.DynamoDb);
+        var clock = CliRun.FixedClock();
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromDays(3), attribute: "ttl");
+
+        var named = await CliRun.RunAsync(clock, store.Args("list", "--expiry-attribute", "ttl"));
+        var unnamed = await CliRun.RunAsync(clock, store.Args("list"));
+
+        Assert.True(named.ExitCode == 0, named.ToString());
+        Assert.EndsWith("  2025-03-17 09:26:53 (in 3 d)", named.OutputLines[1], StringComparison.Ordinal);
+        Assert.EndsWith("  -", unnamed.OutputLines[1], StringComparison.Ordinal);
     }
 
     [Theory]
@@ -67,7 +108,7 @@ public sealed class ListCommandTests
         var result = await CliRun.RunAsync(clock, store.Args("list"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("node-fn  OPEN          5  09:27:01 (in 8 s)  -            09:26:51 (2 s ago)", result.OutputLines[1]);
+        Assert.Equal("node-fn  OPEN          5  09:27:01 (in 8 s)  -            09:26:51 (2 s ago)  -", result.OutputLines[1]);
         Assert.DoesNotContain("MALFORMED", result.Output, StringComparison.Ordinal);
     }
 
@@ -85,8 +126,8 @@ public sealed class ListCommandTests
         var json = await CliRun.RunAsync(clock, store.Args("list", "--json"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("bad-count  MALFORMED         -  -                   -            -", result.OutputLines[1]);
-        Assert.Equal("bad-state  MALFORMED         -  -                   -            -", result.OutputLines[2]);
+        Assert.Equal("bad-count  MALFORMED         -  -                   -            -               -", result.OutputLines[1]);
+        Assert.Equal("bad-state  MALFORMED         -  -                   -            -               -", result.OutputLines[2]);
         Assert.StartsWith("healthy    OPEN", result.OutputLines[3], StringComparison.Ordinal);
         Assert.Contains("bad-state is MALFORMED: unknown circuitState 'BROKEN'; breakers read it as CLOSED", result.Output, StringComparison.Ordinal);
         Assert.Contains("bad-count is MALFORMED: failureCount 'many' is not a non-negative number", result.Output, StringComparison.Ordinal);
@@ -126,7 +167,7 @@ public sealed class ListCommandTests
         var result = await CliRun.RunAsync(clock, store.Args("list"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("probing  HALF-OPEN         0  -             01234567.. until 09:27:13 (in 20 s)  09:26:52 (1 s ago)", result.OutputLines[1]);
+        Assert.Equal("probing  HALF-OPEN         0  -             01234567.. until 09:27:13 (in 20 s)  09:26:52 (1 s ago)  -", result.OutputLines[1]);
     }
 
     [Fact]

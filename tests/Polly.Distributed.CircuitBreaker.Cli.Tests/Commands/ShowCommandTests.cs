@@ -30,6 +30,27 @@ public sealed class ShowCommandTests
         Assert.Equal(kind == StoreUnderTest.DynamoDb ? "deployedBy  S env-42" : "deployedBy  env-42", lines[^1]);
     }
 
+    [Theory]
+    [MemberData(nameof(StoreUnderTest.Kinds), MemberType = typeof(StoreUnderTest))]
+    public async Task Show_ItemWithAndWithoutExpiry_ShowsWhenItExpiresOrNever(string kind)
+    {
+        await using var store = await StoreUnderTest.CreateAsync(kind);
+        var clock = CliRun.FixedClock();
+        await store.OpenExpiringAsync("orders", clock, TimeSpan.FromHours(2));
+        await store.OpenByFailingCallsAsync("kept", clock);
+
+        var expiring = await CliRun.RunAsync(clock, store.Args("show", "orders"));
+        var kept = await CliRun.RunAsync(clock, store.Args("show", "kept"));
+        var json = await CliRun.RunAsync(clock, store.Args("show", "orders", "--json"));
+
+        Assert.True(expiring.ExitCode == 0, expiring.ToString());
+        Assert.Contains("expires            2025-03-14 11:26:53 (in 2 h)", expiring.OutputLines);
+        Assert.Contains("expires            never", kept.OutputLines);
+        Assert.DoesNotContain("expiresAt", expiring.Output, StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(json.Output);
+        Assert.StartsWith("2025-03-14T11:26:53.", document.RootElement.GetProperty("expiresAtUtc").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Show_DynamoDbItemCountingFailures_ShowsRecentWriteIdCount()
     {

@@ -120,12 +120,12 @@ public sealed class DynamoDbCircuitCatalogTests
     [Fact]
     public async Task Open_EndpointWithUserInfo_NamesItWithout()
     {
-        await using var catalog = await new DynamoDbTarget("circuits", "http://user:secret@127.0.0.1:1/", null)
+        await using var catalog = await new DynamoDbTarget("circuits", "http://user:secret@127.0.0.1:1/", null, "expiresAt")
             .OpenAsync(CliRun.Environment(), TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
 
         Assert.Equal("DynamoDB table 'circuits' at http://127.0.0.1:1/", catalog.Location);
     }
 
     private static Task<ICircuitCatalog> OpenAsync() =>
-        new DynamoDbTarget("circuits", "http://127.0.0.1:1", null).OpenAsync(CliRun.Environment(), TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        new DynamoDbTarget("circuits", "http://127.0.0.1:1", null, "expiresAt").OpenAsync(CliRun.Environment(), TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
 }

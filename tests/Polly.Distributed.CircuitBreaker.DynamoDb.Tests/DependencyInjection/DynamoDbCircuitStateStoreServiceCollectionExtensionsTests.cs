@@ -90,6 +90,61 @@ public sealed class DynamoDbCircuitStateStoreServiceCollectionExtensionsTests
         Assert.Contains($"'{table}' is invalid", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(-1.0)]
+    [InlineData(0.0)]
+    [InlineData(0.99)]
+    [InlineData(3651 * 24.0)]
+    public void AddDynamoDbCircuitStateStore_ItemExpiryOutOfRange_ThrowsNamingTheRule(double hours)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddDynamoDbCircuitStateStore(o =>
+        {
+            o.TableName = "circuits";
+            o.ItemExpiry = TimeSpan.FromHours(hours);
+        }));
+
+        Assert.Contains("ItemExpiry", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxBreakDuration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("id")]
+    [InlineData("nextAttempt")]
+    [InlineData("recentWriteIds")]
+    public void AddDynamoDbCircuitStateStore_ItemExpiryAttributeNameTakenOrEmpty_Throws(string name)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddDynamoDbCircuitStateStore(o =>
+        {
+            o.TableName = "circuits";
+            o.ItemExpiryAttributeName = name;
+        }));
+
+        Assert.Contains($"ItemExpiryAttributeName '{name}' is invalid", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddDynamoDbCircuitStateStore_ItemExpiry_StoreWritesIt()
+    {
+        using var client = DynamoDbServer.CreateClient();
+        await DynamoDbServer.CreateStoreAsync("di-expiry", client);
+        using var services = new ServiceCollection()
+            .AddSingleton<IAmazonDynamoDB>(client)
+            .AddDynamoDbCircuitStateStore(o =>
+            {
+                o.TableName = "di-expiry";
+                o.ItemExpiry = TimeSpan.FromDays(7);
+                o.ItemExpiryAttributeName = "ttl";
+            })
+            .BuildServiceProvider();
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+
+        await services.GetRequiredService<ICircuitStateStore>().WriteAsync("orders", new CircuitSnapshot { StateTimestampUnixMs = now }, CancellationToken.None);
+
+        var item = await DynamoDbServer.GetRawItemAsync(client, "di-expiry", "orders");
+        Assert.Equal((now + (long)TimeSpan.FromDays(7).TotalMilliseconds + 999) / 1_000, long.Parse(item["ttl"].N, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public void AddDynamoDbCircuitStateStore_NoClientRegistered_BuildsClientWithStandardRetriesOneRetryAndTwoSecondTimeout()
     {

@@ -115,4 +115,16 @@ internal sealed class ReadmeSnippets
         // end of README snippet 5
         await Task.CompletedTask;
     }
+
+    public async Task Snippet6Async(ServiceCollection services)
+    {
+        // README snippet 6
+        services.AddDynamoDbCircuitStateStore(o =>
+        {
+            o.TableName = "circuitbreaker";
+            o.ItemExpiry = TimeSpan.FromDays(7);   // at least 1 hour; ItemExpiryAttributeName = "expiresAt" by default
+        });
+        // end of README snippet 6
+        await Task.CompletedTask;
+    }
 }

@@ -21,6 +21,37 @@ public sealed class RedisCircuitStateStoreServiceCollectionExtensionsTests
     }
 
     [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.99)]
+    [InlineData(3651 * 24.0)]
+    public void AddRedisCircuitStateStore_ItemExpiryOutOfRange_ThrowsNamingTheRule(double hours)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddRedisCircuitStateStore(o => o.ItemExpiry = TimeSpan.FromHours(hours)));
+
+        Assert.Contains("ItemExpiry", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxBreakDuration", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddRedisCircuitStateStore_ItemExpiry_StoreSetsTheKeysExpiry()
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton<IConnectionMultiplexer>(RedisServer.Shared)
+            .AddRedisCircuitStateStore(o =>
+            {
+                o.KeyPrefix = "di-expiry:";
+                o.ItemExpiry = TimeSpan.FromDays(7);
+            })
+            .BuildServiceProvider();
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+        var id = Guid.NewGuid().ToString("N");
+
+        await services.GetRequiredService<ICircuitStateStore>().WriteAsync(id, new CircuitSnapshot { StateTimestampUnixMs = now }, CancellationToken.None);
+
+        Assert.Equal(now + (long)TimeSpan.FromDays(7).TotalMilliseconds, await RedisServer.ReadExpiryUnixMsAsync(RedisServer.Shared, "di-expiry:" + id));
+    }
+
+    [Theory]
     [InlineData("127.0.0.1:{0},password=s3cret-value", "127.0.0.1:{0},password=wrong-s3cret,connectTimeout=500")]
     [InlineData("redis://default:s3cret-value@127.0.0.1:{0}", "default:wrong-s3cret@127.0.0.1:{0},connectTimeout=500")]
     public async Task AddRedisCircuitStateStore_ConnectionStringWithPassword_AuthenticatesAndNeverShowsPassword(string authorisedFormat, string refusedFormat)
