@@ -148,13 +148,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         ArgumentNullException.ThrowIfNull(circuitId);
         ArgumentNullException.ThrowIfNull(increment);
 
-        if (increment.MinimumEnvironments > 1)
-        {
-            return await CountWithQuorumAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
-        }
-
         var openWriteId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId) + ":open";
-        if (increment.LastSeenFailureCount is { } expected && expected + increment.Count >= increment.FailureThreshold)
+        var quorum = increment.MinimumEnvironments > 1;
+        if (!quorum && increment.LastSeenFailureCount is { } expected && expected + increment.Count >= increment.FailureThreshold)
         {
             // The uncontended opening in one request; when the hint is stale, the count below goes the usual way.
             var countAndOpen = NewUpdate(circuitId);
@@ -170,7 +166,8 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         var counted = await CountFailureAsync(circuitId, increment, cancellationToken).ConfigureAwait(false);
         if (counted.Outcome == CircuitIncrementOutcome.NotCounted
             || counted.Current.Snapshot.State != StoredCircuitState.Closed
-            || counted.Current.Snapshot.FailureCount < increment.FailureThreshold)
+            || counted.Current.Snapshot.FailureCount < increment.FailureThreshold
+            || (quorum && counted.Current.Snapshot.FailingEnvironments.Count < increment.MinimumEnvironments))
         {
             return counted;
         }
@@ -334,53 +331,16 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         }
     }
 
-    /// <summary>
-    /// Counts a failure of a circuit with a quorum by compare-and-set of the whole state as <see cref="CircuitFailureIncrement.ApplyTo"/>
-    /// computes it: the distinct environments must be kept with the count, which <c>ADD</c> alone cannot bound. Each turn
-    /// follows a change by another writer; the set holds at most the quorum, so the item settles quickly.
-    /// </summary>
-    private async Task<CircuitIncrementResult> CountWithQuorumAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
-    {
-        var writeId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId);
-        var item = await ReadItemAsync(circuitId, consistent: true, projection: false, cancellationToken).ConfigureAwait(false);
-        while (true)
-        {
-            var read = DynamoDbCircuitItem.ToEntry(item);
-            if (DynamoDbCircuitItem.Recorded(item, writeId))
-            {
-                return new CircuitIncrementResult(
-                    read.Snapshot.State == StoredCircuitState.Open ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted,
-                    read);
-            }
-
-            var (outcome, next) = read.MalformedReason is null ? increment.ApplyTo(read.Snapshot) : (CircuitIncrementOutcome.NotCounted, null);
-            if (next is null)
-            {
-                return new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, read);
-            }
-
-            var request = NewUpdate(circuitId);
-            request.ReturnValues = ReturnValue.ALL_NEW;
-            DynamoDbCircuitItem.SetQuorumCount(request, next, read, writeId, outcome == CircuitIncrementOutcome.CountedAndOpened, DynamoDbCircuitItem.RecentWriteIdsFull(item), _expiry);
-            var (applied, response, conflict) = await SendUnlessConflictAsync(circuitId, request, cancellationToken).ConfigureAwait(false);
-            if (applied)
-            {
-                return new CircuitIncrementResult(outcome, DynamoDbCircuitItem.ToEntry(response!.Attributes));
-            }
-
-            item = conflict;
-        }
-    }
-
     private async Task<CircuitIncrementResult> CountFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
     {
-        // Each turn follows a change by another writer (a new window began, or the kept write ids filled up): a few turns at most.
+        // Each turn follows a change by another writer (a new window or episode began, the kept write ids filled up, the
+        // quorum's set filled up): a few turns at most.
         var writeId = DynamoDbCircuitItem.ShortWriteId(increment.WriteId);
         Dictionary<string, AttributeValue>? item = null;
-        (bool Restart, bool IdsFull)? sent = null;
-        for (var turn = 0; turn < 4; turn++)
+        FailureCountVariant? sent = null;
+        for (var turn = 0; turn < 6; turn++)
         {
-            var variant = (Restart: DynamoDbCircuitItem.FailureWindowEnded(item, increment.WindowStartUnixMs), IdsFull: DynamoDbCircuitItem.RecentWriteIdsFull(item));
+            var variant = DynamoDbCircuitItem.FailureCountVariantFor(item, seen: turn > 0, increment);
             if (variant == sent)
             {
                 break;
@@ -388,13 +348,17 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
             var request = NewUpdate(circuitId);
             request.ReturnValues = ReturnValue.ALL_NEW;
-            if (variant.Restart)
+            if (variant.Restart && increment.MinimumEnvironments > 1)
+            {
+                DynamoDbCircuitItem.SetQuorumEpisodeStart(request, increment, writeId, _expiry);
+            }
+            else if (variant.Restart)
             {
                 DynamoDbCircuitItem.SetFailureWindowRestart(request, increment, writeId, _expiry);
             }
             else
             {
-                DynamoDbCircuitItem.SetFailureIncrement(request, increment, writeId, variant.IdsFull, _expiry);
+                DynamoDbCircuitItem.SetFailureIncrement(request, increment, writeId, variant, _expiry);
             }
 
             bool applied;

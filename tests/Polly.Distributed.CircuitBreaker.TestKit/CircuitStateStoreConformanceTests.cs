@@ -536,13 +536,16 @@ public abstract class CircuitStateStoreConformanceTests
         var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
             await Store.TryIncrementFailureAsync(id, Increment(openAt: 8) with { MinimumEnvironments = 3, EnvironmentId = $"env-{i % 4}" }, CancellationToken.None)));
 
-        // Three failures per environment: the eighth count always holds three environments, so it is the one that opens.
+        // Three failures per environment: once eight are counted the episode holds three environments, and exactly one
+        // writer opens (a store whose count and opening are separate requests may count a few more first, as without a
+        // quorum); every count that says so is in the stored count.
         Assert.Single(results, r => r.Outcome == CircuitIncrementOutcome.CountedAndOpened);
-        Assert.Equal(7, results.Count(r => r.Outcome == CircuitIncrementOutcome.Counted));
+        var counted = results.Count(r => r.Outcome != CircuitIncrementOutcome.NotCounted);
+        Assert.InRange(counted, 8, 12);
         Assert.All(results.Where(r => r.Outcome == CircuitIncrementOutcome.NotCounted), r => Assert.Equal(StoredCircuitState.Open, r.Current.Snapshot.State));
         var stored = (await Store.ReadAsync(id, CancellationToken.None)).Snapshot;
         Assert.Equal(StoredCircuitState.Open, stored.State);
-        Assert.Equal(8, stored.FailureCount);
+        Assert.Equal(counted, stored.FailureCount);
     }
 
     [Theory]

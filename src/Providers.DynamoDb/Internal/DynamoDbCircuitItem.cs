@@ -154,65 +154,79 @@ internal static class DynamoDbCircuitItem
     /// added without it, so items stay small. (Conditions stay flat: the local emulator's parser slows down sharply with
     /// nested groups, and <c>size()</c> costs it as much again.)
     /// </summary>
-    public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, bool idsFull, DynamoDbItemExpiry expiry)
+    public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, FailureCountVariant variant, DynamoDbItemExpiry expiry)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
         var writeIds = NameOf(request, RecentWriteIdsAttribute);
         var now = ValueOf(request, Number(increment.NowUnixMs));
         var zero = ValueOf(request, Number(0));
+        var quorum = increment.MinimumEnvironments > 1;
 
+        // With a quorum, a stored count of 0 (a circuit closed since, by anyone) starts an episode with an empty set
+        // (SetQuorumEpisodeStart); a missing count is a new item, whose set the ADD creates.
+        var countRange = variant.IdsFull
+            ? $"{count} >= {ValueOf(request, Number(MaxRecentWriteIds))}"
+            : $"(attribute_not_exists({count}) OR {count} BETWEEN {(quorum ? ValueOf(request, Number(1)) : zero)} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))})";
         request.UpdateExpression =
-            $"ADD {count} {ValueOf(request, Number(increment.Count))}{(idsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")} " +
-            $"SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}" +
+            $"ADD {count} {ValueOf(request, Number(increment.Count))}{(variant.IdsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")}" +
+            (quorum && variant.AddsEnvironment ? $", {NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute)} {ValueOf(request, new AttributeValue { SS = [increment.EnvironmentId!] })}" : string.Empty) +
+            $" SET {lastFailure} = {now}, {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}" +
             ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs));
         request.ConditionExpression =
-            $"{ClosedCondition(request)} " +
-            (idsFull ? $"AND {count} >= {ValueOf(request, Number(MaxRecentWriteIds))} " : $"AND (attribute_not_exists({count}) OR {count} BETWEEN {zero} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))}) ") +
+            $"{ClosedCondition(request)} AND {countRange} " +
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))}) " +
-            $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})";
+            $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})" +
+            (quorum && increment.EnvironmentId is not null ? " AND " + EnvironmentRoomCondition(request, increment, variant.AddsEnvironment) : string.Empty);
     }
 
     /// <summary>
-    /// Builds a count of a circuit with a quorum: the whole next state, computed by <see cref="CircuitFailureIncrement.ApplyTo"/>
-    /// from the item as read, written only if the item (its owned attributes and its failing environments) is still as read.
-    /// The environments are a string set; the request's id is added to the recent write ids (set again by an opening), so a
-    /// retried request that was applied is recognised.
+    /// Builds the first count of a quorum's episode: on a closed circuit whose count is 0 (never counted, or closed since,
+    /// by anyone) or whose last failure is before the window, the count becomes the request's and the failing environments
+    /// the request's own, in one request.
     /// </summary>
-    public static void SetQuorumCount(UpdateItemRequest request, CircuitSnapshot next, StoredCircuit read, string writeId, bool opens, bool idsFull, DynamoDbItemExpiry expiry)
+    public static void SetQuorumEpisodeStart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, DynamoDbItemExpiry expiry)
     {
-        SetUnchangedCondition(request, (DynamoDbItemVersion)read.ConcurrencyToken!);
-        var attributes = ToAttributes(next);
-        var set = attributes.Select(pair => $"{NameOf(request, pair.Key)} = {ValueOf(request, pair.Value)}").ToList();
-        var remove = CircuitSnapshotSchema.LeaseAttributes.Where(name => !attributes.ContainsKey(name)).Select(name => NameOf(request, name)).ToList();
+        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
+        var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
         var environments = NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute);
-        if (next.FailingEnvironments.Count > 0)
+        var now = ValueOf(request, Number(increment.NowUnixMs));
+        var zero = ValueOf(request, Number(0));
+
+        request.UpdateExpression =
+            $"SET {count} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
+            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}, " +
+            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}" +
+            (increment.EnvironmentId is { } id ? $", {environments} = {ValueOf(request, new AttributeValue { SS = [id] })}" : string.Empty) +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs)) +
+            (increment.EnvironmentId is null ? $" REMOVE {environments}" : string.Empty);
+        request.ConditionExpression =
+            $"{ClosedCondition(request)} AND (attribute_not_exists({count}) OR {count} = {zero} " +
+            $"OR ({lastFailure} > {zero} AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}))";
+    }
+
+    /// <summary>Which count request fits an item as last seen (<see langword="null"/>: not seen yet, or missing).</summary>
+    public static FailureCountVariant FailureCountVariantFor(Dictionary<string, AttributeValue>? item, bool seen, CircuitFailureIncrement increment)
+    {
+        if (increment.MinimumEnvironments <= 1)
         {
-            set.Add($"{environments} = {ValueOf(request, new AttributeValue { SS = [.. next.FailingEnvironments] })}");
-        }
-        else
-        {
-            remove.Add(environments);
+            return new(FailureWindowEnded(item, increment.WindowStartUnixMs), RecentWriteIdsFull(item), AddsEnvironment: false);
         }
 
-        var writeIds = NameOf(request, RecentWriteIdsAttribute);
-        var ids = ValueOf(request, new AttributeValue { SS = [writeId] });
-        var add = string.Empty;
-        if (opens)
-        {
-            set.Add($"{writeIds} = {ids}");
-        }
-        else if (!idsFull)
-        {
-            add = $" ADD {writeIds} {ids}";
-        }
+        var startsEpisode = seen && item is not null && (NumberOf(item, CircuitSnapshotSchema.FailureCountAttribute) is 0 || FailureWindowEnded(item, increment.WindowStartUnixMs));
+        var held = item is not null && item.TryGetValue(CircuitSnapshotSchema.FailingEnvironmentsAttribute, out var set) && set.SS is { } ids ? ids : null;
+        var addsEnvironment = increment.EnvironmentId is { } id && (held is null || held.Count < increment.MinimumEnvironments || held.Contains(id));
+        return new(startsEpisode, RecentWriteIdsFull(item), addsEnvironment);
+    }
 
-        request.UpdateExpression = "SET " + string.Join(", ", set) + ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(next)) + add + (remove.Count > 0 ? " REMOVE " + string.Join(", ", remove) : string.Empty);
-        var stored = read.Snapshot.FailingEnvironments;
-        request.ConditionExpression += " AND " + (stored.Count == 0
-            ? $"attribute_not_exists({environments})"
-            : $"size({environments}) = {ValueOf(request, Number(stored.Count))} AND " +
-              string.Join(" AND ", stored.Select(id => $"contains({environments}, {ValueOf(request, new AttributeValue { S = id })})")));
+    // The set holds at most the quorum: an id is added only while there is room (or it is there already).
+    private static string EnvironmentRoomCondition(UpdateItemRequest request, CircuitFailureIncrement increment, bool addsEnvironment)
+    {
+        var environments = NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute);
+        var minimum = ValueOf(request, Number(increment.MinimumEnvironments));
+        return addsEnvironment
+            ? $"(attribute_not_exists({environments}) OR size({environments}) < {minimum} OR contains({environments}, {ValueOf(request, new AttributeValue { S = increment.EnvironmentId! })}))"
+            : $"size({environments}) >= {minimum}";
     }
 
     /// <summary>Whether a stored item's failure count reached <see cref="MaxRecentWriteIds"/>, so the next count is added without its id.</summary>
@@ -246,10 +260,15 @@ internal static class DynamoDbCircuitItem
     public static void SetOpenAtThreshold(UpdateItemRequest request, CircuitFailureIncrement increment, string openWriteId, DynamoDbItemExpiry expiry)
     {
         var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
-
         request.UpdateExpression = $"SET {OpeningAssignments(request, increment, openWriteId, expiry)} {RemoveLease(request)}";
-        request.ConditionExpression =
-            $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.FailureThreshold))}";
+        request.ConditionExpression = $"{ClosedCondition(request)} AND {count} >= {ValueOf(request, Number(increment.FailureThreshold))}";
+        if (increment.MinimumEnvironments > 1)
+        {
+            // The quorum is met, and the opening starts a new episode: the set goes with it.
+            var environments = NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute);
+            request.UpdateExpression += $", {environments}";
+            request.ConditionExpression += $" AND size({environments}) >= {ValueOf(request, Number(increment.MinimumEnvironments))}";
+        }
     }
 
     /// <summary>
