@@ -179,6 +179,35 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
     }
 
     [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Telemetry_OwnUncountedFailureReachesTheLastKnownCount_ReportsTheOpeningOnTheLastKnownState(CircuitConsistency consistency)
+    {
+        var listener = new RecordingTelemetryListener();
+        var shared = new InMemoryCircuitStateStore();
+        var options = ValidOptions();
+        await shared.WriteAsync(options.CircuitId!, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), StateTimestampUnixMs = 1 }, CancellationToken.None);
+        var store = new Strategy.FaultyCircuitStateStore(shared);
+        options.StateStore = store;
+        options.Consistency = consistency;
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(options)
+            .ConfigureTelemetry(new TelemetryOptions { TelemetryListeners = { listener } })
+            .Build();
+
+        // Four failures are stored; this one never reaches the store, which goes down while the call runs.
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ =>
+        {
+            store.Mode = Strategy.FaultyCircuitStateStore.Fault.Throw;
+            throw new HttpRequestException("down");
+        }));
+
+        Assert.Contains(("OnCircuitOpenedOnLastKnownState", ResilienceEventSeverity.Warning), listener.Events);
+        Assert.DoesNotContain(listener.Events, e => e.Item1 is "OnCircuitOpened" or "OnLocalCircuitOpened");
+        await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task StoreFailure_PollyTelemetryLogging_LogsOneLine(bool breakerHasLogger)

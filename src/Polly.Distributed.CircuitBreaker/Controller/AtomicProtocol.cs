@@ -118,7 +118,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 : (snapshot, now) => ProbeLeaseStateMachine.RecordSuccess(snapshot, now, Settings, owner);
             if (!await UpdateAsync(context, budget, admittedOn, change, outcome).ConfigureAwait(context.ContinueOnCapturedContext))
             {
-                NoteUnrecorded(failed);
+                NoteUnrecorded(context, failed);
                 _ = RetryProbeOutcomeDetachedAsync(change);
             }
         }
@@ -136,7 +136,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is (true, null))
         {
             // The batch this failure joined could not be counted (a store failure the gateway reported).
-            NoteUnrecorded(failed: true);
+            NoteUnrecorded(context, failed: true);
         }
     }
 
@@ -211,7 +211,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             }
         }
 
-        NoteUnrecorded(failed: true);
+        NoteUnrecorded(context, failed: true);
     }
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>

@@ -51,13 +51,13 @@ internal abstract class CircuitProtocol<TResult>
     /// <summary>
     /// A failure the store could not record still counts in this process's last known state, with the circuit's own rules:
     /// an environment cut off from a saturated or failing store stops calling a dead dependency at the threshold (and then
-    /// rejects as for any OPEN it has seen) instead of calling it on every request.
+    /// rejects as for any OPEN it has seen, reporting OnCircuitOpenedOnLastKnownState) instead of calling it on every request.
     /// </summary>
-    public void NoteUnrecorded(bool failed)
+    public void NoteUnrecorded(ResilienceContext context, bool failed)
     {
-        if (failed)
+        if (failed && Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings)) is { } opened)
         {
-            Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings));
+            Events.ReportOpenedOnLastKnownState(context, opened);
         }
     }
 

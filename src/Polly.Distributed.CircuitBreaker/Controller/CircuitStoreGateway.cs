@@ -91,8 +91,8 @@ internal sealed class CircuitStoreGateway
     /// <summary>How long ago this process first saw the probe lease that <paramref name="snapshot"/> holds, if it did.</summary>
     public long? LeaseSeenAgoMs(CircuitSnapshot snapshot) => _known.LeaseSeenAgoMs(snapshot, NowMonoMs());
 
-    /// <summary>Applies a change the store could not record to the last state this process knows.</summary>
-    public void ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change) => _known.ApplyLocally(change, NowMonoMs());
+    /// <summary>Applies a change the store could not record to the last state this process knows; the state when it opened the circuit.</summary>
+    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change) => _known.ApplyLocally(change, NowMonoMs());
 
     /// <summary>
     /// The state a check may act on at once, with no wait: a fresh cached entry, or the answer of a store that answered

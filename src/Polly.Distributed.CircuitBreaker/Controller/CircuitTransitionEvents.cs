@@ -29,6 +29,16 @@ internal sealed class CircuitTransitionEvents<TResult>
         _onHalfOpened = options.OnHalfOpened;
     }
 
+    /// <summary>
+    /// Reports that this process holds the circuit open on its own: failures the store could not count brought the last
+    /// count it knew to the threshold. No OnOpened: the fleet's circuit did not open, and the next store answer decides.
+    /// </summary>
+    public void ReportOpenedOnLastKnownState(ResilienceContext context, CircuitSnapshot opened) =>
+        _telemetry.Report(
+            new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnCircuitOpenedOnLastKnownState),
+            context,
+            new LastKnownCircuitOpening(_circuitId, opened.FailureCount));
+
     /// <summary>Raises what the change from <paramref name="before"/> to <paramref name="after"/> means, if anything.</summary>
     public async ValueTask RaiseAsync(
         ResilienceContext context,

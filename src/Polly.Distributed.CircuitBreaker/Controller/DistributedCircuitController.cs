@@ -205,7 +205,7 @@ internal sealed class DistributedCircuitController<TResult>
 
         if (permit.StoreTimeLeft <= TimeSpan.Zero)
         {
-            _protocol.NoteUnrecorded(failed);
+            _protocol.NoteUnrecorded(context, failed);
             return default;
         }
 

@@ -79,7 +79,7 @@ internal sealed class LastWriterWinsProtocol<TResult>(
             entry = written is null ? null : await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(captured);
         }
 
-        NoteUnrecorded(failed);
+        NoteUnrecorded(context, failed);
     }
 
     protected override CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner) =>

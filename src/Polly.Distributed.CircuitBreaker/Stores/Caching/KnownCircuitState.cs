@@ -120,15 +120,19 @@ internal sealed class KnownCircuitState
     /// Applies a change that only this process knows of (a failure the store could not record) to the last state seen.
     /// The result is never fresh: it serves only when the store cannot answer, and the next store answer replaces it.
     /// </summary>
-    public void ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long nowMonoMs)
+    /// <returns>The state after the change when it opened the circuit, otherwise <see langword="null"/>.</returns>
+    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long nowMonoMs)
     {
         lock (_gate)
         {
             var last = _known?.Entry ?? StoredCircuit.Missing;
-            if (change(last.Snapshot) is { } next)
+            if (change(last.Snapshot) is not { } next)
             {
-                Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh);
+                return null;
             }
+
+            Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh);
+            return next.State == StoredCircuitState.Open && last.Snapshot.State != StoredCircuitState.Open ? next : null;
         }
     }
 
