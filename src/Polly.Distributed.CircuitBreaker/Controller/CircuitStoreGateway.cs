@@ -40,9 +40,9 @@ internal sealed class CircuitStoreGateway
     private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
-    private readonly long _dueSpreadPermille = Random.Shared.Next(1_000);
     private long _pressureMs;
     private long _lastReadStartedMonoMs = long.MinValue;
+    private long _intervalJitterPermille = 1_000;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
@@ -102,7 +102,7 @@ internal sealed class CircuitStoreGateway
     {
         if (Caches)
         {
-            return _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, DueDelayMs(), out entry);
+            return _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, out entry);
         }
 
         if (_answersInline && TryReadInline(out entry))
@@ -129,11 +129,11 @@ internal sealed class CircuitStoreGateway
                 entry = await CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget).ConfigureAwait(false);
                 Apply(entry, started, fresh: true);
             }
-            else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, DueDelayMs(), out entry))
+            else if (Caches && _known.TryGetFresh(NowMonoMs(), FreshForMs(), _timeProvider, out entry))
             {
                 return entry;
             }
-            else if (Volatile.Read(ref _pressureMs) is > 0 and var interval && NowMonoMs() - Volatile.Read(ref _lastReadStartedMonoMs) < interval)
+            else if (Volatile.Read(ref _pressureMs) is > 0 and var pressure && NowMonoMs() - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure))
             {
                 // The store is under pressure and was read less than an interval ago: act on the last state known.
                 return null;
@@ -360,6 +360,7 @@ internal sealed class CircuitStoreGateway
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
         Volatile.Write(ref _lastReadStartedMonoMs, started);
+        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(750, 1_251));
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
@@ -486,17 +487,16 @@ internal sealed class CircuitStoreGateway
     private bool NoteInlineAnswer(bool answered, long blockedSinceMs) =>
         _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
 
-    // A cache TTL or a read interval stretched under pressure, whichever is longer; the interval is jittered so that the
-    // environments of a fleet do not read in step.
+    // A cache TTL or a read interval stretched under pressure, whichever is longer. The interval is jittered by a factor
+    // drawn once per read (between 0.75 and 1.25), not once per check: a busy process checks many times per interval, and
+    // the earliest of many draws would bring every process of a fleet back to reading in step.
     private long FreshForMs()
     {
         var pressure = Volatile.Read(ref _pressureMs);
-        return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, pressure * (3 + Random.Shared.Next(3)) / 4);
+        return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, ReadIntervalMs(pressure));
     }
 
-    // Under pressure each process reads a due change (the end of a break) at its own point of one read interval, so the
-    // fleet's reads of it are spread over that interval; the first to read makes the change for all.
-    private long DueDelayMs() => Volatile.Read(ref _pressureMs) * _dueSpreadPermille / 1_000;
+    private long ReadIntervalMs(long pressureMs) => pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000;
 
     // Slow answers, timeouts and throttling double the read interval up to its ceiling; fast answers shorten it again.
     private void NoteAnswerTime(TimeSpan elapsed)

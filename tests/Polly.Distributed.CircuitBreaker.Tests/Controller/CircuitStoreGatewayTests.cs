@@ -162,6 +162,32 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_BusyProcessUnderPressure_ReadIntervalJitteredPerRead()
+    {
+        var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.FromMilliseconds(1));
+        throttling.ReadsFail = false;
+        var gaps = new List<double>();
+        var lastRead = time.GetUtcNow();
+        for (var step = 0; step < 1_500; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            var reads = counting.Reads;
+            await pipeline.ExecuteAsync(_ => default);
+            if (counting.Reads > reads)
+            {
+                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
+                lastRead = time.GetUtcNow();
+            }
+        }
+
+        // A call every 10 ms checks the cache a hundred times per interval: a jitter drawn per check would make every gap
+        // the shortest one allowed, and a fleet that was throttled together would read in step for ever.
+        gaps.RemoveAt(0);
+        Assert.True(gaps.Count >= 8, $"{gaps.Count} reads");
+        Assert.True(gaps.Min() < 850 && gaps.Max() > 1_000, string.Join(", ", gaps));
+    }
+
+    [Fact]
     public async Task Execute_StoreAnsweringInlineAfterThrottling_ReadIntervalShortensToNothing()
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.Zero);

@@ -33,16 +33,14 @@ internal sealed class KnownCircuitState
     /// <param name="nowMonoMs">Now, on the monotonic clock.</param>
     /// <param name="ttlMs">How long a state read from the store is fresh.</param>
     /// <param name="clock">The wall clock that the due times of the stored state are on.</param>
-    /// <param name="dueDelayMs">How long after a change falls due this process still acts on its cached state: spread over
-    /// a fleet, it keeps the processes from all reading at the same moment when the break ends.</param>
     /// <param name="entry">The fresh state.</param>
-    public bool TryGetFresh(long nowMonoMs, long ttlMs, TimeProvider clock, long dueDelayMs, out StoredCircuit entry)
+    public bool TryGetFresh(long nowMonoMs, long ttlMs, TimeProvider clock, out StoredCircuit entry)
     {
         var known = Volatile.Read(ref _known);
         if (known is not null
             && known.FreshSinceMonoMs != NeverFresh
             && nowMonoMs - known.FreshSinceMonoMs is var ageMs && ageMs < ttlMs
-            && !ChangeFellDueSince(known.Entry.Snapshot, ageMs, clock, dueDelayMs))
+            && !ChangeFellDueSince(known.Entry.Snapshot, ageMs, clock))
         {
             entry = known.Entry;
             return true;
@@ -156,7 +154,7 @@ internal sealed class KnownCircuitState
             : null;
 
     // A closed or isolated circuit has no change due at a time: no clock is read for it.
-    private static bool ChangeFellDueSince(CircuitSnapshot snapshot, long ageMs, TimeProvider clock, long dueDelayMs)
+    private static bool ChangeFellDueSince(CircuitSnapshot snapshot, long ageMs, TimeProvider clock)
     {
         var dueUnixMs = snapshot switch
         {
@@ -170,7 +168,7 @@ internal sealed class KnownCircuitState
         }
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        return CircuitStateMachine.SaturatingAdd(dueUnixMs, dueDelayMs) <= now && dueUnixMs > now - ageMs;
+        return dueUnixMs <= now && dueUnixMs > now - ageMs;
     }
 
     private void EndRead(Task<StoredCircuit> read)

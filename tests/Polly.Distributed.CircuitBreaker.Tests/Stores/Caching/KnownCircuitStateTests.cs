@@ -93,13 +93,13 @@ public class KnownCircuitStateTests
         var known = new KnownCircuitState();
 
         known.Apply(Open, startedMonoMs: 0, nowMonoMs: 0, fresh: false);
-        Assert.False(known.TryGetFresh(0, 1_000, TimeProvider.System, 0, out _));
+        Assert.False(known.TryGetFresh(0, 1_000, TimeProvider.System, out _));
 
         known.Apply(Closed, startedMonoMs: 0, nowMonoMs: 0, fresh: true);
         known.Apply(Open, startedMonoMs: 900, nowMonoMs: 900, fresh: false);
-        Assert.True(known.TryGetFresh(999, 1_000, TimeProvider.System, 0, out var cached));
+        Assert.True(known.TryGetFresh(999, 1_000, TimeProvider.System, out var cached));
         Assert.Same(Open, cached);
-        Assert.False(known.TryGetFresh(1_000, 1_000, TimeProvider.System, 0, out _));
+        Assert.False(known.TryGetFresh(1_000, 1_000, TimeProvider.System, out _));
     }
 
     [Fact]
@@ -110,13 +110,13 @@ public class KnownCircuitStateTests
         var open = new StoredCircuit(new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = 10_500, StateTimestampUnixMs = 9_000 }, true, null);
         known.Apply(open, startedMonoMs: 0, nowMonoMs: 0, fresh: true);
 
-        Assert.True(known.TryGetFresh(400, 5_000, clock, 0, out _));
+        Assert.True(known.TryGetFresh(400, 5_000, clock, out _));
         clock.Advance(TimeSpan.FromMilliseconds(600));
-        Assert.False(known.TryGetFresh(600, 5_000, clock, 0, out _));
+        Assert.False(known.TryGetFresh(600, 5_000, clock, out _));
 
         // The same state read again after the break ended is what a transition is decided on: fresh within the TTL.
         known.Apply(open, startedMonoMs: 600, nowMonoMs: 610, fresh: true);
-        Assert.True(known.TryGetFresh(700, 5_000, clock, 0, out var cached));
+        Assert.True(known.TryGetFresh(700, 5_000, clock, out var cached));
         Assert.Same(open, cached);
     }
 
@@ -133,7 +133,7 @@ public class KnownCircuitStateTests
 
         clock.Advance(TimeSpan.FromMilliseconds(300));
 
-        Assert.False(known.TryGetFresh(300, 5_000, clock, 0, out _));
+        Assert.False(known.TryGetFresh(300, 5_000, clock, out _));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public class KnownCircuitStateTests
 
         clock.Advance(TimeSpan.FromMilliseconds(4_000));
 
-        Assert.True(known.TryGetFresh(4_000, 5_000, clock, 0, out _));
+        Assert.True(known.TryGetFresh(4_000, 5_000, clock, out _));
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public class KnownCircuitStateTests
         known.ApplyLocally(snapshot => snapshot with { FailureCount = 3, StateTimestampUnixMs = 150 }, nowMonoMs: 1);
 
         Assert.Equal(3, known.LastKnown!.Snapshot.FailureCount);
-        Assert.False(known.TryGetFresh(1, 1_000, TimeProvider.System, 0, out _));
+        Assert.False(known.TryGetFresh(1, 1_000, TimeProvider.System, out _));
     }
 
     [Fact]
