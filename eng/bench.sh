@@ -9,6 +9,8 @@
 # sizes default to 1000,10000,50000) into bench/results/fleet-capacity.md.
 # "bash eng/bench.sh quorum" runs the quorum simulation only (one or two sick environments, then a dead dependency; with and
 # without MinimumFailingEnvironments, beside Polly's own breaker, on each store) into bench/results/quorum.md.
+# "bash eng/bench.sh emulator" runs the emulator load only (1,000 environments in a loop through a death and a heal, and
+# 200 callers failing 3 times at once, on dynalite and redis-server) into bench/results/emulator-load.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 trap stop_servers EXIT
@@ -28,6 +30,11 @@ start_redis
 
 if [ "${1:-}" = "quorum" ]; then
   dotnet "$bench" quorum "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" | tee "$REPO_ROOT/bench/results/quorum.md"
+  exit 0
+fi
+
+if [ "${1:-}" = "emulator" ]; then
+  dotnet "$bench" emulator "$POLLY_DISTRIBUTED_DYNAMODB_URL" "$POLLY_DISTRIBUTED_REDIS" | tee "$REPO_ROOT/bench/results/emulator-load.md"
   exit 0
 fi
 

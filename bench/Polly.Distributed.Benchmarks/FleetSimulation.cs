@@ -213,6 +213,7 @@ internal sealed class FleetSimulation : IAsyncDisposable
         return reached;
     }
 
-    private static double Percentile(List<double> sorted, double percentile) =>
+    /// <summary>The value at <paramref name="percentile"/> (0 to 1) of values sorted in ascending order; 0 when there are none.</summary>
+    public static double Percentile(List<double> sorted, double percentile) =>
         sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile * sorted.Count) - 1)];
 }

@@ -14,12 +14,14 @@ namespace Polly.Distributed.Benchmarks;
 /// </summary>
 internal sealed class FleetStores : IAsyncDisposable
 {
+    private readonly string? _dynamoDbUrl;
     private readonly AmazonDynamoDBClient? _dynamoDb;
     private readonly ConnectionMultiplexer? _redis;
     private readonly string _table;
 
-    private FleetStores(AmazonDynamoDBClient? dynamoDb, ConnectionMultiplexer? redis, string table)
+    private FleetStores(string? dynamoDbUrl, AmazonDynamoDBClient? dynamoDb, ConnectionMultiplexer? redis, string table)
     {
+        _dynamoDbUrl = dynamoDbUrl;
         _dynamoDb = dynamoDb;
         _redis = redis;
         _table = table;
@@ -28,15 +30,13 @@ internal sealed class FleetStores : IAsyncDisposable
     /// <summary>Connects to the servers given (<see langword="null"/> skips one) and creates the DynamoDB table if needed.</summary>
     public static async Task<FleetStores> ConnectAsync(string? dynamoDbUrl, string? redis, string table)
     {
-        var dynamoDb = dynamoDbUrl is null
-            ? null
-            : new AmazonDynamoDBClient(new BasicAWSCredentials("local", "local"), new AmazonDynamoDBConfig { ServiceURL = dynamoDbUrl, AuthenticationRegion = "us-east-1" });
+        var dynamoDb = dynamoDbUrl is null ? null : NewDynamoDbClient(dynamoDbUrl, cacheHttpClient: true);
         if (dynamoDb is not null)
         {
             await new DynamoDbCircuitStateStore(dynamoDb, new DynamoDbCircuitStateStoreOptions { TableName = table }).CreateTableIfNotExistsAsync();
         }
 
-        return new FleetStores(dynamoDb, redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis), table);
+        return new FleetStores(dynamoDbUrl, dynamoDb, redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis), table);
     }
 
     /// <summary>The stores available, in table order, keeping only those in <paramref name="only"/> when it is given.</summary>
@@ -45,12 +45,23 @@ internal sealed class FleetStores : IAsyncDisposable
             (kind != "redis" || _redis is not null) && (kind != "dynamodb" || _dynamoDb is not null) && (only is null || only.Contains(kind)));
 
     /// <summary>A source of store instances that share one state: call it once per environment.</summary>
-    public Func<ICircuitStateStore> NewFleet(string kind)
+    /// <param name="kind">The store.</param>
+    /// <param name="ownClients">
+    /// When given, each DynamoDB store instance gets a client of its own, with a connection pool of its own (as a process of its
+    /// own would have), added here for the caller to dispose. Redis store instances share the one connection either way.
+    /// </param>
+    public Func<ICircuitStateStore> NewFleet(string kind, List<IDisposable>? ownClients = null)
     {
         var memory = new InMemoryCircuitStateStore();
         return kind switch
         {
             "redis" => () => new RedisCircuitStateStore(_redis!, new RedisCircuitStateStoreOptions()),
+            "dynamodb" when ownClients is not null => () =>
+            {
+                var client = NewDynamoDbClient(_dynamoDbUrl!, cacheHttpClient: false);
+                ownClients.Add(client);
+                return new DynamoDbCircuitStateStore(client, new DynamoDbCircuitStateStoreOptions { TableName = _table });
+            },
             "dynamodb" => () => new DynamoDbCircuitStateStore(_dynamoDb!, new DynamoDbCircuitStateStoreOptions { TableName = _table }),
             _ => () => new SeparateCacheStore(memory),
         };
@@ -64,4 +75,7 @@ internal sealed class FleetStores : IAsyncDisposable
             await _redis.DisposeAsync();
         }
     }
+
+    private static AmazonDynamoDBClient NewDynamoDbClient(string url, bool cacheHttpClient) =>
+        new(new BasicAWSCredentials("local", "local"), new AmazonDynamoDBConfig { ServiceURL = url, AuthenticationRegion = "us-east-1", CacheHttpClient = cacheHttpClient });
 }

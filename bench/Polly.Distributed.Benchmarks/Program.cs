@@ -24,6 +24,13 @@ if (args.Length >= 3 && args[0] == "quorum")
     return await QuorumSimulation.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], args.Length > 3 ? args[3].Split(',') : null, Console.Out);
 }
 
+// "emulator <dynamodb-url> <redis host:port>": the loop of 1,000 environments and "200 x 3" under load against local servers
+// ("-" skips a store).
+if (args.Length >= 3 && args[0] == "emulator")
+{
+    return await EmulatorLoad.RunAsync(args[1] == "-" ? null : args[1], args[2] == "-" ? null : args[2], Console.Out);
+}
+
 // "capacity [sizes, e.g. 1000,10000,50000] [stores, e.g. dynamodb,redis]": the capacity of one circuit, the real breaker
 // against simulated stores on a virtual clock (no servers).
 if (args.Length >= 1 && args[0] == "capacity")

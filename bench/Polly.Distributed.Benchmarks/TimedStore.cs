@@ -7,8 +7,24 @@ namespace Polly.Distributed.Benchmarks;
 /// Forwards every request to a store and records how long each took, so that a failing call's added latency can be read
 /// against the store's own round trip under the same contention.
 /// </summary>
-internal sealed class TimedStore(ICircuitStateStore inner, List<double> durationsMs) : ICircuitStateStore
+/// <param name="inner">The store forwarded to.</param>
+/// <param name="record">Called once per request when it is over, with its start (a <see cref="Stopwatch"/> timestamp) and its duration in ms.</param>
+internal sealed class TimedStore(ICircuitStateStore inner, Action<long, double> record) : ICircuitStateStore
 {
+    /// <summary>Initializes a new instance of the <see cref="TimedStore"/> class that adds every request's duration to <paramref name="durationsMs"/>.</summary>
+    /// <param name="inner">The store forwarded to.</param>
+    /// <param name="durationsMs">Where each request's duration in ms is added.</param>
+    public TimedStore(ICircuitStateStore inner, List<double> durationsMs)
+        : this(inner, (_, durationMs) =>
+        {
+            lock (durationsMs)
+            {
+                durationsMs.Add(durationMs);
+            }
+        })
+    {
+    }
+
     public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) =>
         TimeAsync(inner.ReadAsync(circuitId, cancellationToken));
 
@@ -33,10 +49,7 @@ internal sealed class TimedStore(ICircuitStateStore inner, List<double> duration
         }
         finally
         {
-            lock (durationsMs)
-            {
-                durationsMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
+            record(started, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 }
