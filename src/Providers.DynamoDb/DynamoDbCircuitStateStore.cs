@@ -348,13 +348,9 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
 
             var request = NewUpdate(circuitId);
             request.ReturnValues = ReturnValue.ALL_NEW;
-            if (variant.Restart && increment.MinimumEnvironments > 1)
+            if (variant.Restart)
             {
-                DynamoDbCircuitItem.SetQuorumEpisodeStart(request, increment, writeId, _expiry);
-            }
-            else if (variant.Restart)
-            {
-                DynamoDbCircuitItem.SetFailureWindowRestart(request, increment, writeId, _expiry);
+                DynamoDbCircuitItem.SetFailureCountRestart(request, increment, writeId, _expiry);
             }
             else
             {

@@ -327,11 +327,7 @@ internal sealed class CircuitStoreGateway
             return false;
         }
 
-        if (NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince))
-        {
-            RelaxPressure();
-        }
-
+        _ = NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
         var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
         if (answer.IsCompletedSuccessfully)
         {

@@ -164,7 +164,7 @@ internal static class DynamoDbCircuitItem
         var quorum = increment.MinimumEnvironments > 1;
 
         // With a quorum, a stored count of 0 (a circuit closed since, by anyone) starts an episode with an empty set
-        // (SetQuorumEpisodeStart); a missing count is a new item, whose set the ADD creates.
+        // (SetFailureCountRestart); a missing count is a new item, whose set the ADD creates.
         var countRange = variant.IdsFull
             ? $"{count} >= {ValueOf(request, Number(MaxRecentWriteIds))}"
             : $"(attribute_not_exists({count}) OR {count} BETWEEN {(quorum ? ValueOf(request, Number(1)) : zero)} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))})";
@@ -178,31 +178,6 @@ internal static class DynamoDbCircuitItem
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))}) " +
             $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})" +
             (quorum && increment.EnvironmentId is not null ? " AND " + EnvironmentRoomCondition(request, increment, variant.AddsEnvironment) : string.Empty);
-    }
-
-    /// <summary>
-    /// Builds the first count of a quorum's episode: on a closed circuit whose count is 0 (never counted, or closed since,
-    /// by anyone) or whose last failure is before the window, the count becomes the request's and the failing environments
-    /// the request's own, in one request.
-    /// </summary>
-    public static void SetQuorumEpisodeStart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, DynamoDbItemExpiry expiry)
-    {
-        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
-        var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
-        var environments = NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute);
-        var now = ValueOf(request, Number(increment.NowUnixMs));
-        var zero = ValueOf(request, Number(0));
-
-        request.UpdateExpression =
-            $"SET {count} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
-            $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, {NewItemDefaults(request)}, " +
-            $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}" +
-            (increment.EnvironmentId is { } id ? $", {environments} = {ValueOf(request, new AttributeValue { SS = [id] })}" : string.Empty) +
-            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs)) +
-            (increment.EnvironmentId is null ? $" REMOVE {environments}" : string.Empty);
-        request.ConditionExpression =
-            $"{ClosedCondition(request)} AND (attribute_not_exists({count}) OR {count} = {zero} " +
-            $"OR ({lastFailure} > {zero} AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}))";
     }
 
     /// <summary>Which count request fits an item as last seen (<see langword="null"/>: not seen yet, or missing).</summary>
@@ -239,21 +214,32 @@ internal static class DynamoDbCircuitItem
     /// <summary>The id this store records for a request: short, to keep items small (the breaker's ids are random hex).</summary>
     public static string ShortWriteId(string writeId) => writeId.Length <= 16 ? writeId : writeId[..16];
 
-    /// <summary>Builds the first failures of a new window: the request's count on a closed circuit whose last failure is before the window.</summary>
-    public static void SetFailureWindowRestart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, DynamoDbItemExpiry expiry)
+    /// <summary>
+    /// Builds the first failures of a new counting episode: the request's count replaces the stored one on a closed circuit
+    /// whose last failure is before the window. With a quorum, also on a closed circuit whose count is 0 (never counted, or
+    /// closed since, by anyone), and the episode's failing environments become the request's own.
+    /// </summary>
+    public static void SetFailureCountRestart(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, DynamoDbItemExpiry expiry)
     {
+        var count = NameOf(request, CircuitSnapshotSchema.FailureCountAttribute);
         var lastFailure = NameOf(request, CircuitSnapshotSchema.LastFailureTimeAttribute);
         var now = ValueOf(request, Number(increment.NowUnixMs));
         var zero = ValueOf(request, Number(0));
+        var quorum = increment.MinimumEnvironments > 1;
+        var environments = quorum ? NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute) : null;
 
         request.UpdateExpression =
-            $"SET {NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
+            $"SET {count} = {ValueOf(request, Number(increment.Count))}, {lastFailure} = {now}, " +
             $"{NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} = {now}, " +
+            (quorum ? $"{NewItemDefaults(request)}, " : string.Empty) +
             $"{NameOf(request, RecentWriteIdsAttribute)} = {ValueOf(request, new AttributeValue { SS = [writeId] })}" +
-            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs));
-        request.ConditionExpression =
-            $"{ClosedCondition(request)} AND {lastFailure} > {zero} " +
-            $"AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}";
+            (quorum && increment.EnvironmentId is { } id ? $", {environments} = {ValueOf(request, new AttributeValue { SS = [id] })}" : string.Empty) +
+            ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs)) +
+            (quorum && increment.EnvironmentId is null ? $" REMOVE {environments}" : string.Empty);
+        var windowEnded = $"{lastFailure} > {zero} AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}";
+        request.ConditionExpression = quorum
+            ? $"{ClosedCondition(request)} AND (attribute_not_exists({count}) OR {count} = {zero} OR ({windowEnded}))"
+            : $"{ClosedCondition(request)} AND {windowEnded}";
     }
 
     /// <summary>Builds the opening at the threshold: only a closed circuit whose count reached it opens, so exactly one writer does.</summary>

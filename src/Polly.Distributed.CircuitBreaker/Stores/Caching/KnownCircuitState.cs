@@ -1,5 +1,3 @@
-using Polly.Distributed.CircuitBreaker.State;
-
 namespace Polly.Distributed.CircuitBreaker.Stores.Caching;
 
 /// <summary>
