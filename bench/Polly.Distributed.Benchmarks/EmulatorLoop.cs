@@ -124,6 +124,17 @@ internal sealed class EmulatorLoop
         return snapshot.State == StoredCircuitState.Open ? snapshot.NextAttemptUnixMs - _startedUnixMs : openedAtMs + (long)BreakDuration.TotalMilliseconds;
     }
 
+    // Calls that reached the dependency in the half-open window up to the first success, which closes the circuit: the
+    // shared circuit's first success fleet-wide; with Polly's breakers, each environment's own.
+    private int Probes(long windowStartsAtMs, long breakMs, bool sharedCircuit)
+    {
+        var windowEndsAtMs = windowStartsAtMs + breakMs;
+        var closedAtMs = sharedCircuit ? _environments.Select(environment => environment.FirstSuccessAnsweredFrom(windowStartsAtMs)).Min() : null;
+        return _environments.Sum(environment => environment.DependencyCallsBetween(
+            windowStartsAtMs,
+            Math.Min(windowEndsAtMs, (sharedCircuit ? closedAtMs : environment.FirstSuccessAnsweredFrom(windowStartsAtMs)) ?? windowEndsAtMs)));
+    }
+
     /// <param name="timedStore">Whether the run had a store to measure.</param>
     /// <param name="firstBreakEndsAtMs">When the first break ended by the store's clock; for Polly's breaker, the first OnOpened + the break.</param>
     private LoopResult Result(bool timedStore, long? firstBreakEndsAtMs)
@@ -143,7 +154,7 @@ internal sealed class EmulatorLoop
             deadCalls.Sum(),
             deadCalls.Max(),
             deadCalls.Count(calls => calls <= 2),
-            firstOpenedAtMs is null ? null : _environments.Sum(environment => environment.DependencyCallsBetween(firstBreakEndsAtMs ?? firstBreakCouldEndAtMs, (firstBreakEndsAtMs ?? firstBreakCouldEndAtMs) + breakMs)),
+            firstOpenedAtMs is null ? null : Probes(firstBreakEndsAtMs ?? firstBreakCouldEndAtMs, breakMs, sharedCircuit: timedStore),
             timedStore ? _storeRequestsAtMs.Count(at => at >= 1_000) / ((DurationMs - 1_000) / 1_000.0) : null,
             timedStore ? failuresAfterFirstSecond.GroupBy(failure => failure.Kind).OrderBy(kind => kind.Key, StringComparer.Ordinal).ToDictionary(kind => kind.Key, kind => kind.Count()) : null,
             timedStore ? [.. Enumerable.Range(1, seconds - 1).Select(second => failuresAfterFirstSecond.Count(failure => failure.AtMs / 1_000 == second && failure.Kind.EndsWith("timeout", StringComparison.Ordinal)))] : null,

@@ -16,12 +16,19 @@ internal sealed class LoopEnvironment(long startedTimestamp)
     private static readonly HttpRequestException Failed = new("The dependency failed (simulated).");
 
     private readonly List<long> _dependencyCallsAtMs = [];
+    private readonly List<long> _successesAtMs = [];
     private readonly List<(long AtMs, string Kind)> _storeFailures = [];
 
     /// <summary>Gets the store failures this environment's breaker reported, each with its kind (operation and error).</summary>
     public IReadOnlyList<(long AtMs, string Kind)> StoreFailures => _storeFailures;
 
     public int DependencyCallsBetween(long fromMs, long untilMs) => _dependencyCallsAtMs.Count(at => at >= fromMs && at < untilMs);
+
+    /// <summary>
+    /// When the first call that started at or after <paramref name="fromMs"/> and succeeded had its answer; <see langword="null"/>
+    /// if none did. A probe's success closes the circuit (one success closes here), so calls started after it are no probes.
+    /// </summary>
+    public long? FirstSuccessAnsweredFrom(long fromMs) => _successesAtMs.Where(at => at >= fromMs).Select(at => (long?)(at + (long)DependencyLatency.TotalMilliseconds)).FirstOrDefault();
 
     /// <summary>The first call that reached the dependency at or after <paramref name="fromMs"/>; <see langword="null"/> if none did.</summary>
     public long? FirstDependencyCallFrom(long fromMs) => _dependencyCallsAtMs.Where(at => at >= fromMs).Select(at => (long?)at).FirstOrDefault();
@@ -58,6 +65,12 @@ internal sealed class LoopEnvironment(long startedTimestamp)
         var at = NowMs();
         _dependencyCallsAtMs.Add(at);
         await Task.Delay(DependencyLatency);
-        return at >= EmulatorLoop.DeathAtMs && at < EmulatorLoop.HealAtMs ? Outcome.FromException<int>(Failed) : Outcome.FromResult(1);
+        if (at >= EmulatorLoop.DeathAtMs && at < EmulatorLoop.HealAtMs)
+        {
+            return Outcome.FromException<int>(Failed);
+        }
+
+        _successesAtMs.Add(at);
+        return Outcome.FromResult(1);
     }
 }

@@ -30,7 +30,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
         };
-        _counts = new FailureCountQueue(SendBatchAsync);
+        _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
@@ -106,6 +106,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         return WithoutStore(budget, probeOwner);
     }
 
+    public override Task? CountInFlight => _counts.InFlight;
+
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 
     public override async ValueTask RecordAsync(ResilienceContext context, StoreBudget budget, CallPermit permit, bool failed, Outcome<TResult> outcome)
@@ -133,11 +135,26 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _counts.End();
             }
         }
-        else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is (true, null))
+        else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is not (true, not null))
         {
-            // The batch this failure joined could not be counted (a store failure the gateway reported).
+            // The batch this failure joined was not counted in time (a store failure the gateway reported, or a count still
+            // waiting for the one in flight): it counts in the last known state too, which the count's answer replaces.
             NoteUnrecorded(context, failed: true);
         }
+    }
+
+    /// <summary>
+    /// A failure still goes to the store when its call spent its store time (waiting for a slow check): it joins the next
+    /// count without waiting for it, and counts in the last known state meanwhile, which the count's answer replaces.
+    /// </summary>
+    public override void RecordWithoutTime(ResilienceContext context, CallPermit permit, bool failed)
+    {
+        if (failed && permit.ProbeOwner is null)
+        {
+            _counts.AddWithoutWaiting();
+        }
+
+        base.RecordWithoutTime(context, permit, failed);
     }
 
     public override void ReleaseProbe(CallPermit permit)

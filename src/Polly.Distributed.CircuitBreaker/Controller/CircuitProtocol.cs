@@ -37,6 +37,12 @@ internal abstract class CircuitProtocol<TResult>
     /// <param name="known">The state the check already read, or <see langword="null"/> to read it.</param>
     public abstract ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known);
 
+    /// <summary>
+    /// Gets a task that completes when this process has no failure count of the circuit in flight any more; <see langword="null"/>
+    /// when it has none. A check waits for it (within its store time) rather than decide on a state the count's answer is about to replace.
+    /// </summary>
+    public virtual Task? CountInFlight => null;
+
     /// <summary>Whether an outcome must reach the store: a healthy call on a closed circuit costs nothing.</summary>
     public abstract bool MustRecord(CallPermit permit, bool failed);
 
@@ -60,6 +66,9 @@ internal abstract class CircuitProtocol<TResult>
             Events.ReportOpenedOnLastKnownState(context, opened);
         }
     }
+
+    /// <summary>Records the outcome of a call whose store time is spent: nothing waits for the store.</summary>
+    public virtual void RecordWithoutTime(ResilienceContext context, CallPermit permit, bool failed) => NoteUnrecorded(context, failed);
 
     /// <summary>Decides a call from the last state this process knows, when the store cannot answer.</summary>
     protected abstract CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner);

@@ -37,10 +37,13 @@ internal sealed class CircuitStoreGateway
     private readonly Func<Task<StoredCircuit>> _startSharedRead;
     private readonly CircuitStoreMetrics _metrics;
     private readonly long _pressureCeilingMs;
+    private readonly long _sustainedPressureCeilingMs;
     private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
     private long _pressureMs;
+    private long _pressureRaisedMonoMs;
+    private Task? _abandonedCount;
     private long _lastReadStartedMonoMs = long.MinValue;
     private long _intervalJitterPermille = 1_000;
 
@@ -50,6 +53,7 @@ internal sealed class CircuitStoreGateway
         TimeSpan storeTimeout,
         TimeSpan cacheTtl,
         TimeSpan pressureCeiling,
+        TimeSpan sustainedPressureCeiling,
         TimeProvider timeProvider,
         ILogger? logger,
         ResilienceStrategyTelemetry telemetry,
@@ -60,6 +64,7 @@ internal sealed class CircuitStoreGateway
         StoreTimeout = storeTimeout;
         _cacheTtlMs = (long)cacheTtl.TotalMilliseconds;
         _pressureCeilingMs = Math.Max((long)pressureCeiling.TotalMilliseconds, PressureStepMs);
+        _sustainedPressureCeilingMs = Math.Max((long)sustainedPressureCeiling.TotalMilliseconds, _pressureCeilingMs);
         _inlineAnswerLimitMs = (long)Math.Min(storeTimeout.TotalMilliseconds / 4, MaxInlineAnswerTime.TotalMilliseconds);
         _onSystemClock = timeProvider == TimeProvider.System;
         _timeProvider = timeProvider;
@@ -239,6 +244,26 @@ internal sealed class CircuitStoreGateway
             onLate,
             stopOnTimeout: false);
 
+    /// <summary>Waits for work shared with other calls (a failure count in flight) within what is left of the call's budget: whether it ended in time.</summary>
+    public async ValueTask<bool> WaitWithinAsync(Task shared, StoreBudget budget)
+    {
+        var remaining = Remaining(budget);
+        if (remaining <= TimeSpan.Zero)
+        {
+            return shared.IsCompleted;
+        }
+
+        try
+        {
+            await shared.WaitAsync(remaining, _timeProvider, budget.CancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Waits for work shared with other calls (a batch of failure counts) within what is left of the call's budget:
     /// whether it answered in time, and its answer. The caller's cancellation ends the wait at once.
@@ -260,6 +285,12 @@ internal sealed class CircuitStoreGateway
             return (false, default);
         }
     }
+
+    /// <summary>
+    /// Takes the failure count whose call stopped waiting while its request was still running, if there is one: the count
+    /// is in flight until that request ends.
+    /// </summary>
+    public Task? TakeAbandonedCount() => Interlocked.Exchange(ref _abandonedCount, null);
 
     /// <summary>Waits on this breaker's clock.</summary>
     public Task DelayAsync(TimeSpan delay) => Task.Delay(delay, _timeProvider);
@@ -463,6 +494,11 @@ internal sealed class CircuitStoreGateway
             {
                 await abandon.CancelAsync().ConfigureAwait(false);
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                if (!stopOnTimeout)
+                {
+                    Volatile.Write(ref _abandonedCount, task);
+                }
+
                 if (onLate is not null)
                 {
                     _ = task.ContinueWith(t => onLate(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
@@ -499,7 +535,7 @@ internal sealed class CircuitStoreGateway
     {
         if (elapsed > StoreTimeout / 2)
         {
-            NotePressure();
+            NotePressure(unanswered: false);
         }
         else if (elapsed < StoreTimeout / 4)
         {
@@ -519,21 +555,45 @@ internal sealed class CircuitStoreGateway
         }
     }
 
-    private void NotePressure()
+    // Up to the ceiling the interval doubles at each sign of pressure. Past it, only pressure that outlasted a whole
+    // interval doubles it again, up to the sustained ceiling: a fleet too large for its store at the ceiling (more
+    // environments than the store answers in one interval) keeps backing off until it fits, while one burst of refusals
+    // (every environment's failure counted in the same second) stretches no interval past the ceiling.
+    // A request that went unanswered for a whole StoreTimeout found the store's queue at least that long: asked again
+    // sooner than the ceiling (four store timeouts), it would still be waiting behind the requests already queued.
+    private void NotePressure(bool unanswered)
     {
         var pressure = Volatile.Read(ref _pressureMs);
-        Volatile.Write(ref _pressureMs, Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs));
+        var now = NowMonoMs();
+        long stretched;
+        if (pressure < _pressureCeilingMs)
+        {
+            stretched = unanswered ? _pressureCeilingMs : Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
+        }
+        else if (now - Volatile.Read(ref _pressureRaisedMonoMs) >= pressure)
+        {
+            stretched = Math.Min(pressure * 2, _sustainedPressureCeilingMs);
+        }
+        else
+        {
+            return;
+        }
+
+        Volatile.Write(ref _pressureRaisedMonoMs, now);
+        Volatile.Write(ref _pressureMs, stretched);
     }
 
     private static bool ShowsPressure(Exception exception) =>
-        exception is TimeoutException
-        || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Timeout or CircuitStateStoreFailureKind.Throttled };
+        IsUnanswered(exception) || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled };
+
+    private static bool IsUnanswered(Exception exception) =>
+        exception is TimeoutException || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Timeout };
 
     private async ValueTask ReportFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception)
     {
         if (ShowsPressure(exception))
         {
-            NotePressure();
+            NotePressure(IsUnanswered(exception));
         }
 
         _known.EndFreshness();

@@ -43,6 +43,7 @@ internal sealed class DistributedCircuitController<TResult>
             options.StoreTimeout,
             options.CacheTtl,
             ReadIntervalCeiling(options),
+            SustainedReadIntervalCeiling(options),
             timeProvider,
             options.Logger,
             telemetry,
@@ -67,6 +68,14 @@ internal sealed class DistributedCircuitController<TResult>
     /// </summary>
     internal static TimeSpan ReadIntervalCeiling(DistributedCircuitBreakerStrategyOptions<TResult> options) =>
         TimeSpan.FromTicks(Math.Min(options.BreakDuration.Ticks, Math.Max(4 * options.StoreTimeout.Ticks, TimeSpan.TicksPerSecond)));
+
+    /// <summary>
+    /// How far reads are spaced out at most while the pressure outlasts whole intervals at <see cref="ReadIntervalCeiling"/>
+    /// (a fleet larger than its store answers in one such interval): the longest break, at most one probe lease, so a
+    /// process never acts on a state older than the longest break it keeps, nor than a lease.
+    /// </summary>
+    internal static TimeSpan SustainedReadIntervalCeiling(DistributedCircuitBreakerStrategyOptions<TResult> options) =>
+        TimeSpan.FromTicks(Math.Max(ReadIntervalCeiling(options).Ticks, Math.Min(options.MaxBreakDuration.Ticks, options.ProbeLeaseDuration.Ticks)));
 
     /// <summary>Gets the last state this process saw for the circuit, however old; <see langword="null"/> when it saw none.</summary>
     public CircuitSnapshot? LastKnownSnapshot => _store.LastKnown?.Snapshot;
@@ -164,6 +173,25 @@ internal sealed class DistributedCircuitController<TResult>
 
     private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context)
     {
+        // After a failure of this process, the answer to its count tells the state the next call should be decided on:
+        // deciding before it would send the call to a dependency that this process may just have seen opening the circuit.
+        if (_protocol.CountInFlight is { IsCompleted: false } counting)
+        {
+            return AcquireAfterCountAsync(counting, context);
+        }
+
+        return AcquireSharedAsync(context, budget: null);
+    }
+
+    private async ValueTask<CallPermit> AcquireAfterCountAsync(Task counting, ResilienceContext context)
+    {
+        var budget = _store.StartBudget(_store.StoreTimeout, context.CancellationToken);
+        await _store.WaitWithinAsync(counting, budget).ConfigureAwait(context.ContinueOnCapturedContext);
+        return await AcquireSharedAsync(context, budget).ConfigureAwait(context.ContinueOnCapturedContext);
+    }
+
+    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context, StoreBudget? budget)
+    {
         // A state known at once (a fresh cache entry, or a store that answered inline) decides a closed or an open circuit
         // with no wait, and nothing allocated but the rejection.
         StoredCircuit? known = null;
@@ -193,7 +221,7 @@ internal sealed class DistributedCircuitController<TResult>
             known = atOnce;
         }
 
-        return _protocol.AcquireAsync(context, _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
+        return _protocol.AcquireAsync(context, budget ?? _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
     }
 
     private ValueTask RecordSharedAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
@@ -205,7 +233,7 @@ internal sealed class DistributedCircuitController<TResult>
 
         if (permit.StoreTimeLeft <= TimeSpan.Zero)
         {
-            _protocol.NoteUnrecorded(context, failed);
+            _protocol.RecordWithoutTime(context, permit, failed);
             return default;
         }
 

@@ -4,17 +4,28 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// Keeps at most one failure count of a circuit in flight from this process. A failure that finds none in flight is sent
 /// by its own call; the failures that arrive while one is in flight join one batch, sent as a single count that carries
 /// how many as soon as the request in flight ends. However many callers a busy process serves, it puts about one count
-/// per round trip on the circuit's item.
+/// per round trip on the circuit's item. A count whose call stopped waiting is still in flight until its request ends, so
+/// a store that answers late never holds more than one count of this process.
 /// </summary>
 internal sealed class FailureCountQueue
 {
     private readonly object _gate = new();
     private readonly Func<long, Task<CircuitIncrementResult?>> _sendBatch;
+    private readonly Func<Task?> _takeAbandonedRequest;
     private bool _inFlight;
     private Batch? _waiting;
+    private TaskCompletionSource? _ended;
 
     /// <param name="sendBatch">Sends one count carrying the given number of failures, with no caller waiting on its own budget.</param>
-    public FailureCountQueue(Func<long, Task<CircuitIncrementResult?>> sendBatch) => _sendBatch = sendBatch;
+    /// <param name="takeAbandonedRequest">The request of the count just ended if it still runs after its call stopped waiting.</param>
+    public FailureCountQueue(Func<long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest)
+    {
+        _sendBatch = sendBatch;
+        _takeAbandonedRequest = takeAbandonedRequest;
+    }
+
+    /// <summary>Gets a task that completes when no count of this process is in flight any more; <see langword="null"/> when none is.</summary>
+    public Task? InFlight => Volatile.Read(ref _ended)?.Task;
 
     /// <summary>
     /// Starts a count for the calling failure when none is in flight (<see langword="true"/>: the caller sends it and then
@@ -28,6 +39,7 @@ internal sealed class FailureCountQueue
             if (!_inFlight)
             {
                 _inFlight = true;
+                Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 batched = null!;
                 return true;
             }
@@ -39,16 +51,56 @@ internal sealed class FailureCountQueue
         }
     }
 
-    /// <summary>Ends the count in flight, and sends the batch that gathered meanwhile, if any.</summary>
+    /// <summary>
+    /// Adds a failure whose call has no store time left to wait: to the batch that follows the count in flight, or as a
+    /// count of its own sent now when none is in flight. Nobody waits for its answer.
+    /// </summary>
+    public void AddWithoutWaiting()
+    {
+        Batch? sendNow = null;
+        lock (_gate)
+        {
+            _waiting ??= new Batch();
+            _waiting.Failures++;
+            if (!_inFlight)
+            {
+                _inFlight = true;
+                Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                sendNow = _waiting;
+                _waiting = null;
+            }
+        }
+
+        if (sendNow is not null)
+        {
+            _ = SendAsync(sendNow);
+        }
+    }
+
+    /// <summary>Ends the count in flight (once its request has ended), and sends the batch that gathered meanwhile, if any.</summary>
     public void End()
     {
+        if (_takeAbandonedRequest() is { IsCompleted: false } running)
+        {
+            _ = running.ContinueWith(static (_, queue) => ((FailureCountQueue)queue!).End(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
         Batch? next;
+        TaskCompletionSource? ended = null;
         lock (_gate)
         {
             next = _waiting;
             _waiting = null;
             _inFlight = next is not null;
+            if (next is null)
+            {
+                ended = _ended;
+                Volatile.Write(ref _ended, null);
+            }
         }
+
+        ended?.TrySetResult();
 
         if (next is not null)
         {

@@ -111,6 +111,49 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Acquire_CallWhileThisProcessCountsAFailure_DecidedOnTheCountsAnswer()
+    {
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
+        var pipeline = Build(intercepting, failureThreshold: 1);
+        var calls = 0;
+        var failing = pipeline.ExecuteAsync<int>(_ =>
+        {
+            Interlocked.Increment(ref calls);
+            throw new HttpRequestException("down");
+        }).AsTask();
+        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The item still says CLOSED, but this process's count of the failure is about to open it: the next call waits for
+        // that answer instead of reaching the dependency.
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ =>
+        {
+            Interlocked.Increment(ref calls);
+            return default;
+        }));
+        await Assert.ThrowsAsync<HttpRequestException>(() => failing);
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task Record_CountOutlastsItsCallsStoreTime_NextFailuresWaitForItAsOneBatch()
+    {
+        var counting = new ConcurrencyCountingStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(400) });
+        var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(50));
+
+        // Failures one after another, each call giving up on the store long before the count in flight is answered.
+        for (var i = 0; i < 6; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        }
+
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 6);
+
+        // The store never held two counts of this process at once: the five later failures went as one batch after the first.
+        Assert.Equal(1, counting.MostIncrementsInFlight);
+        Assert.Equal(2, counting.Increments);
+    }
+
+    [Fact]
     public async Task Acquire_FleetCachedTheOpenUntilTheBreakEnded_OneClaimTheRestRead()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
@@ -175,4 +218,50 @@ public class AtomicProtocolTests
             CancellationToken.None);
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+
+    /// <summary>Counts failure counts and the most that were in flight at once.</summary>
+    private sealed class ConcurrencyCountingStore(ICircuitStateStore inner) : ICircuitStateStore
+    {
+        private int _inFlight;
+        private int _mostInFlight;
+        private int _increments;
+
+        public int MostIncrementsInFlight => Volatile.Read(ref _mostInFlight);
+
+        public int Increments => Volatile.Read(ref _increments);
+
+        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
+
+        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+
+        public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _increments);
+            var inFlight = Interlocked.Increment(ref _inFlight);
+            InterlockedMax(ref _mostInFlight, inFlight);
+            try
+            {
+                return await inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            var current = Volatile.Read(ref target);
+            while (value > current && Interlocked.CompareExchange(ref target, value, current) is var seen && seen != current)
+            {
+                current = seen;
+            }
+        }
+    }
 }

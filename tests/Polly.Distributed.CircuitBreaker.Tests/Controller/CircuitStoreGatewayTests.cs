@@ -188,6 +188,43 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_ThrottlingOutlastsIntervalsAtTheCeiling_IntervalStretchesToTheSustainedCeiling()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
+        var counting = new TestKit.CountingCircuitStateStore(throttling);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "sustained-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+                StoreTimeout = TimeSpan.FromMilliseconds(250),
+                BreakDuration = TimeSpan.FromSeconds(1),
+                MaxBreakDuration = TimeSpan.FromSeconds(4),
+            })
+            .Build();
+
+        // A call every 100 ms for a minute, every read throttled: the gaps between reads grow past the ceiling of 1 s
+        // (four store timeouts, at most the break) and stop at the sustained ceiling of 4 s (the longest break), jittered.
+        var gaps = new List<double>();
+        var lastRead = time.GetUtcNow();
+        for (var step = 0; step < 600; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            var reads = counting.Reads;
+            await pipeline.ExecuteAsync(_ => default);
+            if (counting.Reads > reads)
+            {
+                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
+                lastRead = time.GetUtcNow();
+            }
+        }
+
+        var late = gaps.Skip(gaps.Count / 2).ToList();
+        Assert.True(late.Min() >= 3_000 && late.Max() <= 5_100, string.Join(", ", gaps));
+    }
+
+    [Fact]
     public async Task Execute_StoreAnsweringInlineAfterThrottling_ReadIntervalShortensToNothing()
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.Zero);
@@ -377,7 +414,8 @@ public sealed class CircuitStoreGatewayTests
 
         public override long GetTimestamp() => _monotonicTicks;
     }
-    // Reads throttled until the read interval reaches its ceiling: 1 s (four store timeouts of 250 ms, at least a second).
+    // Reads throttled until the read interval reaches its ceiling: 1 s (four store timeouts of 250 ms, at least a second),
+    // which the longest break of 1 s keeps from stretching further under sustained pressure.
     private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledAtTheCeilingAsync(TimeSpan readDelay)
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
@@ -389,6 +427,8 @@ public sealed class CircuitStoreGatewayTests
                 CircuitId = "ceiling-" + Guid.NewGuid().ToString("N"),
                 StateStore = counting,
                 StoreTimeout = TimeSpan.FromMilliseconds(250),
+                BreakDuration = TimeSpan.FromSeconds(1),
+                MaxBreakDuration = TimeSpan.FromSeconds(1),
             })
             .Build();
         for (var i = 0; i < 6; i++)
