@@ -530,7 +530,7 @@ internal sealed class CircuitStoreGateway
 
     private long ReadIntervalMs(long pressureMs) => pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000;
 
-    // Slow answers, timeouts and throttling double the read interval up to its ceiling; fast answers shorten it again.
+    // Slow answers stretch the read interval (as timeouts and throttling do); fast answers shorten it again.
     private void NoteAnswerTime(TimeSpan elapsed)
     {
         if (elapsed > StoreTimeout / 2)
@@ -555,10 +555,10 @@ internal sealed class CircuitStoreGateway
         }
     }
 
-    // Up to the ceiling the interval doubles at each sign of pressure. Past it, only pressure that outlasted a whole
-    // interval doubles it again, up to the sustained ceiling: a fleet too large for its store at the ceiling (more
-    // environments than the store answers in one interval) keeps backing off until it fits, while one burst of refusals
-    // (every environment's failure counted in the same second) stretches no interval past the ceiling.
+    // Up to the ceiling the interval doubles at each sign of pressure. Past it, pressure doubles it at most once per
+    // interval, up to the sustained ceiling: a fleet too large for its store at the ceiling (more environments than the
+    // store answers in one interval) keeps backing off until it fits, while the refusals of one burst (every
+    // environment's failure counted in the same second) stretch it once.
     // A request that went unanswered for a whole StoreTimeout found the store's queue at least that long: asked again
     // sooner than the ceiling (four store timeouts), it would still be waiting behind the requests already queued.
     private void NotePressure(bool unanswered)
