@@ -530,12 +530,12 @@ internal sealed class CircuitStoreGateway
 
     private long ReadIntervalMs(long pressureMs) => pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000;
 
-    // Slow answers stretch the read interval (as timeouts and throttling do); fast answers shorten it again.
+    // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again.
     private void NoteAnswerTime(TimeSpan elapsed)
     {
         if (elapsed > StoreTimeout / 2)
         {
-            NotePressure(unanswered: false);
+            NotePressure();
         }
         else if (elapsed < StoreTimeout / 4)
         {
@@ -559,16 +559,14 @@ internal sealed class CircuitStoreGateway
     // interval, up to the sustained ceiling: a fleet too large for its store at the ceiling (more environments than the
     // store answers in one interval) keeps backing off until it fits, while the refusals of one burst (every
     // environment's failure counted in the same second) stretch it once.
-    // A request that went unanswered for a whole StoreTimeout found the store's queue at least that long: asked again
-    // sooner than the ceiling (four store timeouts), it would still be waiting behind the requests already queued.
-    private void NotePressure(bool unanswered)
+    private void NotePressure()
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
         long stretched;
         if (pressure < _pressureCeilingMs)
         {
-            stretched = unanswered ? _pressureCeilingMs : Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
+            stretched = Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
         }
         else if (now - Volatile.Read(ref _pressureRaisedMonoMs) >= pressure)
         {
@@ -584,16 +582,14 @@ internal sealed class CircuitStoreGateway
     }
 
     private static bool ShowsPressure(Exception exception) =>
-        IsUnanswered(exception) || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled };
-
-    private static bool IsUnanswered(Exception exception) =>
-        exception is TimeoutException || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Timeout };
+        exception is TimeoutException
+        || exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Timeout or CircuitStateStoreFailureKind.Throttled };
 
     private async ValueTask ReportFailureAsync(ResilienceContext context, CircuitStateStoreOperation operation, Exception exception)
     {
         if (ShowsPressure(exception))
         {
-            NotePressure(IsUnanswered(exception));
+            NotePressure();
         }
 
         _known.EndFreshness();

@@ -187,35 +187,6 @@ public sealed class CircuitStoreGatewayTests
         Assert.True(gaps.Min() < 850 && gaps.Max() > 1_000, string.Join(", ", gaps));
     }
 
-    [Theory]
-    [InlineData(CircuitStateStoreFailureKind.Throttled, 2)]
-    [InlineData(CircuitStateStoreFailureKind.Timeout, 1)]
-    public async Task Execute_OneReadFails_UnansweredReadSpacesTheNextToTheCeilingThrottledOneBy100Ms(CircuitStateStoreFailureKind kind, int readsAfter600Ms)
-    {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var failing = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = kind };
-        var counting = new TestKit.CountingCircuitStateStore(failing);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "unanswered-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-                StoreTimeout = TimeSpan.FromMilliseconds(250),
-            })
-            .Build();
-        await pipeline.ExecuteAsync(_ => default);
-        failing.ReadsFail = false;
-
-        // A throttled read is asked again after 100 ms (jittered); one that went unanswered, after the ceiling of 1 s.
-        time.Advance(TimeSpan.FromMilliseconds(600));
-        await pipeline.ExecuteAsync(_ => default);
-        Assert.Equal(readsAfter600Ms, counting.Reads);
-
-        time.Advance(TimeSpan.FromMilliseconds(700));
-        await pipeline.ExecuteAsync(_ => default);
-        Assert.Equal(readsAfter600Ms + 1, counting.Reads);
-    }
-
     [Fact]
     public async Task Execute_ThrottlingOutlastsIntervalsAtTheCeiling_IntervalStretchesToTheSustainedCeiling()
     {
