@@ -10,7 +10,7 @@ namespace Polly.Distributed.CircuitBreaker.Redis.Tests;
 /// </summary>
 internal sealed class RecordingCircuitStateStore(ICircuitStateStore inner) : ICircuitStateStore
 {
-    private readonly ConcurrentQueue<(string CircuitId, long Timestamp)> _counted = new();
+    private readonly ConcurrentQueue<(string CircuitId, long Timestamp, long Failures)> _counted = new();
     private readonly ConcurrentDictionary<string, int> _inDoubt = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<long> _failureTimestamps = new();
     private readonly ConcurrentQueue<long> _answerTimestamps = new();
@@ -22,11 +22,12 @@ internal sealed class RecordingCircuitStateStore(ICircuitStateStore inner) : ICi
     /// <summary>Gets the <see cref="Stopwatch"/> timestamps of the requests that were answered.</summary>
     public IReadOnlyCollection<long> AnswerTimestamps => _answerTimestamps;
 
-    public int Counted(string circuitId) => _counted.Count(count => count.CircuitId == circuitId);
+    /// <summary>Returns how many failures the store answered as counted (a count may carry several).</summary>
+    public int Counted(string circuitId) => (int)_counted.Where(count => count.CircuitId == circuitId).Sum(count => count.Failures);
 
     /// <summary>Returns how many failure counts of the circuit were answered as counted at or after a <see cref="Stopwatch"/> timestamp.</summary>
     public int CountedSince(string circuitId, long timestamp) =>
-        _counted.Count(count => count.CircuitId == circuitId && count.Timestamp >= timestamp);
+        (int)_counted.Where(count => count.CircuitId == circuitId && count.Timestamp >= timestamp).Sum(count => count.Failures);
 
     public int InDoubt(string circuitId) => _inDoubt.GetValueOrDefault(circuitId);
 
@@ -64,14 +65,14 @@ internal sealed class RecordingCircuitStateStore(ICircuitStateStore inner) : ICi
             var result = await TrackAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken));
             if (result.Outcome != CircuitIncrementOutcome.NotCounted)
             {
-                _counted.Enqueue((circuitId, Stopwatch.GetTimestamp()));
+                _counted.Enqueue((circuitId, Stopwatch.GetTimestamp(), increment.Count));
             }
 
             return result;
         }
         catch (Exception)
         {
-            _inDoubt.AddOrUpdate(circuitId, 1, static (_, count) => count + 1);
+            _inDoubt.AddOrUpdate(circuitId, (int)increment.Count, (_, count) => count + (int)increment.Count);
             throw;
         }
     }
