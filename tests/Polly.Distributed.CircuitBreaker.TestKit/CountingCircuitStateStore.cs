@@ -10,6 +10,8 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
     private int _replaces;
     private int _claims;
     private int _increments;
+    private int _incrementsInFlight;
+    private int _mostIncrementsInFlight;
 
     public int Reads => Volatile.Read(ref _reads);
 
@@ -22,6 +24,9 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
     public int Increments => Volatile.Read(ref _increments);
 
     public int AllWrites => Writes + Replaces + Claims + Increments;
+
+    /// <summary>Gets the most failure counts that were in flight at once.</summary>
+    public int MostIncrementsInFlight => Volatile.Read(ref _mostIncrementsInFlight);
 
     public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
@@ -54,8 +59,21 @@ public sealed class CountingCircuitStateStore(ICircuitStateStore inner, TimeSpan
     public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _increments);
-        await DelayAsync(cancellationToken);
-        return await inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
+        var inFlight = Interlocked.Increment(ref _incrementsInFlight);
+        for (var most = Volatile.Read(ref _mostIncrementsInFlight); inFlight > most; most = Volatile.Read(ref _mostIncrementsInFlight))
+        {
+            Interlocked.CompareExchange(ref _mostIncrementsInFlight, inFlight, most);
+        }
+
+        try
+        {
+            await DelayAsync(cancellationToken);
+            return await inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _incrementsInFlight);
+        }
     }
 
     private async ValueTask DelayAsync(CancellationToken cancellationToken)

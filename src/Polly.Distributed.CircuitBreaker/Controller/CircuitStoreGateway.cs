@@ -244,7 +244,10 @@ internal sealed class CircuitStoreGateway
             onLate,
             stopOnTimeout: false);
 
-    /// <summary>Waits for work shared with other calls (a failure count in flight) within what is left of the call's budget: whether it ended in time.</summary>
+    /// <summary>
+    /// Waits for work shared with other calls (a failure count in flight) within what is left of the call's budget:
+    /// whether it ended in time. The caller's cancellation ends the wait at once.
+    /// </summary>
     public async ValueTask<bool> WaitWithinAsync(Task shared, StoreBudget budget)
     {
         var remaining = Remaining(budget);
@@ -264,27 +267,9 @@ internal sealed class CircuitStoreGateway
         }
     }
 
-    /// <summary>
-    /// Waits for work shared with other calls (a batch of failure counts) within what is left of the call's budget:
-    /// whether it answered in time, and its answer. The caller's cancellation ends the wait at once.
-    /// </summary>
-    public async ValueTask<(bool Answered, T? Answer)> WaitWithinAsync<T>(Task<T> shared, StoreBudget budget)
-    {
-        var remaining = Remaining(budget);
-        if (remaining <= TimeSpan.Zero && !shared.IsCompleted)
-        {
-            return (false, default);
-        }
-
-        try
-        {
-            return (true, await shared.WaitAsync(remaining, _timeProvider, budget.CancellationToken).ConfigureAwait(false));
-        }
-        catch (TimeoutException)
-        {
-            return (false, default);
-        }
-    }
+    /// <summary>As <see cref="WaitWithinAsync(Task, StoreBudget)"/> for work with an answer (a batch of failure counts): the answer too.</summary>
+    public async ValueTask<(bool Answered, T? Answer)> WaitWithinAsync<T>(Task<T> shared, StoreBudget budget) =>
+        await WaitWithinAsync((Task)shared, budget).ConfigureAwait(false) ? (true, await shared.ConfigureAwait(false)) : (false, default);
 
     /// <summary>
     /// Takes the failure count whose call stopped waiting while its request was still running, if there is one: the count

@@ -36,10 +36,8 @@ internal sealed class FailureCountQueue
     {
         lock (_gate)
         {
-            if (!_inFlight)
+            if (StartInFlight())
             {
-                _inFlight = true;
-                Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 batched = null!;
                 return true;
             }
@@ -62,10 +60,8 @@ internal sealed class FailureCountQueue
         {
             _waiting ??= new Batch();
             _waiting.Failures++;
-            if (!_inFlight)
+            if (StartInFlight())
             {
-                _inFlight = true;
-                Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 sendNow = _waiting;
                 _waiting = null;
             }
@@ -106,6 +102,19 @@ internal sealed class FailureCountQueue
         {
             _ = SendAsync(next);
         }
+    }
+
+    // Under the gate: marks a count in flight unless one is, and makes the task its end completes.
+    private bool StartInFlight()
+    {
+        if (_inFlight)
+        {
+            return false;
+        }
+
+        _inFlight = true;
+        Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        return true;
     }
 
     private async Task SendAsync(Batch batch)

@@ -137,7 +137,7 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Record_CountOutlastsItsCallsStoreTime_NextFailuresWaitForItAsOneBatch()
     {
-        var counting = new ConcurrencyCountingStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(400) });
+        var counting = new CountingCircuitStateStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(400) });
         var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(50));
 
         // Failures one after another, each call giving up on the store long before the count in flight is answered.
@@ -218,50 +218,4 @@ public class AtomicProtocolTests
             CancellationToken.None);
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
-
-    /// <summary>Counts failure counts and the most that were in flight at once.</summary>
-    private sealed class ConcurrencyCountingStore(ICircuitStateStore inner) : ICircuitStateStore
-    {
-        private int _inFlight;
-        private int _mostInFlight;
-        private int _increments;
-
-        public int MostIncrementsInFlight => Volatile.Read(ref _mostInFlight);
-
-        public int Increments => Volatile.Read(ref _increments);
-
-        public ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken) => inner.ReadAsync(circuitId, cancellationToken);
-
-        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) => inner.WriteAsync(circuitId, snapshot, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
-            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
-
-        public async ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _increments);
-            var inFlight = Interlocked.Increment(ref _inFlight);
-            InterlockedMax(ref _mostInFlight, inFlight);
-            try
-            {
-                return await inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _inFlight);
-            }
-        }
-
-        private static void InterlockedMax(ref int target, int value)
-        {
-            var current = Volatile.Read(ref target);
-            while (value > current && Interlocked.CompareExchange(ref target, value, current) is var seen && seen != current)
-            {
-                current = seen;
-            }
-        }
-    }
 }
