@@ -106,7 +106,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         return WithoutStore(budget, probeOwner);
     }
 
-    public override Task? CountInFlight => _counts.InFlight;
+    public override Task? CountInFlight => _counts.Answering;
 
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 

@@ -38,8 +38,9 @@ internal abstract class CircuitProtocol<TResult>
     public abstract ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known);
 
     /// <summary>
-    /// Gets a task that completes when this process has no failure count of the circuit in flight any more; <see langword="null"/>
-    /// when it has none. A check waits for it (within its store time) rather than decide on a state the count's answer is about to replace.
+    /// Gets a task that completes when the failure count this process is sending has its answer, or its call stopped waiting
+    /// for one; <see langword="null"/> when none is being sent. A check waits for it (within its store time) rather than
+    /// decide on a state the count's answer is about to replace.
     /// </summary>
     public virtual Task? CountInFlight => null;
 

@@ -14,7 +14,7 @@ internal sealed class FailureCountQueue
     private readonly Func<Task?> _takeAbandonedRequest;
     private bool _inFlight;
     private Batch? _waiting;
-    private TaskCompletionSource? _ended;
+    private TaskCompletionSource? _answering;
 
     /// <param name="sendBatch">Sends one count carrying the given number of failures, with no caller waiting on its own budget.</param>
     /// <param name="takeAbandonedRequest">The request of the count just ended if it still runs after its call stopped waiting.</param>
@@ -24,8 +24,12 @@ internal sealed class FailureCountQueue
         _takeAbandonedRequest = takeAbandonedRequest;
     }
 
-    /// <summary>Gets a task that completes when no count of this process is in flight any more; <see langword="null"/> when none is.</summary>
-    public Task? InFlight => Volatile.Read(ref _ended)?.Task;
+    /// <summary>
+    /// Gets a task that completes when the count being sent has its answer or its call stopped waiting for one (the
+    /// request may still run: the count stays in flight, but a store that slow is not waited for again);
+    /// <see langword="null"/> when none is being sent.
+    /// </summary>
+    public Task? Answering => Volatile.Read(ref _answering)?.Task;
 
     /// <summary>
     /// Starts a count for the calling failure when none is in flight (<see langword="true"/>: the caller sends it and then
@@ -36,7 +40,7 @@ internal sealed class FailureCountQueue
     {
         lock (_gate)
         {
-            if (StartInFlight())
+            if (TryStartInFlight())
             {
                 batched = null!;
                 return true;
@@ -60,7 +64,7 @@ internal sealed class FailureCountQueue
         {
             _waiting ??= new Batch();
             _waiting.Failures++;
-            if (StartInFlight())
+            if (TryStartInFlight())
             {
                 sendNow = _waiting;
                 _waiting = null;
@@ -76,6 +80,7 @@ internal sealed class FailureCountQueue
     /// <summary>Ends the count in flight (once its request has ended), and sends the batch that gathered meanwhile, if any.</summary>
     public void End()
     {
+        Interlocked.Exchange(ref _answering, null)?.TrySetResult();
         if (_takeAbandonedRequest() is { IsCompleted: false } running)
         {
             _ = running.ContinueWith(static (_, queue) => ((FailureCountQueue)queue!).End(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -83,20 +88,16 @@ internal sealed class FailureCountQueue
         }
 
         Batch? next;
-        TaskCompletionSource? ended = null;
         lock (_gate)
         {
             next = _waiting;
             _waiting = null;
-            _inFlight = next is not null;
-            if (next is null)
+            _inFlight = false;
+            if (next is not null)
             {
-                ended = _ended;
-                Volatile.Write(ref _ended, null);
+                TryStartInFlight();
             }
         }
-
-        ended?.TrySetResult();
 
         if (next is not null)
         {
@@ -104,8 +105,8 @@ internal sealed class FailureCountQueue
         }
     }
 
-    // Under the gate: marks a count in flight unless one is, and makes the task its end completes.
-    private bool StartInFlight()
+    // Under the gate: marks a count in flight unless one is, with the task that its answer (or its call's giving up) completes.
+    private bool TryStartInFlight()
     {
         if (_inFlight)
         {
@@ -113,7 +114,7 @@ internal sealed class FailureCountQueue
         }
 
         _inFlight = true;
-        Volatile.Write(ref _ended, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        Volatile.Write(ref _answering, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         return true;
     }
 

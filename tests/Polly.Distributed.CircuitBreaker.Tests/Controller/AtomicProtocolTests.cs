@@ -135,6 +135,29 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Acquire_CountStillRunningAfterItsCallGaveUp_NextCallNotHeldForIt()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromSeconds(30) };
+        var pipeline = Build(intercepting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        var failing = pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask();
+        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var step = 0; step < 100 && !failing.IsCompleted; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(10);
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => failing);
+
+        // The count still runs, but its call gave up on it: a store that slow is not waited for again by the next call,
+        // which would otherwise wait until the clock (which no longer moves) ran out its store time.
+        var next = pipeline.ExecuteAsync(_ => new ValueTask<int>(7)).AsTask();
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(5))));
+        Assert.Equal(7, await next);
+    }
+
+    [Fact]
     public async Task Record_CountOutlastsItsCallsStoreTime_NextFailuresWaitForItAsOneBatch()
     {
         var counting = new CountingCircuitStateStore(new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(400) });
