@@ -372,7 +372,7 @@ internal sealed class CircuitStoreGateway
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
         Volatile.Write(ref _lastReadStartedMonoMs, started);
-        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(750, 1_251));
+        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(500, 1_501));
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
@@ -505,15 +505,17 @@ internal sealed class CircuitStoreGateway
         _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
 
     // A cache TTL or a read interval stretched under pressure, whichever is longer. The interval is jittered by a factor
-    // drawn once per read (between 0.75 and 1.25), not once per check: a busy process checks many times per interval, and
-    // the earliest of many draws would bring every process of a fleet back to reading in step.
+    // drawn once per read (between 0.5 and 1.5), not once per check: a busy process checks many times per interval, and
+    // the earliest of many draws would bring every process of a fleet back to reading in step. The spread is wide because
+    // a fleet learns an OPEN within a fraction of an interval, and its next reads come in that same wave until the jitter
+    // has spread them: at 0.75 to 1.25 the first waves at 10,000 environments still overran the item's read budget.
     private long FreshForMs()
     {
         var pressure = Volatile.Read(ref _pressureMs);
         return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, ReadIntervalMs(pressure));
     }
 
-    private long ReadIntervalMs(long pressureMs) => pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000;
+    private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 
     // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again.
     private void NoteAnswerTime(TimeSpan elapsed)
