@@ -6,9 +6,10 @@ namespace Polly.Distributed.CircuitBreaker.Sidecar;
 
 /// <summary>
 /// The circuits the sidecar serves: one breaker per circuit id, built on first use from the configured template, with
-/// the check and the report of a call made in two requests. A half-open probe granted by a check is matched with its
-/// report by a probe token; a client that never reports leaves the lease to expire in the store
-/// (<see cref="DistributedCircuitBreakerStrategyOptions{TResult}.ProbeLeaseDuration"/>), after which another call probes.
+/// the check and the report of a call made in two requests. A half-open probe granted by a check (the fleet's, or this
+/// process's own when the store cannot answer) is matched with its report by a probe token; a client that never reports
+/// holds it for <see cref="DistributedCircuitBreakerStrategyOptions{TResult}.ProbeLeaseDuration"/>, after which it is
+/// given back and another call probes.
 /// At most <see cref="MaxCircuits"/> circuits are served: a request for another one is refused.
 /// </summary>
 internal sealed class SidecarCircuits
@@ -19,7 +20,7 @@ internal sealed class SidecarCircuits
     private readonly ICircuitStateStore _store;
     private readonly TimeProvider _timeProvider;
     private readonly ConcurrentDictionary<string, DistributedCircuitController<object>> _controllers = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (CallPermit Permit, long ExpiresMs)> _probes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (CallPermit Permit, DistributedCircuitController<object> Controller, long ExpiresMs)> _probes = new(StringComparer.Ordinal);
     private readonly Lock _admission = new();
 
     public SidecarCircuits(DistributedCircuitBreakerStrategyOptions template, ICircuitStateStore store, TimeProvider timeProvider, int maxCircuits = DefaultMaxCircuits)
@@ -43,15 +44,17 @@ internal sealed class SidecarCircuits
             return null;
         }
 
+        // A probe whose client never reported is given back here too: while it is out, every check of its circuit is rejected.
+        SweepExpiredProbes();
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
             var permit = await controller.AcquireAsync(context).ConfigureAwait(false);
             string? probeToken = null;
-            if (permit.Rejection is null && permit.ProbeOwner is { } owner)
+            if (permit.Rejection is null && (permit.ProbeOwner is not null || permit.LocalProbe))
             {
-                probeToken = owner;
-                _probes[owner] = (permit, NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds);
+                probeToken = permit.ProbeOwner ?? Guid.NewGuid().ToString("N");
+                _probes[probeToken] = (permit, controller, NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds);
             }
 
             var seen = permit.Observed?.Snapshot ?? controller.LastKnownSnapshot;
@@ -102,12 +105,17 @@ internal sealed class SidecarCircuits
     // Tokens of probes that were never reported: their leases have lapsed in the store, so they are only forgotten here.
     private void SweepExpiredProbes()
     {
+        if (_probes.IsEmpty)
+        {
+            return;
+        }
+
         var now = NowMs();
         foreach (var (token, probe) in _probes)
         {
-            if (probe.ExpiresMs <= now)
+            if (probe.ExpiresMs <= now && _probes.TryRemove(token, out _))
             {
-                _probes.TryRemove(token, out _);
+                probe.Controller.ReleaseProbe(probe.Permit);
             }
         }
     }

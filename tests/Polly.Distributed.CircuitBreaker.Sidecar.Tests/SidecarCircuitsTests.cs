@@ -106,6 +106,46 @@ public sealed class SidecarCircuitsTests
         Assert.Equal("CLOSED->OPEN", report.Transition);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task CheckAsync_ProbeOfThisProcesssOwnCircuit_MatchedWithItsReportOrGivenBackAfterTheLease(bool reported)
+    {
+        // Below the quorum, this process's own circuit opens alone; its half-open probe is granted like the fleet's.
+        var circuits = new SidecarCircuits(
+            new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "template",
+                FailureThreshold = 3,
+                BreakDuration = TimeSpan.FromSeconds(1),
+                ProbeLeaseDuration = TimeSpan.FromSeconds(5),
+                Consistency = CircuitConsistency.Atomic,
+                MinimumFailingEnvironments = 2,
+            },
+            _store,
+            _time);
+        await FailAsync(circuits, times: 3);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        var probe = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        var meanwhile = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        if (reported)
+        {
+            await circuits.ReportAsync(Circuit, failed: false, probe?.ProbeToken, CancellationToken.None);
+        }
+        else
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+        }
+
+        var after = await circuits.CheckAsync(Circuit, CancellationToken.None);
+
+        Assert.True(probe?.Allowed);
+        Assert.NotNull(probe?.ProbeToken);
+        Assert.False(meanwhile?.Allowed);
+        Assert.True(after?.Allowed);
+    }
+
     private SidecarCircuits Circuits(CircuitConsistency consistency) => new(
         new DistributedCircuitBreakerStrategyOptions
         {

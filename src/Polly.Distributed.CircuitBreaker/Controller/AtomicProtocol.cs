@@ -166,7 +166,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     }
 
     protected override CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner) =>
-        ProbeLeaseStateMachine.WithoutStore(lastKnown, now, Settings, probeOwner, lastKnown is null ? null : LeaseSeenAgoMs(lastKnown));
+        ProbeLeaseStateMachine.WithoutStore(lastKnown, now, Settings, probeOwner, AnswerWaitMs, lastKnown is null ? null : LeaseSeenAgoMs(lastKnown));
 
     // Taken only by a circuit with a quorum, and only when it first counts a failure.
     private string? EnvironmentId => Settings.MinimumFailingEnvironments > 1 ? Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id : null;

@@ -71,6 +71,13 @@ internal abstract class CircuitProtocol<TResult>
     /// <summary>Records the outcome of a call whose store time is spent: nothing waits for the store.</summary>
     public virtual void RecordWithoutTime(ResilienceContext context, CallPermit permit, bool failed) => NoteUnrecorded(context, failed);
 
+    /// <summary>
+    /// Gets how long past the fleet's break (or a half-open seen with no lease) this process waits for the store to answer
+    /// it once before it probes for itself: its longest read interval plus a store timeout
+    /// (<see cref="CircuitStoreGateway.AnswerWithinMs"/>), never more than half a probe lease.
+    /// </summary>
+    protected long AnswerWaitMs => Math.Min(Store.AnswerWithinMs, Settings.ProbeLeaseMs / 2);
+
     /// <summary>Decides a call from the last state this process knows, when the store cannot answer.</summary>
     protected abstract CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner);
 
@@ -78,9 +85,12 @@ internal abstract class CircuitProtocol<TResult>
     protected CallPermit WithoutStore(StoreBudget budget, string? probeOwner)
     {
         var decision = DecideWithoutStore(Store.LastKnown?.Snapshot, Store.NowMs(), probeOwner);
-        return decision.Verdict == CheckVerdict.Reject
-            ? CallPermit.Rejected(Rejections.Create(decision), observed: null)
-            : CallPermit.FailedOpen(Store.Remaining(budget));
+        return decision.Verdict switch
+        {
+            CheckVerdict.Reject => CallPermit.Rejected(Rejections.Create(decision), observed: null),
+            CheckVerdict.ProbeLocally => CallPermit.FailedOpen(Store.Remaining(budget)) with { ProbeLocally = true },
+            _ => CallPermit.FailedOpen(Store.Remaining(budget)),
+        };
     }
 
     protected CallPermit Rejected(CheckDecision decision, StoredCircuit observed) => CallPermit.Rejected(Rejections.Create(decision), observed);

@@ -26,6 +26,10 @@ internal sealed class CircuitStoreGateway
     // The first stretch of the read interval when the store shows pressure; it doubles while the pressure lasts.
     private const long PressureStepMs = 100;
 
+    // The read interval is drawn between these fractions (per mille) of the pressure, once per read.
+    private const int FewestIntervalPermille = 500;
+    private const int MostIntervalPermille = 1_500;
+
     private readonly ICircuitStateStore _store;
     private readonly string _circuitId;
     private readonly TimeProvider _timeProvider;
@@ -83,6 +87,14 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets a value indicating whether a read may be answered from memory now: a cache, or a read interval stretched under pressure.</summary>
     public bool Caches => _cacheTtlMs > 0 || Volatile.Read(ref _pressureMs) > 0;
 
+    /// <summary>
+    /// Gets how long the store may take to answer this process once while it keeps asking: its longest read interval (the
+    /// ceiling, or longer while pressure has stretched it past) plus one store timeout. A refusal or two within that is no
+    /// sign the store cannot answer the fleet: under pressure a fleet's reads are spread over up to the ceiling.
+    /// </summary>
+    public long AnswerWithinMs =>
+        Math.Max(_pressureCeilingMs, Math.Min(Volatile.Read(ref _pressureMs) * MostIntervalPermille / 1_000, _sustainedPressureCeilingMs))
+        + (long)StoreTimeout.TotalMilliseconds;
 
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
@@ -372,7 +384,7 @@ internal sealed class CircuitStoreGateway
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
         Volatile.Write(ref _lastReadStartedMonoMs, started);
-        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(500, 1_501));
+        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(FewestIntervalPermille, MostIntervalPermille + 1));
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }

@@ -95,7 +95,7 @@ internal sealed class DistributedCircuitController<TResult>
             return new(RejectWhileIsolating());
         }
 
-        return _local.IsClosed ? AcquireSharedAsync(context) : AcquireThroughLocalCircuit(context);
+        return _local.IsClosed ? AcquireWithLocalClosed(context) : AcquireThroughLocalCircuit(context);
     }
 
     /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
@@ -134,7 +134,7 @@ internal sealed class DistributedCircuitController<TResult>
             case LocalAdmission.Rejected:
                 return new(CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null));
             case LocalAdmission.Allowed:
-                return AcquireSharedAsync(context);
+                return AcquireWithLocalClosed(context);
         }
 
         var acquiring = AcquireSharedAsync(context);
@@ -157,6 +157,37 @@ internal sealed class DistributedCircuitController<TResult>
             _local.ReleaseProbe();
             throw;
         }
+    }
+
+    private ValueTask<CallPermit> AcquireWithLocalClosed(ResilienceContext context)
+    {
+        var acquiring = AcquireSharedAsync(context);
+        if (!acquiring.IsCompletedSuccessfully)
+        {
+            return ProbeLocallyWhenAskedAsync(acquiring, context);
+        }
+
+        var permit = acquiring.Result;
+        return new(permit.ProbeLocally ? ProbeLocally(permit) : permit);
+    }
+
+    private async ValueTask<CallPermit> ProbeLocallyWhenAskedAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)
+    {
+        var permit = await acquiring.ConfigureAwait(context.ContinueOnCapturedContext);
+        return permit.ProbeLocally ? ProbeLocally(permit) : permit;
+    }
+
+    // The fleet's break has ended and the store has not answered who probes: this process's own circuit takes the
+    // half-open window, one probe at a time, with the break the fleet's failed probes have earned.
+    private CallPermit ProbeLocally(CallPermit permit)
+    {
+        var fleetOpens = _store.LastKnown?.Snapshot.ConsecutiveOpens ?? 0;
+        return _local.AdmitForFleet(_store.NowMonoMs(), fleetOpens, out var retryAfterMs) switch
+        {
+            LocalAdmission.Probe => permit with { LocalProbe = true },
+            LocalAdmission.Rejected => CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null),
+            _ => permit,
+        };
     }
 
     // The shared circuit rejected the local probe: another call of this process may probe once it lets calls through.
@@ -256,17 +287,28 @@ internal sealed class DistributedCircuitController<TResult>
     {
         if (failed)
         {
-            var sharedOpen = _store.LastKnown?.Snapshot.State == StoredCircuitState.Open;
-            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, sharedOpen))
+            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects()))
             {
                 _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
             }
         }
         else if (_local.RecordSuccess(permit.LocalProbe))
         {
+            // A probe this process sent for the fleet closed the circuit as far as this process knows, until the store
+            // answers: otherwise each later call would be a probe again, one at a time.
+            if (permit.ProbeLocally)
+            {
+                _store.ApplyLocally(snapshot => snapshot.State == StoredCircuitState.Closed || snapshot.IsIsolated ? null : CircuitStateMachine.Close(snapshot, _store.NowMs()));
+            }
+
             _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
         }
     }
+
+    // The shared circuit is known to reject calls now: the fleet has taken over from this process's own circuit. An open
+    // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally).
+    private bool FleetRejects() =>
+        _store.LastKnown?.Snapshot is { State: StoredCircuitState.Open } open && (open.IsIsolated || _store.NowMs() < open.NextAttemptUnixMs);
 
     /// <summary>
     /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when

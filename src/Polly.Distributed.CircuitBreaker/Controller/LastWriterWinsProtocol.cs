@@ -83,5 +83,5 @@ internal sealed class LastWriterWinsProtocol<TResult>(
     }
 
     protected override CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner) =>
-        CircuitStateMachine.WithoutStore(lastKnown, now, Settings);
+        CircuitStateMachine.WithoutStore(lastKnown, now, AnswerWaitMs);
 }

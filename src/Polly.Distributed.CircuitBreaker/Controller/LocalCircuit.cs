@@ -6,8 +6,10 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// This process's own breaker beside the shared one, with the same thresholds, window and break: it counts only this
 /// process's failures, as Polly's breaker would, and opens when they reach the threshold while the shared circuit has not
 /// opened (its count was lost to a last-writer-wins overwrite, the store could not take it, or the fleet's quorum is not
-/// met). It writes nothing to the store. So, whatever the store does, one environment never makes more than
-/// <c>FailureThreshold</c> failed calls per closed episode, and probes at most once per half-open window of its own.
+/// met), and takes the half-open window when the fleet's break has ended and the store does not answer who probes
+/// (<see cref="AdmitForFleet"/>). It writes nothing to the store. So, whatever the store does, one environment never
+/// makes more than <c>FailureThreshold</c> failed calls per closed episode, and probes at most once per half-open window
+/// of its own.
 /// </summary>
 /// <remarks>Times are milliseconds of the monotonic clock.</remarks>
 internal sealed class LocalCircuit(CircuitBreakerSettings settings)
@@ -34,26 +36,30 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     {
         lock (_gate)
         {
-            retryAfterMs = 0;
-            switch (_state)
+            return AdmitLocked(nowMonoMs, out retryAfterMs);
+        }
+    }
+
+    /// <summary>
+    /// Decides a call that the fleet's circuit leaves to this process: its break has ended and the store has not answered
+    /// who probes. A closed local circuit takes the half-open window, so this process sends one probe at a time, as
+    /// Polly's breaker would, and breaks again as long as the fleet would if it fails.
+    /// </summary>
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="fleetConsecutiveOpens">The fleet's failed probes so far.</param>
+    /// <param name="retryAfterMs">For a rejection, how long until the local break ends.</param>
+    public LocalAdmission AdmitForFleet(long nowMonoMs, long fleetConsecutiveOpens, out long retryAfterMs)
+    {
+        lock (_gate)
+        {
+            if (_state == LocalCircuitState.Closed)
             {
-                case LocalCircuitState.Closed:
-                    return LocalAdmission.Allowed;
-
-                case LocalCircuitState.Open when nowMonoMs < _openUntilMonoMs:
-                    retryAfterMs = _openUntilMonoMs - nowMonoMs;
-                    return LocalAdmission.Rejected;
-
-                default:
-                    _state = LocalCircuitState.HalfOpen;
-                    if (_probeOut)
-                    {
-                        return LocalAdmission.Rejected;
-                    }
-
-                    _probeOut = true;
-                    return LocalAdmission.Probe;
+                _failures = 0;
+                _consecutiveOpens = fleetConsecutiveOpens;
+                _state = LocalCircuitState.HalfOpen;
             }
+
+            return AdmitLocked(nowMonoMs, out retryAfterMs);
         }
     }
 
@@ -128,6 +134,30 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
         lock (_gate)
         {
             _probeOut = false;
+        }
+    }
+
+    private LocalAdmission AdmitLocked(long nowMonoMs, out long retryAfterMs)
+    {
+        retryAfterMs = 0;
+        switch (_state)
+        {
+            case LocalCircuitState.Closed:
+                return LocalAdmission.Allowed;
+
+            case LocalCircuitState.Open when nowMonoMs < _openUntilMonoMs:
+                retryAfterMs = _openUntilMonoMs - nowMonoMs;
+                return LocalAdmission.Rejected;
+
+            default:
+                _state = LocalCircuitState.HalfOpen;
+                if (_probeOut)
+                {
+                    return LocalAdmission.Rejected;
+                }
+
+                _probeOut = true;
+                return LocalAdmission.Probe;
         }
     }
 

@@ -13,6 +13,8 @@ internal readonly record struct CheckDecision(CheckVerdict Verdict, CircuitSnaps
 
     public static CheckDecision ClaimProbe => new(CheckVerdict.ClaimProbe, null, 0, false);
 
+    public static CheckDecision ProbeLocally => new(CheckVerdict.ProbeLocally, null, 0, false);
+
     public static CheckDecision Reject(long retryAfterMs, bool isolated = false) => new(CheckVerdict.Reject, null, Math.Max(0, retryAfterMs), isolated);
 
     public static CheckDecision Transition(CircuitSnapshot next) => new(CheckVerdict.Transition, next, 0, false);

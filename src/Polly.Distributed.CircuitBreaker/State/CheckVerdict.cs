@@ -16,4 +16,10 @@ internal enum CheckVerdict
 
     /// <summary>Claim the half-open probe lease and let the call through only if the claim succeeds (atomic mode).</summary>
     ClaimProbe,
+
+    /// <summary>
+    /// The fleet's break has ended and the store has not answered who probes: the call may be this process's own probe,
+    /// one per half-open window of its own, as Polly's breaker would send.
+    /// </summary>
+    ProbeLocally,
 }

@@ -83,16 +83,25 @@ internal static class CircuitStateMachine
 
     /// <summary>
     /// Decides a call when the store cannot answer, from the last state this process saw: an open circuit keeps rejecting
-    /// until its next attempt plus one lease (time for the store to answer the half-open write). Otherwise the call passes
-    /// (fail open).
+    /// until its next attempt plus <paramref name="answerWaitMs"/> (time for the store to answer this process's half-open
+    /// write or claim), then lets this process probe for itself. Otherwise the call passes (fail open).
     /// </summary>
-    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings) => lastKnown switch
+    /// <param name="lastKnown">The last state this process saw, or <see langword="null"/>.</param>
+    /// <param name="now">The current time of this process.</param>
+    /// <param name="answerWaitMs">How long this process waits for the store to answer it once before it probes for itself.</param>
+    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, long answerWaitMs) => lastKnown switch
     {
         { State: StoredCircuitState.Open, IsIsolated: true } => CheckDecision.Reject(lastKnown.NextAttemptUnixMs - now, isolated: true),
-        { State: StoredCircuitState.Open } when now < SaturatingAdd(lastKnown.NextAttemptUnixMs, settings.ProbeLeaseMs) =>
-            CheckDecision.Reject(Math.Max(lastKnown.NextAttemptUnixMs - now, 0)),
+        { State: StoredCircuitState.Open } => UntilAnswerWaitEnds(lastKnown.NextAttemptUnixMs, now, answerWaitMs),
         _ => CheckDecision.Allow,
     };
+
+    /// <summary>Rejects until <paramref name="answerWaitMs"/> past <paramref name="from"/>, then lets this process probe for itself.</summary>
+    public static CheckDecision UntilAnswerWaitEnds(long from, long now, long answerWaitMs)
+    {
+        var waitEnds = SaturatingAdd(from, answerWaitMs);
+        return now < waitEnds ? CheckDecision.Reject(waitEnds - now) : CheckDecision.ProbeLocally;
+    }
 
     /// <summary>
     /// Stamps a last-writer-wins write as newer than the state it was computed from, whatever this process's clock says: a

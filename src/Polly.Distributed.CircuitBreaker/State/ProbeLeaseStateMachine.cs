@@ -70,24 +70,21 @@ internal static class ProbeLeaseStateMachine
 
     /// <summary>
     /// Decides a call when the store cannot answer, from the last state this process saw: as
-    /// <see cref="CircuitStateMachine.WithoutStore"/>, and a half-open circuit whose lease another call holds (or that
-    /// half-opened less than a lease ago, so a claim may be under way that this process cannot see) keeps rejecting until
-    /// the lease ends.
+    /// <see cref="CircuitStateMachine.WithoutStore"/>, and a half-open circuit whose lease another call holds keeps
+    /// rejecting until the lease ends; one that half-opened with no lease this process saw rejects for
+    /// <paramref name="answerWaitMs"/> (a claim may be under way that this process cannot see), then lets this process
+    /// probe for itself.
     /// </summary>
-    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseSeenAgoMs = null)
+    public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner, long answerWaitMs, long? leaseSeenAgoMs = null)
     {
         if (lastKnown is not { State: StoredCircuitState.HalfOpen })
         {
-            return CircuitStateMachine.WithoutStore(lastKnown, now, settings);
+            return CircuitStateMachine.WithoutStore(lastKnown, now, answerWaitMs);
         }
 
-        if (lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now, settings, leaseSeenAgoMs))
-        {
-            return CheckDecision.Reject(LeaseLeftMs(lastKnown, now, settings, leaseSeenAgoMs));
-        }
-
-        var claimWindowEnds = CircuitStateMachine.SaturatingAdd(lastKnown.StateTimestampUnixMs, settings.ProbeLeaseMs);
-        return now < claimWindowEnds ? CheckDecision.Reject(claimWindowEnds - now) : CheckDecision.Allow;
+        return lastKnown.ProbeLeaseOwner != probeOwner && HoldsValidLease(lastKnown, now, settings, leaseSeenAgoMs)
+            ? CheckDecision.Reject(LeaseLeftMs(lastKnown, now, settings, leaseSeenAgoMs))
+            : CircuitStateMachine.UntilAnswerWaitEnds(lastKnown.StateTimestampUnixMs, now, answerWaitMs);
     }
 
     private static CircuitSnapshot Leased(CircuitSnapshot halfOpen, string? probeOwner, long now, CircuitBreakerSettings settings) => halfOpen with

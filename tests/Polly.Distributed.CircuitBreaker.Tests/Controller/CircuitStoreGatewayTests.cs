@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Polly.CircuitBreaker;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
 
@@ -227,6 +228,27 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_FleetBreakEndsWhileStoreThrottles_ProbesLocallyOnlyAfterTheLongestReadIntervalAndAStoreTimeout()
+    {
+        var circuitId = "ceiling-" + Guid.NewGuid().ToString("N");
+        var (time, throttling, _, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.FromMilliseconds(1), circuitId);
+        var nextAttempt = time.GetUtcNow().ToUnixTimeMilliseconds() + 3_000;
+        await _shared.WriteAsync(circuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = nextAttempt, StateTimestampUnixMs = nextAttempt - 1_000 }, CancellationToken.None);
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromMilliseconds(1_600));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        throttling.ReadsFail = true;
+
+        // The read interval is at its ceiling of 1 s, which the longest break keeps it from passing: with a store timeout of
+        // 250 ms, the store may take 1.25 s to answer this process once, and this process waits that long past the break
+        // before it probes itself.
+        time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(nextAttempt + 1_249));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(nextAttempt + 1_250));
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+    }
+
+    [Fact]
     public async Task Execute_StoreAnsweringInlineAfterThrottling_ReadIntervalShortensToNothing()
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.Zero);
@@ -418,7 +440,7 @@ public sealed class CircuitStoreGatewayTests
     }
     // Reads throttled until the read interval reaches its ceiling: 1 s (four store timeouts of 250 ms, at least a second),
     // which the longest break of 1 s keeps from stretching further under sustained pressure.
-    private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledAtTheCeilingAsync(TimeSpan readDelay)
+    private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledAtTheCeilingAsync(TimeSpan readDelay, string? circuitId = null)
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = readDelay };
@@ -426,7 +448,7 @@ public sealed class CircuitStoreGatewayTests
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
-                CircuitId = "ceiling-" + Guid.NewGuid().ToString("N"),
+                CircuitId = circuitId ?? "ceiling-" + Guid.NewGuid().ToString("N"),
                 StateStore = counting,
                 StoreTimeout = TimeSpan.FromMilliseconds(250),
                 BreakDuration = TimeSpan.FromSeconds(1),

@@ -88,6 +88,40 @@ public class LocalCircuitTests
         Assert.Equal(LocalAdmission.Allowed, local.Admit(1_101, out _));
     }
 
+    [Fact]
+    public void AdmitForFleet_ClosedLocalCircuit_LetsOneProbeThroughAtATime()
+    {
+        var local = new LocalCircuit(Settings);
+
+        Assert.Equal(LocalAdmission.Probe, local.AdmitForFleet(0, fleetConsecutiveOpens: 0, out _));
+        Assert.Equal(LocalAdmission.Rejected, local.AdmitForFleet(1, fleetConsecutiveOpens: 0, out _));
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(2, out _));
+        Assert.Equal(LocalCircuitState.HalfOpen, local.State);
+    }
+
+    [Fact]
+    public void AdmitForFleet_ProbeFails_BreaksAsLongAsTheFleetWould()
+    {
+        var local = new LocalCircuit(Settings);
+        local.AdmitForFleet(0, fleetConsecutiveOpens: 1, out _);
+
+        Assert.True(local.RecordFailure(100, wasProbe: true, sharedCircuitOpen: false));
+
+        // Two failed probes: 1 s doubled twice, at most 3 s.
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(3_099, out var retryAfterMs));
+        Assert.Equal(1, retryAfterMs);
+        Assert.Equal(LocalAdmission.Probe, local.Admit(3_100, out _));
+    }
+
+    [Fact]
+    public void AdmitForFleet_LocalCircuitOpen_RejectsUntilItsOwnBreakEnds()
+    {
+        var local = Opened();
+
+        Assert.Equal(LocalAdmission.Rejected, local.AdmitForFleet(500, fleetConsecutiveOpens: 0, out var retryAfterMs));
+        Assert.Equal(520, retryAfterMs);
+    }
+
     private static LocalCircuit Opened()
     {
         var local = new LocalCircuit(Settings);

@@ -210,21 +210,36 @@ public class CircuitStateMachineTests
     }
 
     [Theory]
-    [InlineData(-1, true)]
-    [InlineData(29_999, true)]
-    [InlineData(30_000, false)]
-    public void WithoutStore_OpenSeen_RejectsUntilNextAttemptPlusOneLease(long sinceNextAttemptMs, bool rejects)
+    [InlineData(-1, false)]
+    [InlineData(1_499, false)]
+    [InlineData(1_500, true)]
+    [InlineData(40_000, true)]
+    public void WithoutStore_OpenSeen_RejectsUntilNextAttemptPlusAnswerWaitThenProbesLocally(long sinceNextAttemptMs, bool probesLocally)
     {
+        var expected = probesLocally ? CheckVerdict.ProbeLocally : CheckVerdict.Reject;
         var open = new CircuitSnapshot { State = StoredCircuitState.Open, NextAttemptUnixMs = Now - sinceNextAttemptMs };
 
-        var expected = rejects ? CheckVerdict.Reject : CheckVerdict.Allow;
-        Assert.Equal(expected, CircuitStateMachine.WithoutStore(open, Now, Settings).Verdict);
+        var decision = CircuitStateMachine.WithoutStore(open, Now, answerWaitMs: 1_500);
+
+        Assert.Equal(expected, decision.Verdict);
+        Assert.Equal(expected == CheckVerdict.Reject ? 1_500 - sinceNextAttemptMs : 0, decision.RetryAfterMs);
+    }
+
+    [Fact]
+    public void WithoutStore_IsolatedSeen_RejectsWhateverTheWait()
+    {
+        var isolated = CircuitStateMachine.Isolate(Closed, Now - 100_000);
+
+        var decision = CircuitStateMachine.WithoutStore(isolated, Now, answerWaitMs: 0);
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.True(decision.Isolated);
     }
 
     [Fact]
     public void WithoutStore_HalfOpenLastWriterWins_Allows()
     {
-        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(HalfOpen with { StateTimestampUnixMs = Now }, Now, Settings).Verdict);
+        Assert.Equal(CheckVerdict.Allow, CircuitStateMachine.WithoutStore(HalfOpen with { StateTimestampUnixMs = Now }, Now, answerWaitMs: 1_500).Verdict);
     }
 
     [Fact]

@@ -85,20 +85,32 @@ public class ProbeLeaseStateMachineTests
     [Fact]
     public void WithoutStore_NothingKnown_Allows()
     {
-        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(null, Now, Settings, null).Verdict);
-        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(Closed, Now, Settings, null).Verdict);
+        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(null, Now, Settings, null, answerWaitMs: 1_500).Verdict);
+        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(Closed, Now, Settings, null, answerWaitMs: 1_500).Verdict);
     }
 
     [Fact]
-    public void WithoutStore_HalfOpenWithOthersLease_RejectsUntilLeaseEnds()
+    public void WithoutStore_HalfOpenWithOthersLease_RejectsUntilLeaseEndsThenProbesLocally()
     {
-        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 500 };
+        var leased = HalfOpen with { ProbeLeaseOwner = "other", ProbeLeaseExpiresUnixMs = Now + 500, StateTimestampUnixMs = Now - 29_500 };
 
-        var decision = ProbeLeaseStateMachine.WithoutStore(leased, Now, Settings, "me");
+        var decision = ProbeLeaseStateMachine.WithoutStore(leased, Now, Settings, "me", answerWaitMs: 1_500);
 
         Assert.Equal(CheckVerdict.Reject, decision.Verdict);
         Assert.Equal(500, decision.RetryAfterMs);
-        Assert.Equal(CheckVerdict.Allow, ProbeLeaseStateMachine.WithoutStore(leased, Now + 500, Settings, "me").Verdict);
+        Assert.Equal(CheckVerdict.ProbeLocally, ProbeLeaseStateMachine.WithoutStore(leased, Now + 500, Settings, "me", answerWaitMs: 1_500).Verdict);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1_499, false)]
+    [InlineData(1_500, true)]
+    public void WithoutStore_HalfOpenWithNoLeaseSeen_RejectsForTheAnswerWaitNotALease(long sinceHalfOpenMs, bool probesLocally)
+    {
+        var expected = probesLocally ? CheckVerdict.ProbeLocally : CheckVerdict.Reject;
+        var halfOpen = HalfOpen with { StateTimestampUnixMs = Now - sinceHalfOpenMs };
+
+        Assert.Equal(expected, ProbeLeaseStateMachine.WithoutStore(halfOpen, Now, Settings, "me", answerWaitMs: 1_500).Verdict);
     }
 
     [Fact]

@@ -360,7 +360,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     [Theory]
     [InlineData(CircuitConsistency.Atomic)]
     [InlineData(CircuitConsistency.LastWriterWins)]
-    public async Task Execute_StoreDownAndDependencyFailing_StopsCallingAtThresholdUntilBreakAndLease(CircuitConsistency consistency)
+    public async Task Execute_StoreDownAndDependencyFailing_StopsCallingAtThresholdUntilBreakAndOneAnswerWait(CircuitConsistency consistency)
     {
         var faulty = new FaultyCircuitStateStore(_shared) { Mode = FaultyCircuitStateStore.Fault.Throw };
         var pipeline = Build(o =>
@@ -372,9 +372,43 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
         await FailAsync(pipeline, 5);
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
-        _time.Advance(TimeSpan.FromSeconds(10) + new DistributedCircuitBreakerStrategyOptions().ProbeLeaseDuration);
+        // Break 10 s; then the read interval's ceiling (2 s) and a store timeout (500 ms) for the store to answer.
+        _time.Advance(TimeSpan.FromMilliseconds(12_499));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
 
         Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(++calls)));
+    }
+
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Execute_FleetBreakEndedWithStoreDown_ProbesOnceAtATimeLikePollysBreaker(CircuitConsistency consistency)
+    {
+        var faulty = new FaultyCircuitStateStore(_shared);
+        var pipeline = Build(o =>
+        {
+            o.StateStore = faulty;
+            o.Consistency = consistency;
+        });
+        await FailAsync(Build(o => o.Consistency = consistency), 5);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
+        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
+        _time.Advance(TimeSpan.FromMilliseconds(12_500));
+        var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var probing = pipeline.ExecuteAsync(_ => new ValueTask<int>(probe.Task)).AsTask();
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        probe.SetException(new HttpRequestException("503"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => probing);
+
+        // The failed probe breaks this process for twice the break, as the fleet would after one failed probe.
+        _time.Advance(TimeSpan.FromMilliseconds(19_999));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(2)));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(3, await pipeline.ExecuteAsync(_ => new ValueTask<int>(3)));
+        Assert.Equal(4, await pipeline.ExecuteAsync(_ => new ValueTask<int>(4)));
+        Assert.Equal(5, await pipeline.ExecuteAsync(_ => new ValueTask<int>(5)));
     }
 
     [Fact]
