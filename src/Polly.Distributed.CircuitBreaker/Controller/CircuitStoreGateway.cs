@@ -557,19 +557,25 @@ internal sealed class CircuitStoreGateway
     // Up to the ceiling the interval doubles at each sign of pressure. Past it, pressure doubles it at most once per
     // interval, up to the sustained ceiling: a fleet too large for its store at the ceiling (more environments than the
     // store answers in one interval) keeps backing off until it fits, while the refusals of one burst (every
-    // environment's failure counted in the same second) stretch it once.
+    // environment's failure counted in the same second) stretch it once. An interval that fast answers relaxed to just
+    // under the ceiling counts as at the ceiling: otherwise one fast answer between refusals would hold it there for good,
+    // and a fleet whose item refuses a few percent of its reads would never back off further.
     private void NotePressure()
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
         long stretched;
-        if (pressure < _pressureCeilingMs)
+        if (pressure * 2 <= _pressureCeilingMs)
         {
-            stretched = Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
+            stretched = Math.Max(pressure * 2, PressureStepMs);
         }
         else if (now - Volatile.Read(ref _pressureRaisedMonoMs) >= pressure)
         {
-            stretched = Math.Min(pressure * 2, _sustainedPressureCeilingMs);
+            stretched = Math.Min(Math.Max(pressure * 2, _pressureCeilingMs), _sustainedPressureCeilingMs);
+        }
+        else if (pressure < _pressureCeilingMs)
+        {
+            stretched = _pressureCeilingMs;
         }
         else
         {

@@ -228,6 +228,50 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_FastAnswersBetweenThrottledOnesAtTheCeiling_IntervalStillStretchesPastTheCeiling()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = TimeSpan.FromMilliseconds(1) };
+        var counting = new TestKit.CountingCircuitStateStore(throttling);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "alternating-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+                StoreTimeout = TimeSpan.FromMilliseconds(250),
+                BreakDuration = TimeSpan.FromSeconds(1),
+                MaxBreakDuration = TimeSpan.FromSeconds(4),
+            })
+            .Build();
+        // Five refusals: 100, 200, 400 and 800 ms, then the ceiling of 1 s.
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_300));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        // At the ceiling, reads alternate, a fast answer first: each fast answer shortens the interval a little, and
+        // the refusal after it must still stretch it past the ceiling, toward the sustained ceiling of 4 s.
+        throttling.ReadsFail = false;
+        var gaps = new List<double>();
+        var lastRead = time.GetUtcNow();
+        for (var step = 0; step < 600; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            var reads = counting.Reads;
+            await pipeline.ExecuteAsync(_ => default);
+            if (counting.Reads > reads)
+            {
+                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
+                lastRead = time.GetUtcNow();
+                throttling.ReadsFail = !throttling.ReadsFail;
+            }
+        }
+
+        Assert.True(gaps.Skip(gaps.Count / 2).Max() > 2_000, string.Join(", ", gaps));
+    }
+
+    [Fact]
     public async Task Execute_FleetBreakEndsWhileStoreThrottles_ProbesLocallyOnlyAfterTheLongestReadIntervalAndAStoreTimeout()
     {
         var circuitId = "ceiling-" + Guid.NewGuid().ToString("N");
