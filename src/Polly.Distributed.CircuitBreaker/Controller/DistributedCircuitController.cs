@@ -95,7 +95,7 @@ internal sealed class DistributedCircuitController<TResult>
             return new(RejectWhileIsolating());
         }
 
-        return _local.IsClosed ? AcquireWithLocalClosed(context) : AcquireThroughLocalCircuit(context);
+        return _local.IsClosed ? AcquireSharedAsync(context, holdsLocalProbe: false) : AcquireThroughLocalCircuit(context);
     }
 
     /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
@@ -134,10 +134,10 @@ internal sealed class DistributedCircuitController<TResult>
             case LocalAdmission.Rejected:
                 return new(CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null));
             case LocalAdmission.Allowed:
-                return AcquireWithLocalClosed(context);
+                return AcquireSharedAsync(context, holdsLocalProbe: false);
         }
 
-        var acquiring = AcquireSharedAsync(context);
+        var acquiring = AcquireSharedAsync(context, holdsLocalProbe: true);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return AcquireLocalProbeAsync(acquiring, context);
@@ -157,18 +157,6 @@ internal sealed class DistributedCircuitController<TResult>
             _local.ReleaseProbe();
             throw;
         }
-    }
-
-    private ValueTask<CallPermit> AcquireWithLocalClosed(ResilienceContext context)
-    {
-        var acquiring = AcquireSharedAsync(context);
-        if (!acquiring.IsCompletedSuccessfully)
-        {
-            return ProbeLocallyWhenAskedAsync(acquiring, context);
-        }
-
-        var permit = acquiring.Result;
-        return new(permit.ProbeLocally ? ProbeLocally(permit) : permit);
     }
 
     private async ValueTask<CallPermit> ProbeLocallyWhenAskedAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)
@@ -202,26 +190,27 @@ internal sealed class DistributedCircuitController<TResult>
         return permit with { LocalProbe = true };
     }
 
-    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context)
+    // A call that is already this process's local probe passes as that probe when the store cannot say who probes.
+    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context, bool holdsLocalProbe)
     {
         // After a failure of this process, the answer to its count tells the state the next call should be decided on:
         // deciding before it would send the call to a dependency that this process may just have seen opening the circuit.
         if (_protocol.CountInFlight is { IsCompleted: false } counting)
         {
-            return AcquireAfterCountAsync(counting, context);
+            return AcquireAfterCountAsync(counting, context, holdsLocalProbe);
         }
 
-        return AcquireSharedAsync(context, budget: null);
+        return AcquireSharedAsync(context, budget: null, holdsLocalProbe);
     }
 
-    private async ValueTask<CallPermit> AcquireAfterCountAsync(Task counting, ResilienceContext context)
+    private async ValueTask<CallPermit> AcquireAfterCountAsync(Task counting, ResilienceContext context, bool holdsLocalProbe)
     {
         var budget = _store.StartBudget(_store.StoreTimeout, context.CancellationToken);
         await _store.WaitWithinAsync(counting, budget).ConfigureAwait(context.ContinueOnCapturedContext);
-        return await AcquireSharedAsync(context, budget).ConfigureAwait(context.ContinueOnCapturedContext);
+        return await AcquireSharedAsync(context, budget, holdsLocalProbe).ConfigureAwait(context.ContinueOnCapturedContext);
     }
 
-    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context, StoreBudget? budget)
+    private ValueTask<CallPermit> AcquireSharedAsync(ResilienceContext context, StoreBudget? budget, bool holdsLocalProbe)
     {
         // A state known at once (a fresh cache entry, or a store that answered inline) decides a closed or an open circuit
         // with no wait, and nothing allocated but the rejection.
@@ -252,7 +241,19 @@ internal sealed class DistributedCircuitController<TResult>
             known = atOnce;
         }
 
-        return _protocol.AcquireAsync(context, budget ?? _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
+        var acquiring = _protocol.AcquireAsync(context, budget ?? _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
+        if (holdsLocalProbe)
+        {
+            return acquiring;
+        }
+
+        if (!acquiring.IsCompletedSuccessfully)
+        {
+            return ProbeLocallyWhenAskedAsync(acquiring, context);
+        }
+
+        var permit = acquiring.Result;
+        return new(permit.ProbeLocally ? ProbeLocally(permit) : permit);
     }
 
     private ValueTask RecordSharedAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
