@@ -22,6 +22,7 @@ internal sealed class SidecarCircuits
     private readonly ConcurrentDictionary<string, DistributedCircuitController<object>> _controllers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (CallPermit Permit, DistributedCircuitController<object> Controller, long ExpiresMs)> _probes = new(StringComparer.Ordinal);
     private readonly Lock _admission = new();
+    private long _nextProbeExpiryMs = long.MaxValue;
 
     public SidecarCircuits(DistributedCircuitBreakerStrategyOptions template, ICircuitStateStore store, TimeProvider timeProvider, int maxCircuits = DefaultMaxCircuits)
     {
@@ -54,7 +55,9 @@ internal sealed class SidecarCircuits
             if (permit.Rejection is null && (permit.ProbeOwner is not null || permit.LocalProbe))
             {
                 probeToken = permit.ProbeOwner ?? Guid.NewGuid().ToString("N");
-                _probes[probeToken] = (permit, controller, NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds);
+                var expiresMs = NowMs() + (long)_template.ProbeLeaseDuration.TotalMilliseconds;
+                _probes[probeToken] = (permit, controller, expiresMs);
+                NoteProbeExpiry(expiresMs);
             }
 
             var seen = permit.Observed?.Snapshot ?? controller.LastKnownSnapshot;
@@ -102,21 +105,42 @@ internal sealed class SidecarCircuits
 
     private long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
-    // Tokens of probes that were never reported: their leases have lapsed in the store, so they are only forgotten here.
+    // Probes that were never reported are given back once their lease has lapsed (a lease probe's has lapsed in the store
+    // too). Nothing is walked before the earliest expiry: a check or a report reads one field.
     private void SweepExpiredProbes()
     {
-        if (_probes.IsEmpty)
+        var now = NowMs();
+        if (now < Volatile.Read(ref _nextProbeExpiryMs))
         {
             return;
         }
 
-        var now = NowMs();
+        Volatile.Write(ref _nextProbeExpiryMs, long.MaxValue);
         foreach (var (token, probe) in _probes)
         {
-            if (probe.ExpiresMs <= now && _probes.TryRemove(token, out _))
+            if (probe.ExpiresMs > now)
+            {
+                NoteProbeExpiry(probe.ExpiresMs);
+            }
+            else if (_probes.TryRemove(token, out _))
             {
                 probe.Controller.ReleaseProbe(probe.Permit);
             }
+        }
+    }
+
+    private void NoteProbeExpiry(long expiresMs)
+    {
+        var next = Volatile.Read(ref _nextProbeExpiryMs);
+        while (expiresMs < next)
+        {
+            var seen = Interlocked.CompareExchange(ref _nextProbeExpiryMs, expiresMs, next);
+            if (seen == next)
+            {
+                return;
+            }
+
+            next = seen;
         }
     }
 

@@ -109,7 +109,7 @@ public sealed class SidecarCircuitsTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task CheckAsync_ProbeOfThisProcesssOwnCircuit_MatchedWithItsReportOrGivenBackAfterTheLease(bool reported)
+    public async Task CheckAsync_ProbeOfThisProcessOwnCircuit_MatchedWithItsReportOrGivenBackAfterTheLease(bool reported)
     {
         // Below the quorum, this process's own circuit opens alone; its half-open probe is granted like the fleet's.
         var circuits = new SidecarCircuits(

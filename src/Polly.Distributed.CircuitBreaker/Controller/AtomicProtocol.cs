@@ -19,8 +19,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     private readonly Action<CircuitIncrementResult> _onLateCount;
     private readonly FailureCountQueue _counts;
 
-    public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings)
-        : base(store, events, rejections, settings)
+    public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
+        : base(store, events, rejections, settings, local)
     {
         // A count that landed after its call stopped waiting opened the circuit: this process made the transition.
         _onLateCount = result =>
@@ -38,7 +38,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         : _claims.Contains(known.ProbeLeaseOwner) ? CheckDecision.ClaimProbe
         : Check(known, now, probeOwner: null);
 
-    public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known)
+    public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe)
     {
         var captured = context.ContinueOnCapturedContext;
         var entry = known ?? await Store.TryReadAsync(context, budget, pastCache: false).ConfigureAwait(captured);
@@ -103,7 +103,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             }
         }
 
-        return WithoutStore(budget, probeOwner);
+        return WithoutStore(budget, probeOwner, holdsLocalProbe);
     }
 
     public override Task? CountInFlight => _counts.Answering;

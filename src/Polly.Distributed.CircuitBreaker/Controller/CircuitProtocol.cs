@@ -9,12 +9,13 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
 internal abstract class CircuitProtocol<TResult>
 {
-    protected CircuitProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings)
+    protected CircuitProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
     {
         Store = store;
         Events = events;
         Rejections = rejections;
         Settings = settings;
+        Local = local;
     }
 
     protected CircuitStoreGateway Store { get; }
@@ -24,6 +25,9 @@ internal abstract class CircuitProtocol<TResult>
     protected CircuitRejections Rejections { get; }
 
     protected CircuitBreakerSettings Settings { get; }
+
+    /// <summary>Gets this process's own circuit, which takes the fleet's half-open window when the store cannot say who probes.</summary>
+    protected LocalCircuit Local { get; }
 
     /// <summary>
     /// Decides a call on a state known at once (fresh in the cache, or answered inline): <see cref="CheckVerdict.Allow"/>
@@ -35,7 +39,8 @@ internal abstract class CircuitProtocol<TResult>
     /// <param name="context">The call's context.</param>
     /// <param name="budget">The call's store time.</param>
     /// <param name="known">The state the check already read, or <see langword="null"/> to read it.</param>
-    public abstract ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known);
+    /// <param name="holdsLocalProbe">Whether the call is already the probe of this process's own circuit.</param>
+    public abstract ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe);
 
     /// <summary>
     /// Gets a task that completes when the failure count this process is sending has its answer, or its call stopped waiting
@@ -82,14 +87,34 @@ internal abstract class CircuitProtocol<TResult>
     protected abstract CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner);
 
     /// <summary>The store could not answer: act on the last state this process saw, failing open only when it rejects nothing.</summary>
-    protected CallPermit WithoutStore(StoreBudget budget, string? probeOwner)
+    protected CallPermit WithoutStore(StoreBudget budget, string? probeOwner, bool holdsLocalProbe)
     {
-        var decision = DecideWithoutStore(Store.LastKnown?.Snapshot, Store.NowMs(), probeOwner);
+        var lastKnown = Store.LastKnown;
+        var decision = DecideWithoutStore(lastKnown?.Snapshot, Store.NowMs(), probeOwner);
         return decision.Verdict switch
         {
             CheckVerdict.Reject => CallPermit.Rejected(Rejections.Create(decision), observed: null),
-            CheckVerdict.ProbeLocally => CallPermit.FailedOpen(Store.Remaining(budget)) with { ProbeLocally = true },
+            CheckVerdict.ProbeLocally => ProbeLocally(budget, lastKnown!, holdsLocalProbe),
             _ => CallPermit.FailedOpen(Store.Remaining(budget)),
+        };
+    }
+
+    // The fleet's break has ended and the store has not answered who probes: this process's own circuit takes the
+    // half-open window, one probe at a time, with the break the fleet's failed probes have earned. The permit keeps the
+    // state the probe was admitted on: only that state is closed by its success.
+    private CallPermit ProbeLocally(StoreBudget budget, StoredCircuit admittedOn, bool holdsLocalProbe)
+    {
+        var permit = CallPermit.FailedOpen(Store.Remaining(budget)) with { Observed = admittedOn, ProbeLocally = true };
+        if (holdsLocalProbe)
+        {
+            return permit;
+        }
+
+        return Local.AdmitForFleet(Store.NowMonoMs(), admittedOn.Snapshot.ConsecutiveOpens, out var retryAfterMs) switch
+        {
+            LocalAdmission.Probe => permit with { LocalProbe = true },
+            LocalAdmission.Rejected => CallPermit.Rejected(Rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null),
+            _ => permit,
         };
     }
 

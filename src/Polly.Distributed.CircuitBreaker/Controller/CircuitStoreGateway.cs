@@ -558,16 +558,17 @@ internal sealed class CircuitStoreGateway
     // interval, up to the sustained ceiling: a fleet too large for its store at the ceiling (more environments than the
     // store answers in one interval) keeps backing off until it fits, while the refusals of one burst (every
     // environment's failure counted in the same second) stretch it once. An interval that fast answers relaxed to just
-    // under the ceiling counts as at the ceiling: otherwise one fast answer between refusals would hold it there for good,
-    // and a fleet whose item refuses a few percent of its reads would never back off further.
+    // under the ceiling (within an eighth of it, about 27 fast answers) counts as at the ceiling: otherwise one fast answer
+    // between refusals would hold it there for good, and a fleet whose item refuses a few percent of its reads would never
+    // back off further.
     private void NotePressure()
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
         long stretched;
-        if (pressure * 2 <= _pressureCeilingMs)
+        if (pressure < _pressureCeilingMs - (_pressureCeilingMs / 8))
         {
-            stretched = Math.Max(pressure * 2, PressureStepMs);
+            stretched = Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
         }
         else if (now - Volatile.Read(ref _pressureRaisedMonoMs) >= pressure)
         {

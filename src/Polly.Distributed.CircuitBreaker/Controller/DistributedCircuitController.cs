@@ -53,8 +53,8 @@ internal sealed class DistributedCircuitController<TResult>
         _local = new LocalCircuit(settings);
         _telemetry = telemetry;
         _protocol = options.Consistency == CircuitConsistency.Atomic
-            ? new AtomicProtocol<TResult>(_store, _events, _rejections, settings)
-            : new LastWriterWinsProtocol<TResult>(_store, _events, _rejections, settings);
+            ? new AtomicProtocol<TResult>(_store, _events, _rejections, settings, _local)
+            : new LastWriterWinsProtocol<TResult>(_store, _events, _rejections, settings, _local);
     }
 
     public string CircuitId { get; }
@@ -159,25 +159,6 @@ internal sealed class DistributedCircuitController<TResult>
         }
     }
 
-    private async ValueTask<CallPermit> ProbeLocallyWhenAskedAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)
-    {
-        var permit = await acquiring.ConfigureAwait(context.ContinueOnCapturedContext);
-        return permit.ProbeLocally ? ProbeLocally(permit) : permit;
-    }
-
-    // The fleet's break has ended and the store has not answered who probes: this process's own circuit takes the
-    // half-open window, one probe at a time, with the break the fleet's failed probes have earned.
-    private CallPermit ProbeLocally(CallPermit permit)
-    {
-        var fleetOpens = _store.LastKnown?.Snapshot.ConsecutiveOpens ?? 0;
-        return _local.AdmitForFleet(_store.NowMonoMs(), fleetOpens, out var retryAfterMs) switch
-        {
-            LocalAdmission.Probe => permit with { LocalProbe = true },
-            LocalAdmission.Rejected => CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null),
-            _ => permit,
-        };
-    }
-
     // The shared circuit rejected the local probe: another call of this process may probe once it lets calls through.
     private CallPermit AsLocalProbe(CallPermit permit)
     {
@@ -241,19 +222,7 @@ internal sealed class DistributedCircuitController<TResult>
             known = atOnce;
         }
 
-        var acquiring = _protocol.AcquireAsync(context, budget ?? _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known);
-        if (holdsLocalProbe)
-        {
-            return acquiring;
-        }
-
-        if (!acquiring.IsCompletedSuccessfully)
-        {
-            return ProbeLocallyWhenAskedAsync(acquiring, context);
-        }
-
-        var permit = acquiring.Result;
-        return new(permit.ProbeLocally ? ProbeLocally(permit) : permit);
+        return _protocol.AcquireAsync(context, budget ?? _store.StartBudget(_store.StoreTimeout, context.CancellationToken), known, holdsLocalProbe);
     }
 
     private ValueTask RecordSharedAsync(ResilienceContext context, CallPermit permit, bool failed, Outcome<TResult> outcome)
@@ -293,18 +262,29 @@ internal sealed class DistributedCircuitController<TResult>
                 _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
             }
         }
-        else if (_local.RecordSuccess(permit.LocalProbe))
+        else
         {
-            // A probe this process sent for the fleet closed the circuit as far as this process knows, until the store
-            // answers: otherwise each later call would be a probe again, one at a time.
-            if (permit.ProbeLocally)
+            if (permit is { ProbeLocally: true, LocalProbe: true, Observed: { } admittedOn })
             {
-                _store.ApplyLocally(snapshot => snapshot.State == StoredCircuitState.Closed || snapshot.IsIsolated ? null : CircuitStateMachine.Close(snapshot, _store.NowMs()));
+                CloseLocallyAfterProbe(admittedOn.Snapshot);
             }
 
-            _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
+            if (_local.RecordSuccess(permit.LocalProbe))
+            {
+                    _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
+            }
         }
     }
+
+    // A probe this process sent for the fleet succeeded: the circuit is closed as far as this process knows, until the
+    // store answers (otherwise each later call would be a probe again, one at a time). Done before the local circuit
+    // closes, so no call sees a closed local circuit beside the old OPEN and starts another local episode. Only the state
+    // the probe was admitted on is closed: an OPEN, a lease or an isolation learned meanwhile stays. The CLOSED keeps that
+    // state's timestamp, so any answer of the store replaces it, even one to a request sent before it.
+    private void CloseLocallyAfterProbe(CircuitSnapshot admittedOn) =>
+        _store.ApplyLocally(known => known == admittedOn
+            ? CircuitStateMachine.Close(known, _store.NowMs()) with { StateTimestampUnixMs = known.StateTimestampUnixMs }
+            : null);
 
     // The shared circuit is known to reject calls now: the fleet has taken over from this process's own circuit. An open
     // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally).

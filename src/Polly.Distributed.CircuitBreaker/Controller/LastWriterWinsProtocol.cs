@@ -11,12 +11,13 @@ internal sealed class LastWriterWinsProtocol<TResult>(
     CircuitStoreGateway store,
     CircuitTransitionEvents<TResult> events,
     CircuitRejections rejections,
-    CircuitBreakerSettings settings)
-    : CircuitProtocol<TResult>(store, events, rejections, settings)
+    CircuitBreakerSettings settings,
+    LocalCircuit local)
+    : CircuitProtocol<TResult>(store, events, rejections, settings, local)
 {
     public override CheckDecision Decide(CircuitSnapshot known, long now) => CircuitStateMachine.Check(known, now);
 
-    public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known)
+    public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe)
     {
         var captured = context.ContinueOnCapturedContext;
         var entry = known ?? await Store.TryReadAsync(context, budget, pastCache: false).ConfigureAwait(captured);
@@ -50,7 +51,7 @@ internal sealed class LastWriterWinsProtocol<TResult>(
             readPastCache = true;
         }
 
-        return WithoutStore(budget, probeOwner: null);
+        return WithoutStore(budget, probeOwner: null, holdsLocalProbe);
     }
 
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.Observed?.Snapshot.State == StoredCircuitState.HalfOpen;

@@ -15,6 +15,7 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     private readonly CountingCircuitStateStore _store;
     private readonly FakeLogger _logger = new();
     private readonly List<string> _events = [];
+    private readonly TaskCompletionSource _called = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DistributedCircuitBreakerResilienceStrategyTests() => _store = new CountingCircuitStateStore(_shared);
 
@@ -397,7 +398,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         _time.Advance(TimeSpan.FromMilliseconds(12_500));
         var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        var probing = pipeline.ExecuteAsync(_ => new ValueTask<int>(probe.Task)).AsTask();
+        var probing = ProbeAsync(pipeline, probe.Task);
+        Assert.Same(_called.Task, await Task.WhenAny(_called.Task, probing));
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
         probe.SetException(new HttpRequestException("503"));
         await Assert.ThrowsAsync<HttpRequestException>(() => probing);
@@ -409,6 +411,41 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         Assert.Equal(3, await pipeline.ExecuteAsync(_ => new ValueTask<int>(3)));
         Assert.Equal(4, await pipeline.ExecuteAsync(_ => new ValueTask<int>(4)));
         Assert.Equal(5, await pipeline.ExecuteAsync(_ => new ValueTask<int>(5)));
+    }
+
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task Execute_LocalProbeSucceedsAfterThisProcessLearnedANewerOpen_KeepsRejecting(CircuitConsistency consistency)
+    {
+        var faulty = new FaultyCircuitStateStore(_shared);
+        var provider = new DistributedCircuitBreakerStateProvider();
+        var pipeline = Build(o =>
+        {
+            o.StateStore = faulty;
+            o.Consistency = consistency;
+            o.StateProvider = provider;
+        });
+        await FailAsync(Build(o => o.Consistency = consistency), 5);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
+        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
+        _time.Advance(TimeSpan.FromMilliseconds(12_500));
+        var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probing = ProbeAsync(pipeline, probe.Task);
+        Assert.Same(_called.Task, await Task.WhenAny(_called.Task, probing));
+
+        // While this process probes for itself, the fleet's own probe fails and re-opens the circuit, and this process reads it.
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 6, ConsecutiveOpens = 1, NextAttemptUnixMs = now + 20_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        faulty.Mode = FaultyCircuitStateStore.Fault.None;
+        await provider.GetSnapshotAsync(CircuitId);
+        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
+        probe.SetResult(1);
+
+        Assert.Equal(1, await probing);
+        var rejected = await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(2)));
+        // The newer OPEN's break of 20 s, and the 2.5 s the store then has to answer before this process probes again.
+        Assert.Equal(TimeSpan.FromMilliseconds(22_500), rejected.RetryAfter);
     }
 
     [Fact]
@@ -632,6 +669,13 @@ public class DistributedCircuitBreakerResilienceStrategyTests
 
         return default;
     }
+
+    // A call that reaches the dependency and waits there for the outcome the test gives it.
+    private Task<int> ProbeAsync(ResiliencePipeline pipeline, Task<int> outcome) => pipeline.ExecuteAsync(async _ =>
+    {
+        _called.TrySetResult();
+        return await outcome;
+    }).AsTask();
 
     private static async Task FailAsync(ResiliencePipeline pipeline, int times)
     {
