@@ -146,6 +146,32 @@ public sealed class SidecarCircuitsTests
         Assert.True(after?.Allowed);
     }
 
+    [Theory]
+    [InlineData(CircuitConsistency.Atomic)]
+    [InlineData(CircuitConsistency.LastWriterWins)]
+    public async Task CheckAsync_FleetBreakEndedWithStoreDown_GrantsOneProbeOfThisProcessWithAToken(CircuitConsistency consistency)
+    {
+        var faulty = new TestKit.FaultyCircuitStateStore(_store);
+        var circuits = new SidecarCircuits(
+            new DistributedCircuitBreakerStrategyOptions { CircuitId = "template", FailureThreshold = 3, BreakDuration = TimeSpan.FromSeconds(1), Consistency = consistency },
+            faulty,
+            _time);
+        await FailAsync(circuits, times: 3);
+        faulty.Mode = TestKit.FaultyCircuitStateStore.Fault.Throw;
+
+        // The break of 1 s, then the time the store has to answer this process once: the ceiling of 1 s and 500 ms.
+        _time.Advance(TimeSpan.FromMilliseconds(2_500));
+        var probe = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        var meanwhile = await circuits.CheckAsync(Circuit, CancellationToken.None);
+        await circuits.ReportAsync(Circuit, failed: false, probe?.ProbeToken, CancellationToken.None);
+        var after = await circuits.CheckAsync(Circuit, CancellationToken.None);
+
+        Assert.True(probe?.Allowed);
+        Assert.NotNull(probe?.ProbeToken);
+        Assert.False(meanwhile?.Allowed);
+        Assert.True(after?.Allowed);
+    }
+
     private SidecarCircuits Circuits(CircuitConsistency consistency) => new(
         new DistributedCircuitBreakerStrategyOptions
         {

@@ -170,7 +170,7 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
             ],
             listener.Events.Where(e => e.Item1.StartsWith("OnCircuit", StringComparison.Ordinal)));
 
-        options.StateStore = new Strategy.FaultyCircuitStateStore(store) { Mode = Strategy.FaultyCircuitStateStore.Fault.Throw };
+        options.StateStore = new TestKit.FaultyCircuitStateStore(store) { Mode = TestKit.FaultyCircuitStateStore.Fault.Throw };
         var failing = new ResiliencePipelineBuilder();
         failing.AddDistributedCircuitBreaker(options);
         await failing.ConfigureTelemetry(new Polly.Telemetry.TelemetryOptions { TelemetryListeners = { listener } }).Build().ExecuteAsync(_ => default);
@@ -187,7 +187,7 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
         var shared = new InMemoryCircuitStateStore();
         var options = ValidOptions();
         await shared.WriteAsync(options.CircuitId!, CircuitSnapshot.Initial with { FailureCount = 4, LastFailureUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), StateTimestampUnixMs = 1 }, CancellationToken.None);
-        var store = new Strategy.FaultyCircuitStateStore(shared);
+        var store = new TestKit.FaultyCircuitStateStore(shared);
         options.StateStore = store;
         options.Consistency = consistency;
         var pipeline = new ResiliencePipelineBuilder()
@@ -198,7 +198,7 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
         // Four failures are stored; this one never reaches the store, which goes down while the call runs.
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ =>
         {
-            store.Mode = Strategy.FaultyCircuitStateStore.Fault.Throw;
+            store.Mode = TestKit.FaultyCircuitStateStore.Fault.Throw;
             throw new HttpRequestException("down");
         }));
 
@@ -215,7 +215,7 @@ public class DistributedCircuitBreakerPipelineBuilderExtensionsTests
         using var loggerProvider = new FakeLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(logging => logging.AddProvider(loggerProvider));
         var options = ValidOptions();
-        options.StateStore = new Strategy.FaultyCircuitStateStore(new InMemoryCircuitStateStore()) { Mode = Strategy.FaultyCircuitStateStore.Fault.Throw };
+        options.StateStore = new TestKit.FaultyCircuitStateStore(new InMemoryCircuitStateStore()) { Mode = TestKit.FaultyCircuitStateStore.Fault.Throw };
         options.Logger = breakerHasLogger ? loggerFactory.CreateLogger("Polly.Distributed.CircuitBreaker") : null;
         var pipeline = new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(options)

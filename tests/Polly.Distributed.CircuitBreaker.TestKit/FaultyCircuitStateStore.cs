@@ -1,8 +1,11 @@
-namespace Polly.Distributed.CircuitBreaker.Tests.Strategy;
+using Polly.Distributed.CircuitBreaker;
+
+namespace Polly.Distributed.CircuitBreaker.TestKit;
 
 /// <summary>A store that can be made to throw or to hang, in front of a working one.</summary>
-internal sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircuitStateStore
+public sealed class FaultyCircuitStateStore(ICircuitStateStore inner) : ICircuitStateStore
 {
+    /// <summary>What the store does with a request.</summary>
     public enum Fault
     {
         None,
