@@ -92,9 +92,7 @@ internal sealed class CircuitStoreGateway
     /// ceiling, or longer while pressure has stretched it past) plus one store timeout. A refusal or two within that is no
     /// sign the store cannot answer the fleet: under pressure a fleet's reads are spread over up to the ceiling.
     /// </summary>
-    public long AnswerWithinMs =>
-        Math.Max(_pressureCeilingMs, Math.Min(Volatile.Read(ref _pressureMs) * MostIntervalPermille / 1_000, _sustainedPressureCeilingMs))
-        + (long)StoreTimeout.TotalMilliseconds;
+    public long AnswerWithinMs => LongestReadIntervalMs + (long)StoreTimeout.TotalMilliseconds;
 
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
@@ -493,7 +491,7 @@ internal sealed class CircuitStoreGateway
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 if (!stopOnTimeout)
                 {
-                    Volatile.Write(ref _abandonedCount, task);
+                    Volatile.Write(ref _abandonedCount, WithinLongestReadInterval(task));
                 }
 
                 if (onLate is not null)
@@ -503,6 +501,12 @@ internal sealed class CircuitStoreGateway
             }
         }
     }
+
+    // A count whose call stopped waiting stays in flight until its request ends, but no longer than the longest read
+    // interval (at least StoreTimeout): a request that never ends (a client without a timeout of its own, a lost answer on
+    // a connection left open) would otherwise keep every later failure of this process from reaching the store.
+    private Task<Task> WithinLongestReadInterval(Task request) =>
+        Task.WhenAny(request, Task.Delay(TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds)), _timeProvider));
 
     private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)
     {
@@ -526,6 +530,10 @@ internal sealed class CircuitStoreGateway
         var pressure = Volatile.Read(ref _pressureMs);
         return pressure == 0 ? _cacheTtlMs : Math.Max(_cacheTtlMs, ReadIntervalMs(pressure));
     }
+
+    // The ceiling, or longer while pressure has stretched the interval past it (jitter included).
+    private long LongestReadIntervalMs =>
+        Math.Max(_pressureCeilingMs, Math.Min(Volatile.Read(ref _pressureMs) * MostIntervalPermille / 1_000, _sustainedPressureCeilingMs));
 
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 

@@ -177,6 +177,27 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Record_CountThatNeverEnds_LaterFailuresReachTheStoreAfterTheLongestReadInterval()
+    {
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromHours(1) };
+        var counting = new CountingCircuitStateStore(intercepting);
+        var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(50));
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        Assert.Same(intercepting.ConditionalStarted.Task, await Task.WhenAny(intercepting.ConditionalStarted.Task, Task.Delay(5_000)));
+        intercepting.ConditionalDelay = TimeSpan.Zero;
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        }
+
+        // The first count is never answered; once the longest read interval (1 s here) has passed, the three later
+        // failures go to the store as one count.
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 3);
+        Assert.Equal(2, counting.Increments);
+    }
+
+    [Fact]
     public async Task Acquire_FleetCachedTheOpenUntilTheBreakEnded_OneClaimTheRestRead()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
