@@ -505,8 +505,10 @@ internal sealed class CircuitStoreGateway
     // A count whose call stopped waiting stays in flight until its request ends, but no longer than the longest read
     // interval (at least StoreTimeout): a request that never ends (a client without a timeout of its own, a lost answer on
     // a connection left open) would otherwise keep every later failure of this process from reaching the store.
-    private Task<Task> WithinLongestReadInterval(Task request) =>
-        Task.WhenAny(request, Task.Delay(TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds)), _timeProvider));
+    // The timer of the wait goes as soon as the request ends, and the wait's own timeout is observed here.
+    private Task WithinLongestReadInterval(Task request) =>
+        request.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds)), _timeProvider)
+            .ContinueWith(static waited => { _ = waited.Exception; }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)
     {
