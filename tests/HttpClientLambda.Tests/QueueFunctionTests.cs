@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Polly.Distributed.CircuitBreaker;
+using Polly.Distributed.CircuitBreaker.TestKit;
 
 namespace HttpClientLambda.Tests;
 
@@ -48,7 +49,8 @@ public sealed class QueueFunctionTests
         await InvokeAsync(other, "1", "2", "3", "4", "5");
         var calls = _inventory.Calls;
 
-        var retry = await InvokeAsync(new QueueFunction(Services()), "x", "y");
+        // Another execution environment: a store instance of its own, so a process cache of its own.
+        var retry = await InvokeAsync(new QueueFunction(Services(new SeparateCacheStore(_store))), "x", "y");
 
         Assert.Equal(["x", "y"], retry);
         Assert.Equal(calls, _inventory.Calls);
@@ -71,10 +73,10 @@ public sealed class QueueFunctionTests
         Assert.Equal(StoredCircuitState.Closed, (await _store.ReadAsync("queue-test:inventory", CancellationToken.None)).Snapshot.State);
     }
 
-    private ServiceProvider Services() => new ServiceCollection()
+    private ServiceProvider Services(ICircuitStateStore? store = null) => new ServiceCollection()
         .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["AWS_LAMBDA_FUNCTION_NAME"] = "queue-test" }).Build())
         .AddSingleton<TimeProvider>(_time)
-        .AddSingleton<ICircuitStateStore>(_store)
+        .AddSingleton<ICircuitStateStore>(store ?? _store)
         .AddSingleton<IInventoryClient>(_inventory)
         .BuildServiceProvider();
 
