@@ -167,19 +167,7 @@ public sealed class CircuitStoreGatewayTests
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.FromMilliseconds(1));
         throttling.ReadsFail = false;
-        var gaps = new List<double>();
-        var lastRead = time.GetUtcNow();
-        for (var step = 0; step < 3_000; step++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(10));
-            var reads = counting.Reads;
-            await pipeline.ExecuteAsync(_ => default);
-            if (counting.Reads > reads)
-            {
-                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
-                lastRead = time.GetUtcNow();
-            }
-        }
+        var gaps = await ReadGapsAsync(time, counting, pipeline, steps: 3_000, TimeSpan.FromMilliseconds(10));
 
         // A call every 10 ms checks the cache a hundred times per interval: a jitter drawn per check would make every gap
         // the shortest one allowed, and a fleet that was throttled together would read in step for ever.
@@ -191,35 +179,11 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_ThrottlingOutlastsIntervalsAtTheCeiling_IntervalStretchesToTheSustainedCeiling()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
-        var counting = new TestKit.CountingCircuitStateStore(throttling);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "sustained-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-                StoreTimeout = TimeSpan.FromMilliseconds(250),
-                BreakDuration = TimeSpan.FromSeconds(1),
-                MaxBreakDuration = TimeSpan.FromSeconds(4),
-            })
-            .Build();
+        var (time, _, counting, pipeline) = Throttled(readDelay: TimeSpan.Zero, maxBreak: TimeSpan.FromSeconds(4));
 
         // A call every 100 ms for a minute, every read throttled: the gaps between reads grow past the ceiling of 1 s
         // (four store timeouts, at most the break) and stop at the sustained ceiling of 4 s (the longest break).
-        var gaps = new List<double>();
-        var lastRead = time.GetUtcNow();
-        for (var step = 0; step < 600; step++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(100));
-            var reads = counting.Reads;
-            await pipeline.ExecuteAsync(_ => default);
-            if (counting.Reads > reads)
-            {
-                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
-                lastRead = time.GetUtcNow();
-            }
-        }
+        var gaps = await ReadGapsAsync(time, counting, pipeline, steps: 600, TimeSpan.FromMilliseconds(100));
 
         // Jittered between half and one and a half times the interval, never past the sustained ceiling: at the plain
         // ceiling no gap would pass 1.5 s.
@@ -230,19 +194,7 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_FastAnswersBetweenThrottledOnesAtTheCeiling_IntervalStillStretchesPastTheCeiling()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = TimeSpan.FromMilliseconds(1) };
-        var counting = new TestKit.CountingCircuitStateStore(throttling);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "alternating-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-                StoreTimeout = TimeSpan.FromMilliseconds(250),
-                BreakDuration = TimeSpan.FromSeconds(1),
-                MaxBreakDuration = TimeSpan.FromSeconds(4),
-            })
-            .Build();
+        var (time, throttling, counting, pipeline) = Throttled(readDelay: TimeSpan.FromMilliseconds(1), maxBreak: TimeSpan.FromSeconds(4));
         // Five refusals: 100, 200, 400 and 800 ms, then the ceiling of 1 s.
         for (var i = 0; i < 5; i++)
         {
@@ -253,20 +205,7 @@ public sealed class CircuitStoreGatewayTests
         // At the ceiling, reads alternate, a fast answer first: each fast answer shortens the interval a little, and
         // the refusal after it must still stretch it past the ceiling, toward the sustained ceiling of 4 s.
         throttling.ReadsFail = false;
-        var gaps = new List<double>();
-        var lastRead = time.GetUtcNow();
-        for (var step = 0; step < 600; step++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(100));
-            var reads = counting.Reads;
-            await pipeline.ExecuteAsync(_ => default);
-            if (counting.Reads > reads)
-            {
-                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
-                lastRead = time.GetUtcNow();
-                throttling.ReadsFail = !throttling.ReadsFail;
-            }
-        }
+        var gaps = await ReadGapsAsync(time, counting, pipeline, steps: 600, TimeSpan.FromMilliseconds(100), afterRead: () => throttling.ReadsFail = !throttling.ReadsFail);
 
         Assert.True(gaps.Skip(gaps.Count / 2).Max() > 2_000, string.Join(", ", gaps));
     }
@@ -486,19 +425,7 @@ public sealed class CircuitStoreGatewayTests
     // which the longest break of 1 s keeps from stretching further under sustained pressure.
     private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledAtTheCeilingAsync(TimeSpan readDelay, string? circuitId = null)
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = readDelay };
-        var counting = new TestKit.CountingCircuitStateStore(throttling);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = circuitId ?? "ceiling-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-                StoreTimeout = TimeSpan.FromMilliseconds(250),
-                BreakDuration = TimeSpan.FromSeconds(1),
-                MaxBreakDuration = TimeSpan.FromSeconds(1),
-            })
-            .Build();
+        var (time, throttling, counting, pipeline) = Throttled(readDelay, maxBreak: TimeSpan.FromSeconds(1), circuitId);
         for (var i = 0; i < 6; i++)
         {
             time.Advance(TimeSpan.FromMilliseconds(1_300));
@@ -506,5 +433,54 @@ public sealed class CircuitStoreGatewayTests
         }
 
         return (time, throttling, counting, pipeline);
+    }
+
+    // A breaker (store timeout 250 ms, break 1 s, so a read interval ceiling of 1 s) whose reads the store refuses as throttled.
+    private (Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline) Throttled(
+        TimeSpan readDelay,
+        TimeSpan maxBreak,
+        string? circuitId = null)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = readDelay };
+        var counting = new TestKit.CountingCircuitStateStore(throttling);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = circuitId ?? "throttled-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+                StoreTimeout = TimeSpan.FromMilliseconds(250),
+                BreakDuration = TimeSpan.FromSeconds(1),
+                MaxBreakDuration = maxBreak,
+            })
+            .Build();
+        return (time, throttling, counting, pipeline);
+    }
+
+    // Calls once per step and returns the gaps between the calls that read the store; afterRead runs after each such read.
+    private static async Task<List<double>> ReadGapsAsync(
+        Microsoft.Extensions.Time.Testing.FakeTimeProvider time,
+        TestKit.CountingCircuitStateStore counting,
+        ResiliencePipeline pipeline,
+        int steps,
+        TimeSpan step,
+        Action? afterRead = null)
+    {
+        var gaps = new List<double>();
+        var lastRead = time.GetUtcNow();
+        for (var i = 0; i < steps; i++)
+        {
+            time.Advance(step);
+            var reads = counting.Reads;
+            await pipeline.ExecuteAsync(_ => default);
+            if (counting.Reads > reads)
+            {
+                gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
+                lastRead = time.GetUtcNow();
+                afterRead?.Invoke();
+            }
+        }
+
+        return gaps;
     }
 }

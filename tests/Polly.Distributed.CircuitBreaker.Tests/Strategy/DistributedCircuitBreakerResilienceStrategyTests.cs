@@ -386,20 +386,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     [InlineData(CircuitConsistency.LastWriterWins)]
     public async Task Execute_FleetBreakEndedWithStoreDown_ProbesOnceAtATimeLikePollysBreaker(CircuitConsistency consistency)
     {
-        var faulty = new FaultyCircuitStateStore(_shared);
-        var pipeline = Build(o =>
-        {
-            o.StateStore = faulty;
-            o.Consistency = consistency;
-        });
-        await FailAsync(Build(o => o.Consistency = consistency), 5);
-        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
-        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
-        _time.Advance(TimeSpan.FromMilliseconds(12_500));
-        var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (pipeline, _, probe, probing) = await ProbingLocallyAfterTheFleetsBreakAsync(consistency);
 
-        var probing = ProbeAsync(pipeline, probe.Task);
-        Assert.Same(_called.Task, await Task.WhenAny(_called.Task, probing));
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
         probe.SetException(new HttpRequestException("503"));
         await Assert.ThrowsAsync<HttpRequestException>(() => probing);
@@ -418,21 +406,8 @@ public class DistributedCircuitBreakerResilienceStrategyTests
     [InlineData(CircuitConsistency.LastWriterWins)]
     public async Task Execute_LocalProbeSucceedsAfterThisProcessLearnedANewerOpen_KeepsRejecting(CircuitConsistency consistency)
     {
-        var faulty = new FaultyCircuitStateStore(_shared);
         var provider = new DistributedCircuitBreakerStateProvider();
-        var pipeline = Build(o =>
-        {
-            o.StateStore = faulty;
-            o.Consistency = consistency;
-            o.StateProvider = provider;
-        });
-        await FailAsync(Build(o => o.Consistency = consistency), 5);
-        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
-        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
-        _time.Advance(TimeSpan.FromMilliseconds(12_500));
-        var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var probing = ProbeAsync(pipeline, probe.Task);
-        Assert.Same(_called.Task, await Task.WhenAny(_called.Task, probing));
+        var (pipeline, faulty, probe, probing) = await ProbingLocallyAfterTheFleetsBreakAsync(consistency, provider);
 
         // While this process probes for itself, the fleet's own probe fails and re-opens the circuit, and this process reads it.
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -668,6 +643,29 @@ public class DistributedCircuitBreakerResilienceStrategyTests
         }
 
         return default;
+    }
+
+    // The fleet opens the circuit, this process sees it, the store goes down, and once the break and the store's answer
+    // wait (2.5 s) are over a call of this process reaches the dependency as its own probe, waiting for its outcome there.
+    private async Task<(ResiliencePipeline Pipeline, FaultyCircuitStateStore Store, TaskCompletionSource<int> Probe, Task<int> Probing)> ProbingLocallyAfterTheFleetsBreakAsync(
+        CircuitConsistency consistency,
+        DistributedCircuitBreakerStateProvider? provider = null)
+    {
+        var faulty = new FaultyCircuitStateStore(_shared);
+        var pipeline = Build(o =>
+        {
+            o.StateStore = faulty;
+            o.Consistency = consistency;
+            o.StateProvider = provider;
+        });
+        await FailAsync(Build(o => o.Consistency = consistency), 5);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(0)));
+        faulty.Mode = FaultyCircuitStateStore.Fault.Throw;
+        _time.Advance(TimeSpan.FromMilliseconds(12_500));
+        var probe = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probing = ProbeAsync(pipeline, probe.Task);
+        Assert.Same(_called.Task, await Task.WhenAny(_called.Task, probing));
+        return (pipeline, faulty, probe, probing);
     }
 
     // A call that reaches the dependency and waits there for the outcome the test gives it.
