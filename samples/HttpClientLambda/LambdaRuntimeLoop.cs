@@ -12,20 +12,24 @@ public static class LambdaRuntimeLoop
 {
     private const string RequestIdHeader = "Lambda-Runtime-Aws-Request-Id";
 
-    /// <summary>Serves invocations until <paramref name="cancellationToken"/> is cancelled (Lambda freezes or ends the process).</summary>
+    /// <summary>
+    /// Serves invocations until <paramref name="cancellationToken"/> is cancelled (Lambda freezes or ends the process), which
+    /// always ends it with an <see cref="OperationCanceledException"/>, whether the loop was waiting for an event or between two.
+    /// </summary>
     /// <param name="runtimeApi">The base address of the Runtime API, <c>http://{AWS_LAMBDA_RUNTIME_API}/2018-06-01/</c>.</param>
     /// <param name="handler">The function handler.</param>
     /// <param name="http">The client the loop talks to the Runtime API with (no timeout: <c>next</c> waits for an event).</param>
     /// <param name="cancellationToken">Ends the loop.</param>
-    /// <returns>A task that completes when the loop ends.</returns>
+    /// <returns>A task that ends cancelled when the loop ends.</returns>
     public static async Task RunAsync(Uri runtimeApi, Func<Stream, Task<Stream>> handler, HttpClient http, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(runtimeApi);
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(http);
 
-        while (!cancellationToken.IsCancellationRequested)
+        while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             using var next = await http.GetAsync(new Uri(runtimeApi, "runtime/invocation/next"), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             next.EnsureSuccessStatusCode();
             var requestId = next.Headers.GetValues(RequestIdHeader).Single();

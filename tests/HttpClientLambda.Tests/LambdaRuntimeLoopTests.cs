@@ -51,12 +51,39 @@ public sealed class LambdaRuntimeLoopTests : IDisposable
         Assert.Equal(("/2018-06-01/runtime/invocation/req-2/response", "FINE"), (_api.Posted[1].Path, _api.Posted[1].Body));
     }
 
+    [Fact]
+    public async Task RunAsync_CancelledBetweenTwoEvents_EndsWithOperationCanceled()
+    {
+        _api.Events.Enqueue(("req-1", "only"));
+        // A client that finishes each request it started, so the cancellation is seen between two events only.
+        using var http = new HttpClient(new FinishesStartedRequests());
+        using var stop = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => LambdaRuntimeLoop.RunAsync(
+            _api.BaseAddress,
+            async input =>
+            {
+                await stop.CancelAsync();
+                return await UpperCaseAsync(input);
+            },
+            http,
+            stop.Token));
+
+        Assert.Equal([("/2018-06-01/runtime/invocation/req-1/response", "ONLY")], _api.Posted.Select(p => (p.Path, p.Body)));
+    }
+
     private static async Task<Stream> UpperCaseAsync(Stream input) => new MemoryStream(Encoding.UTF8.GetBytes((await ReadAsync(input)).ToUpperInvariant()));
 
     private static async Task<string> ReadAsync(Stream input)
     {
         using var reader = new StreamReader(input);
         return await reader.ReadToEndAsync();
+    }
+
+    private sealed class FinishesStartedRequests() : DelegatingHandler(new HttpClientHandler())
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            base.SendAsync(request, CancellationToken.None);
     }
 
     private sealed record PostedAnswer(string Path, string Body, string? ErrorTypeHeader);
