@@ -329,7 +329,28 @@ internal sealed class CircuitStoreGateway
     // The system clock's monotonic milliseconds are read the cheapest way; any other TimeProvider (a test's) is followed.
     public long NowMonoMs() => _onSystemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
 
-    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh)
+    {
+        _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+        if (Volatile.Read(ref _pressureMs) >= _pressureCeilingMs / 4 && entry.Snapshot is { State: StoredCircuitState.Open, IsIsolated: false } open)
+        {
+            StretchForBreak(open);
+        }
+    }
+
+    // An OPEN whose break runs changes before its end only by an operator's hand: a fresher read of it buys nothing. A
+    // process whose reads pressure has already stretched to a quarter of the ceiling is one of a fleet that its item can
+    // barely answer, and it reads no more often than the ceiling from here on (fast answers shorten that again): the
+    // fleet's processes, each stretched by the refusals it happened to get, otherwise keep intervals that differ by up to
+    // the ceiling, and the short ones keep the item at its limit long after the death.
+    private void StretchForBreak(CircuitSnapshot open)
+    {
+        if (Volatile.Read(ref _pressureMs) < _pressureCeilingMs && NowMs() < open.NextAttemptUnixMs)
+        {
+            Volatile.Write(ref _pressureRaisedMonoMs, NowMonoMs());
+            Volatile.Write(ref _pressureMs, _pressureCeilingMs);
+        }
+    }
 
     private ValueTask<StoredCircuit> ReadOperation(CancellationToken cancellationToken) => _store.ReadAsync(_circuitId, cancellationToken);
 
@@ -381,8 +402,6 @@ internal sealed class CircuitStoreGateway
         // Not any one caller's: each waits for it within its own budget, and the read itself is bounded by StoreTimeout.
         var budget = StartBudget(StoreTimeout, CancellationToken.None);
         var started = NowMonoMs();
-        Volatile.Write(ref _lastReadStartedMonoMs, started);
-        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(FewestIntervalPermille, MostIntervalPermille + 1));
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
@@ -444,6 +463,7 @@ internal sealed class CircuitStoreGateway
         ThrowIfSpent(remaining);
         budget.CancellationToken.ThrowIfCancellationRequested();
 
+        StartReadInterval(NowMonoMs());
         var measured = _metrics.Start();
         if (_answersInline)
         {
@@ -522,6 +542,16 @@ internal sealed class CircuitStoreGateway
     private bool NoteInlineAnswer(bool answered, long blockedSinceMs) =>
         _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
 
+    // Under pressure the next read waits one interval (jittered anew) from the last request the store had to serve, of
+    // any kind: a fleet's failures all reach the store in the second the dependency dies, and their answers (or
+    // refusals) tell each process the same OPEN at once. Timing reads from the last shared read alone would bring every
+    // process back to the store together when that OPEN's break ends.
+    private void StartReadInterval(long nowMonoMs)
+    {
+        Volatile.Write(ref _lastReadStartedMonoMs, nowMonoMs);
+        Volatile.Write(ref _intervalJitterPermille, Random.Shared.Next(FewestIntervalPermille, MostIntervalPermille + 1));
+    }
+
     // A cache TTL or a read interval stretched under pressure, whichever is longer. The interval is jittered by a factor
     // drawn once per read (between 0.5 and 1.5), not once per check: a busy process checks many times per interval, and
     // the earliest of many draws would bring every process of a fleet back to reading in step. The spread is wide because
@@ -575,6 +605,7 @@ internal sealed class CircuitStoreGateway
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
+        StartReadInterval(now);
         long stretched;
         if (pressure < _pressureCeilingMs - (_pressureCeilingMs / 8))
         {

@@ -232,6 +232,50 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_CountRefusedUnderPressure_NextReadWaitsAnIntervalFromTheCount()
+    {
+        var (time, throttling, counting, pipeline) = Throttled(TimeSpan.Zero, maxBreak: TimeSpan.FromSeconds(1), consistency: CircuitConsistency.Atomic, cacheTtl: TimeSpan.FromSeconds(10));
+        await RefuseReadsAsync(time, pipeline, refusals: 6);
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromMilliseconds(1_600));
+        await pipeline.ExecuteAsync(_ => default);
+        var reads = counting.Reads;
+
+        // Past the longest read interval, a failure decided on the cached CLOSED: its count is refused.
+        time.Advance(TimeSpan.FromMilliseconds(1_600));
+        throttling.CountsToRefuse = 1;
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+
+        // The refusal ended the cache's freshness, yet the next read waits an interval (half the ceiling of 1 s at least)
+        // from the count, not from the last read: a fleet whose counts were all refused together does not come back together.
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(reads, counting.Reads);
+        time.Advance(TimeSpan.FromMilliseconds(1_200));
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.Equal(reads + 1, counting.Reads);
+    }
+
+    [Fact]
+    public async Task Execute_OpenLearnedWithReadsStretchedPastAQuarterOfTheCeiling_ReadsAtTheCeilingWhileTheBreakRuns()
+    {
+        // Three refusals stretch the interval to 400 ms, past a quarter of the ceiling of 1 s: reads 200 to 600 ms apart
+        // would follow; at the ceiling they come 500 to 1,500 ms apart.
+        var gaps = await ReadGapsWhileOpenAsync(refusals: 3);
+
+        Assert.True(gaps.Count >= 10 && gaps.Average() > 800, string.Join(", ", gaps));
+    }
+
+    [Fact]
+    public async Task Execute_OpenLearnedWithReadsStretchedLessThanAQuarterOfTheCeiling_KeepsItsInterval()
+    {
+        // Two refusals stretch the interval to 200 ms only: a fleet that small fits its item without the ceiling.
+        var gaps = await ReadGapsWhileOpenAsync(refusals: 2);
+
+        Assert.True(gaps.Count >= 40 && gaps.Average() < 400, string.Join(", ", gaps));
+    }
+
+    [Fact]
     public async Task Execute_StoreAnsweringInlineAfterThrottling_ReadIntervalShortensToNothing()
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.Zero);
@@ -439,7 +483,9 @@ public sealed class CircuitStoreGatewayTests
     private (Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline) Throttled(
         TimeSpan readDelay,
         TimeSpan maxBreak,
-        string? circuitId = null)
+        string? circuitId = null,
+        CircuitConsistency consistency = CircuitConsistency.LastWriterWins,
+        TimeSpan cacheTtl = default)
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled, ReadDelay = readDelay };
@@ -452,9 +498,35 @@ public sealed class CircuitStoreGatewayTests
                 StoreTimeout = TimeSpan.FromMilliseconds(250),
                 BreakDuration = TimeSpan.FromSeconds(1),
                 MaxBreakDuration = maxBreak,
+                Consistency = consistency,
+                CacheTtl = cacheTtl,
             })
             .Build();
         return (time, throttling, counting, pipeline);
+    }
+
+    // Calls 1.6 s apart (past the longest interval, so each call reads) while every read is refused.
+    private static async Task RefuseReadsAsync(Microsoft.Extensions.Time.Testing.FakeTimeProvider time, ResiliencePipeline pipeline, int refusals)
+    {
+        for (var i = 0; i < refusals; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1_600));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+    }
+
+    // Reads refused as often as asked, then an OPEN whose break lasts a minute is stored and reads are answered: the
+    // gaps between reads over 20 s of calls every 10 ms.
+    private async Task<List<double>> ReadGapsWhileOpenAsync(int refusals)
+    {
+        var circuitId = "open-under-pressure-" + Guid.NewGuid().ToString("N");
+        var (time, throttling, counting, pipeline) = Throttled(TimeSpan.Zero, maxBreak: TimeSpan.FromSeconds(1), circuitId);
+        await RefuseReadsAsync(time, pipeline, refusals);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(circuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromMilliseconds(1_600));
+        return await ReadGapsAsync(time, counting, pipeline, steps: 2_000, TimeSpan.FromMilliseconds(10));
     }
 
     // Calls once per step and returns the gaps between the calls that read the store; afterRead runs after each such read.
@@ -472,7 +544,15 @@ public sealed class CircuitStoreGatewayTests
         {
             time.Advance(step);
             var reads = counting.Reads;
-            await pipeline.ExecuteAsync(_ => default);
+            try
+            {
+                await pipeline.ExecuteAsync(_ => default);
+            }
+            catch (BrokenCircuitException)
+            {
+                // A rejected call checks the circuit like any other.
+            }
+
             if (counting.Reads > reads)
             {
                 gaps.Add((time.GetUtcNow() - lastRead).TotalMilliseconds);
