@@ -329,9 +329,16 @@ internal sealed class CircuitStoreGateway
     // The system clock's monotonic milliseconds are read the cheapest way; any other TimeProvider (a test's) is followed.
     public long NowMonoMs() => _onSystemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
 
-    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh)
+    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+
+    private void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
     {
-        _known.Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+        _known.Apply(entry, startedMonoMs, nowMonoMs, fresh);
+        if (fresh && Volatile.Read(ref _pressureMs) > 0)
+        {
+            StartReadInterval(nowMonoMs);
+        }
+
         if (Volatile.Read(ref _pressureMs) >= _pressureCeilingMs / 4 && entry.Snapshot is { State: StoredCircuitState.Open, IsIsolated: false } open)
         {
             StretchForBreak(open);
@@ -356,8 +363,10 @@ internal sealed class CircuitStoreGateway
 
     private bool TryReadInline(out StoredCircuit entry)
     {
+        // On the system clock one tick count serves as the start, the answer time and the time the answer is applied: this
+        // runs on every uncached check of a store that answers from memory.
         var blockedSince = Environment.TickCount64;
-        var started = NowMonoMs();
+        var started = _onSystemClock ? blockedSince : NowMonoMs();
         var measured = _metrics.Start();
         ValueTask<StoredCircuit> pending;
         try
@@ -374,12 +383,13 @@ internal sealed class CircuitStoreGateway
             return false;
         }
 
-        _ = NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince);
+        var answeredAt = Environment.TickCount64;
+        _ = NoteInlineAnswer(pending.IsCompletedSuccessfully, blockedSince, answeredAt);
         var answer = _metrics.Observe(CircuitStateStoreOperation.Read, measured, pending, CancellationToken.None);
         if (answer.IsCompletedSuccessfully)
         {
             entry = answer.Result;
-            Apply(entry, started, fresh: true);
+            Apply(entry, started, _onSystemClock ? answeredAt : NowMonoMs(), fresh: true);
             return true;
         }
 
@@ -463,7 +473,11 @@ internal sealed class CircuitStoreGateway
         ThrowIfSpent(remaining);
         budget.CancellationToken.ThrowIfCancellationRequested();
 
-        StartReadInterval(NowMonoMs());
+        if (operation == CircuitStateStoreOperation.Read)
+        {
+            StartReadInterval(NowMonoMs());
+        }
+
         var measured = _metrics.Start();
         if (_answersInline)
         {
@@ -539,13 +553,16 @@ internal sealed class CircuitStoreGateway
     }
 
     // Measured on the machine's monotonic clock whatever the TimeProvider: this is how long the store held the calling thread.
-    private bool NoteInlineAnswer(bool answered, long blockedSinceMs) =>
-        _answersInline = answered && Environment.TickCount64 - blockedSinceMs < _inlineAnswerLimitMs;
+    private bool NoteInlineAnswer(bool answered, long blockedSinceMs) => NoteInlineAnswer(answered, blockedSinceMs, Environment.TickCount64);
 
-    // Under pressure the next read waits one interval (jittered anew) from the last request the store had to serve, of
-    // any kind: a fleet's failures all reach the store in the second the dependency dies, and their answers (or
-    // refusals) tell each process the same OPEN at once. Timing reads from the last shared read alone would bring every
-    // process back to the store together when that OPEN's break ends.
+    private bool NoteInlineAnswer(bool answered, long blockedSinceMs, long answeredAtMs) =>
+        _answersInline = answered && answeredAtMs - blockedSinceMs < _inlineAnswerLimitMs;
+
+    // Under pressure the next read waits one interval (jittered anew) from the last read, whoever made it and however it
+    // ended, or from the last answer that showed the stored state (a failure count's, a claim's): a fleet's failures all
+    // reach the store in the second the dependency dies, and their answers tell each process the same OPEN at once.
+    // Timing reads from the last shared read alone brought every process back to the store together when that OPEN's
+    // break ended. A refused count does not restart it: a process whose every call fails would otherwise never read.
     private void StartReadInterval(long nowMonoMs)
     {
         Volatile.Write(ref _lastReadStartedMonoMs, nowMonoMs);
@@ -605,7 +622,6 @@ internal sealed class CircuitStoreGateway
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
-        StartReadInterval(now);
         long stretched;
         if (pressure < _pressureCeilingMs - (_pressureCeilingMs / 8))
         {
@@ -637,6 +653,11 @@ internal sealed class CircuitStoreGateway
         if (ShowsPressure(exception))
         {
             NotePressure();
+        }
+
+        if (operation == CircuitStateStoreOperation.Read)
+        {
+            StartReadInterval(NowMonoMs());
         }
 
         _known.EndFreshness();

@@ -15,9 +15,6 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>How many of the next compare-and-set writes the store refuses as throttled.</summary>
     public int ReplacesToRefuse { get; set; }
 
-    /// <summary>How many of the next failure counts the store refuses as throttled.</summary>
-    public int CountsToRefuse { get; set; }
-
     /// <summary>Delays reads, ignoring cancellation.</summary>
     public TimeSpan ReadDelay { get; set; }
 
@@ -67,7 +64,7 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
         if (ReplacesToRefuse > 0)
         {
             ReplacesToRefuse--;
-            return ValueTask.FromException<CircuitWriteResult>(Throttled());
+            return ValueTask.FromException<CircuitWriteResult>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled });
         }
 
         return DelayedAsync(() => inner.TryReplaceAsync(circuitId, expected, replacement, CancellationToken.None));
@@ -76,18 +73,8 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
         DelayedAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, CancellationToken.None));
 
-    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
-    {
-        if (CountsToRefuse > 0)
-        {
-            CountsToRefuse--;
-            return ValueTask.FromException<CircuitIncrementResult>(Throttled());
-        }
-
-        return DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
-    }
-
-    private static CircuitStateStoreException Throttled() => new("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled };
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+        DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
 
     private async ValueTask<T> DelayedAsync<T>(Func<ValueTask<T>> request)
     {
