@@ -334,14 +334,17 @@ internal sealed class CircuitStoreGateway
     private void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
     {
         _known.Apply(entry, startedMonoMs, nowMonoMs, fresh);
-        if (fresh && Volatile.Read(ref _pressureMs) > 0)
+        if (Volatile.Read(ref _pressureMs) is > 0 and var pressure)
         {
-            StartReadInterval(nowMonoMs);
-        }
+            if (fresh)
+            {
+                StartReadInterval(nowMonoMs);
+            }
 
-        if (Volatile.Read(ref _pressureMs) >= _pressureCeilingMs / 4 && entry.Snapshot is { State: StoredCircuitState.Open, IsIsolated: false } open)
-        {
-            StretchForBreak(open);
+            if (pressure >= _pressureCeilingMs / 4 && entry.Snapshot is { State: StoredCircuitState.Open, IsIsolated: false } open)
+            {
+                StretchForBreak(open);
+            }
         }
     }
 
