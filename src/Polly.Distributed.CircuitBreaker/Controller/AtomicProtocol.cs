@@ -126,9 +126,25 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
         else if (_counts.TryStartOrJoin(out var batched))
         {
+            // While the store throttles, the circuit is read before the count: a count costs a write (six eventually
+            // consistent reads of a DynamoDB item's budget) whether or not it counts, and once the circuit is open none
+            // does, so a fleet whose failures all reach a throttled item in the second its dependency dies spends the
+            // item's budget on reads that tell each environment the OPEN. A refused read leaves the count to be sent. A
+            // store that is slow instead gets no extra read: it would take the time the count needs.
             try
             {
-                await CountFailureAsync(context, budget, permit.Observed?.Snapshot, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
+                var countedOn = permit.Observed?.Snapshot;
+                if (Store.Throttles && await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(context.ContinueOnCapturedContext) is { } current)
+                {
+                    if (current.Snapshot.State != StoredCircuitState.Closed)
+                    {
+                        return;
+                    }
+
+                    countedOn = current.Snapshot;
+                }
+
+                await CountFailureAsync(context, budget, countedOn, outcome).ConfigureAwait(context.ContinueOnCapturedContext);
             }
             finally
             {

@@ -229,6 +229,53 @@ public class AtomicProtocolTests
         Assert.Equal(19, reads);
     }
 
+    [Fact]
+    public async Task Record_FailureWhileTheItemThrottlesAndTheCircuitOpenedMeanwhile_ReadsTheOpenAndSendsNoCount()
+    {
+        var (counting, pipeline) = await ThrottledThenCachedClosedAsync();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = 1_750_000_600_000, StateTimestampUnixMs = 1_750_000_000_000 }, CancellationToken.None);
+        var reads = counting.Reads;
+
+        // Decided on the cached CLOSED; the read before the count shows the OPEN, which would not count it: no write is
+        // spent on it, and the next call is rejected.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+
+        Assert.Equal((reads + 1, 0), (counting.Reads, counting.Increments));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+    }
+
+    [Fact]
+    public async Task Record_FailureWhileTheItemThrottlesOnAClosedCircuit_ReadsThenCounts()
+    {
+        var (counting, pipeline) = await ThrottledThenCachedClosedAsync();
+        var reads = counting.Reads;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+
+        Assert.Equal((reads + 1, 1), (counting.Reads, counting.Increments));
+        Assert.Equal(1, (await ReadAsync()).FailureCount);
+    }
+
+    // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then answered:
+    // the CLOSED read stays cached for a minute.
+    private async Task<(CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedClosedAsync()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
+        var counting = new CountingCircuitStateStore(throttling);
+        var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1));
+        for (var refusal = 0; refusal < 3; refusal++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromSeconds(3));
+        await pipeline.ExecuteAsync(_ => default);
+        return (counting, pipeline);
+    }
+
     private ResiliencePipeline Build(
         ICircuitStateStore store,
         Action? onHalfOpened = null,
