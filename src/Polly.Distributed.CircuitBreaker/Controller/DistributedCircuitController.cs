@@ -271,7 +271,7 @@ internal sealed class DistributedCircuitController<TResult>
 
             if (_local.RecordSuccess(permit.LocalProbe))
             {
-                    _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
+                _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Information, DistributedCircuitBreakerEvents.OnLocalCircuitClosed), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Closed));
             }
         }
     }
