@@ -417,10 +417,15 @@ internal sealed class CircuitStoreGateway
         _known.JoinOrStartRead(() => read);
     }
 
+    // Not any one caller's: each waits for it within its own budget, and the read itself runs on until it is answered, for
+    // at most the longest read interval (at least StoreTimeout). A store that is slow to answer is slow because requests
+    // queue, and an abandoned request still takes its turn there (an HTTP server serves a request whose client went
+    // away), so a read stopped at the caller's budget and sent again next interval would keep that queue full for good.
+    // Kept in flight, it stays the one read of this process that later checks join, and its answer, late or not, tells
+    // the process the state: a fleet then puts at most one read per process in the store's queue.
     private Task<StoredCircuit> StartSharedRead()
     {
-        // Not any one caller's: each waits for it within its own budget, and the read itself is bounded by StoreTimeout.
-        var budget = StartBudget(StoreTimeout, CancellationToken.None);
+        var budget = StartBudget(LongestInFlight, CancellationToken.None);
         var started = NowMonoMs();
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
@@ -551,7 +556,7 @@ internal sealed class CircuitStoreGateway
     // a connection left open) would otherwise keep every later failure of this process from reaching the store.
     // The timer of the wait goes as soon as the request ends, and the wait's own timeout is observed here.
     private Task WithinLongestReadInterval(Task request) =>
-        request.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds)), _timeProvider)
+        request.WaitAsync(LongestInFlight, _timeProvider)
             .ContinueWith(static waited => { _ = waited.Exception; }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)
@@ -593,6 +598,9 @@ internal sealed class CircuitStoreGateway
     // The ceiling, or longer while pressure has stretched the interval past it (jitter included).
     private long LongestReadIntervalMs =>
         Math.Max(_pressureCeilingMs, Math.Min(Volatile.Read(ref _pressureMs) * MostIntervalPermille / 1_000, _sustainedPressureCeilingMs));
+
+    // How long a request no caller waits for any more stays this process's one request of its kind in flight.
+    private TimeSpan LongestInFlight => TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds));
 
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 

@@ -62,6 +62,58 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_ReadOutlastsTheCallsBudget_StaysInFlightAndItsLateAnswerDecidesTheNextCall()
+    {
+        var circuitId = "late-read-" + Guid.NewGuid().ToString("N");
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(circuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        var store = new LateReadStore(_shared, TimeSpan.FromMilliseconds(400));
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = circuitId,
+                StateStore = store,
+                Consistency = CircuitConsistency.Atomic,
+                StoreTimeout = TimeSpan.FromMilliseconds(100),
+            })
+            .Build();
+
+        // The read outlasts the call's budget: the call fails open, as it knows no state yet.
+        var called = false;
+        await pipeline.ExecuteAsync(_ =>
+        {
+            called = true;
+            return default;
+        });
+        Assert.True(called);
+
+        // The read was not stopped with the call: it ran to its answer (an HTTP store's server would serve it anyway), and
+        // that answer, the OPEN, decides the next call with no second request.
+        Assert.True(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        Assert.Equal(1, store.Reads);
+    }
+
+    [Fact]
+    public async Task Execute_ReadNeverAnswered_StoppedAfterTheLongestReadIntervalThenReadAgain()
+    {
+        var store = new LateReadStore(_shared, TimeSpan.FromHours(1));
+        var pipeline = Build(store, TimeSpan.FromMilliseconds(100));
+
+        // The longest read interval is a second here (the ceiling: four store timeouts, at least a second): the read is
+        // stopped then, and a later check reads again instead of joining a read that will never answer.
+        var watch = Stopwatch.StartNew();
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.False(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(9));
+        await Eventually.TrueAsync(async () =>
+        {
+            await pipeline.ExecuteAsync(_ => default);
+            return store.Reads >= 2;
+        });
+    }
+
+    [Fact]
     public async Task Execute_OpeningCountLandsAfterCallStoppedWaiting_RaisesOnOpenedOnce()
     {
         var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(400), OnlyCountsAreLate = true };
@@ -389,6 +441,46 @@ public sealed class CircuitStoreGatewayTests
                 },
             })
             .Build();
+    }
+
+    /// <summary>Answers reads after a delay that a cancelled token ends at once; tells whether the first read was answered.</summary>
+    private sealed class LateReadStore(ICircuitStateStore inner, TimeSpan readDelay) : ICircuitStateStore
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public TaskCompletionSource<bool> FirstReadEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            try
+            {
+                await Task.Delay(readDelay, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                FirstReadEnded.TrySetResult(false);
+                throw;
+            }
+
+            var entry = await inner.ReadAsync(circuitId, cancellationToken);
+            FirstReadEnded.TrySetResult(true);
+            return entry;
+        }
+
+        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
+            inner.WriteAsync(circuitId, snapshot, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
+            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
+
+        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
+            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
+
+        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
+            inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
     }
 
     /// <summary>Answers correctly, but late: by blocking the calling thread, or by a delay that ignores cancellation.</summary>
