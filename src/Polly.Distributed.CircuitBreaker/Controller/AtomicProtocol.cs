@@ -9,8 +9,9 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// </summary>
 /// <remarks>
 /// A claim of the lease (or the open to half-open write that carries one) whose answer this call did not take may have
-/// landed: it is kept in <see cref="PendingProbeClaims"/> until its late answer gives the lease back, or a later call of
-/// this process finds the lease on the item and becomes that probe. No lease is left behind by a cancelled or timed-out call.
+/// landed: it is kept in <see cref="PendingProbeClaims"/> until a later call of this process finds the lease (on the item,
+/// or in the late answer) and becomes that probe, or the late answer gives the lease back when no call took it within a
+/// StoreTimeout. No lease is left behind by a cancelled or timed-out call.
 /// </remarks>
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
 internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
@@ -101,6 +102,14 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 await RaiseHoldingLeaseAsync(context, permit, before, entry.Snapshot).ConfigureAwait(captured);
                 return permit;
             }
+        }
+
+        // The store did not answer: a claim of this process whose answer came after its call stopped waiting (applied to
+        // the last known state) makes this call the probe.
+        if (probeOwner is null && Store.LastKnown is { } last && HoldsLease(last, last.Snapshot.ProbeLeaseOwner)
+            && Store.NowMs() < last.Snapshot.ProbeLeaseExpiresUnixMs && _claims.TryAdopt(last.Snapshot) is { } adopted)
+        {
+            return CallPermit.Allowed(last, Store.Remaining(budget), adopted);
         }
 
         return WithoutStore(budget, probeOwner, holdsLocalProbe);
@@ -306,24 +315,30 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         return true;
     }
 
-    // A claim that landed after its call gave up: the transition it made is raised, and its lease given back at once.
+    // A claim that landed after its call gave up: the transition it made is raised, and the next call of this process
+    // within a StoreTimeout becomes the probe; if none comes, the lease is given back. Given back at once, a store whose
+    // answers all come late would take every claim and see every one given back, and the fleet would never probe.
     private void GiveBackLateClaim(CircuitWriteResult late, string owner, CircuitSnapshot before)
     {
         var landed = late.Succeeded || late.Current?.Snapshot.ProbeLeaseOwner == owner;
-        if (landed && _claims.TryTake(owner))
+        if (landed && _claims.Contains(owner))
         {
-            _ = RaiseThenReleaseAsync(late.Current, owner, before);
+            _ = RaiseThenReleaseUnadoptedAsync(late.Current, owner, before);
         }
     }
 
-    private async Task RaiseThenReleaseAsync(StoredCircuit? landed, string owner, CircuitSnapshot before)
+    private async Task RaiseThenReleaseUnadoptedAsync(StoredCircuit? landed, string owner, CircuitSnapshot before)
     {
         if (landed is not null)
         {
             await Events.RaiseDetachedAsync(before, landed.Snapshot).ConfigureAwait(false);
         }
 
-        await ReleaseDetachedAsync(landed, owner).ConfigureAwait(false);
+        await Store.DelayAsync(Store.StoreTimeout).ConfigureAwait(false);
+        if (_claims.TryTake(owner))
+        {
+            await ReleaseDetachedAsync(landed, owner).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

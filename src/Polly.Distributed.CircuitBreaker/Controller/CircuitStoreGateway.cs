@@ -477,10 +477,10 @@ internal sealed class CircuitStoreGateway
     }
 
     /// <summary>
-    /// Runs one store request within what is left of <paramref name="budget"/>. On the caller's cancellation, and on timeout
-    /// unless <paramref name="stopOnTimeout"/> is <see langword="false"/>, its token is cancelled so that the abandoned
-    /// request stops as soon as the client allows; an answer that still arrives goes to <paramref name="onLate"/>, and a
-    /// late fault is observed.
+    /// Runs one store request within what is left of <paramref name="budget"/>. On the caller's cancellation its token is
+    /// cancelled so that the request stops as soon as the client allows; on timeout it runs on, for up to the longest read
+    /// interval unless <paramref name="stopOnTimeout"/> is <see langword="false"/>. An answer that still arrives goes to
+    /// <paramref name="onLate"/>, and a late fault is observed.
     /// </summary>
     private ValueTask<T> CallAsync<T>(CircuitStateStoreOperation operation, Func<CancellationToken, ValueTask<T>> request, StoreBudget budget, Action<T>? onLate = null, bool stopOnTimeout = true)
     {
@@ -516,7 +516,7 @@ internal sealed class CircuitStoreGateway
 
     private async Task<T> WaitAsync<T>(Func<CancellationToken, ValueTask<T>> request, TimeSpan remaining, Action<T>? onLate, bool onThreadPool, bool stopOnTimeout, CancellationToken callerToken)
     {
-        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+        var abandon = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
         var token = stopOnTimeout ? abandon.Token : callerToken;
         var task = onThreadPool ? Task.Run(() => StartOnThreadPool(request, token), token) : request(token).AsTask();
         var answered = false;
@@ -534,19 +534,55 @@ internal sealed class CircuitStoreGateway
         }
         finally
         {
-            if (!answered)
+            if (answered)
             {
-                await abandon.CancelAsync().ConfigureAwait(false);
+                abandon.Dispose();
+            }
+            else
+            {
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 if (!stopOnTimeout)
                 {
+                    abandon.Dispose();
                     Volatile.Write(ref _abandonedCount, WithinLongestReadInterval(task));
+                }
+                else if (callerToken.IsCancellationRequested)
+                {
+                    await abandon.CancelAsync().ConfigureAwait(false);
+                    abandon.Dispose();
+                }
+                else
+                {
+                    _ = StopWhenOverdueAsync(task, abandon);
                 }
 
                 if (onLate is not null)
                 {
                     _ = task.ContinueWith(t => onLate(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 }
+            }
+        }
+    }
+
+    // A request whose call stopped waiting (and did not cancel) runs on for up to the longest read interval: stopped at
+    // once, it would be served all the same by a store whose requests queue, and its answer lost; a probe claim would
+    // then hold a lease that nobody knows of until it expires.
+    private async Task StopWhenOverdueAsync(Task request, CancellationTokenSource abandon)
+    {
+        using (abandon)
+        {
+            try
+            {
+                await request.WaitAsync(LongestInFlight, _timeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                await abandon.CancelAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The request's own failure is observed where it was started.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
             }
         }
     }
@@ -602,6 +638,13 @@ internal sealed class CircuitStoreGateway
     // How long a request no caller waits for any more stays this process's one request of its kind in flight.
     private TimeSpan LongestInFlight => TimeSpan.FromMilliseconds(Math.Max(LongestReadIntervalMs, (long)StoreTimeout.TotalMilliseconds));
 
+    // A slow answer or a timeout comes from a store whose requests queue: each request a process sends meanwhile waits
+    // behind the ones before it, and costs its caller that wait. Reads are then spaced out at once by twice StoreTimeout
+    // (the ceiling at most), not from the first step up: at a 100 ms step a process needs five slow answers, seconds of
+    // them, to reach the ceiling, and a fleet's queue grows all that time. A throttling refusal, answered at once, starts
+    // from the first step.
+    private long QueuedPressureMs => 2 * (long)StoreTimeout.TotalMilliseconds;
+
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 
     // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again.
@@ -610,7 +653,7 @@ internal sealed class CircuitStoreGateway
         if (elapsed > StoreTimeout / 2)
         {
             _lastPressureThrottled = false;
-            NotePressure();
+            NotePressure(queued: true);
         }
         else if (elapsed < StoreTimeout / 4)
         {
@@ -637,14 +680,14 @@ internal sealed class CircuitStoreGateway
     // under the ceiling (within an eighth of it, about 27 fast answers) counts as at the ceiling: otherwise one fast answer
     // between refusals would hold it there for good, and a fleet whose item refuses a few percent of its reads would never
     // back off further.
-    private void NotePressure()
+    private void NotePressure(bool queued)
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
         long stretched;
         if (pressure < _pressureCeilingMs - (_pressureCeilingMs / 8))
         {
-            stretched = Math.Min(Math.Max(pressure * 2, PressureStepMs), _pressureCeilingMs);
+            stretched = Math.Min(Math.Max(pressure * 2, queued ? QueuedPressureMs : PressureStepMs), _pressureCeilingMs);
         }
         else if (now - Volatile.Read(ref _pressureRaisedMonoMs) >= pressure)
         {
@@ -672,7 +715,7 @@ internal sealed class CircuitStoreGateway
         if (ShowsPressure(exception))
         {
             _lastPressureThrottled = exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled };
-            NotePressure();
+            NotePressure(queued: !_lastPressureThrottled);
         }
 
         if (operation == CircuitStateStoreOperation.Read)

@@ -5,8 +5,8 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// <summary>
 /// The probe claims of this process whose answer it has not taken yet: sent and not answered, timed out, or abandoned by
 /// a caller who cancelled. Such a claim may have landed. Exactly one party takes each: the call that sent it (its answer
-/// arrived), a later call of this process that finds the lease on the item (it becomes that probe), or the late answer
-/// (the lease is given back at once).
+/// arrived), a later call of this process that finds the lease on the item or in a late answer (it becomes that probe), or
+/// the late answer when no call took it within a StoreTimeout (the lease is given back).
 /// </summary>
 internal sealed class PendingProbeClaims
 {

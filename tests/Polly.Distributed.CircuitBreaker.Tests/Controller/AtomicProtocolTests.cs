@@ -53,6 +53,51 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Acquire_ClaimLandsLateAndTheProcessCallsAgainWithinAStoreTimeout_ThatCallProbesOnTheLandedLease()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await OpenDueAsync();
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
+        var counting = new CountingCircuitStateStore(intercepting);
+        var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(200), successThreshold: 1, timeProvider: time);
+
+        // The claim outlasts the call's budget on the breaker's clock; it lands and is answered 300 ms later.
+        var first = pipeline.ExecuteAsync(_ => default).AsTask();
+        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        while (!first.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(10);
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => first);
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // No time passes on the breaker's clock from here: the landed lease stays this process's, and its next call probes
+        // on it. Given back at once, the lease would have cost a release and a second claim, each as late as the first.
+        var probed = false;
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                await pipeline.ExecuteAsync(_ =>
+                {
+                    probed = true;
+                    return default;
+                });
+            }
+            catch (BrokenCircuitException)
+            {
+            }
+
+            return probed;
+        });
+        Assert.Equal(StoredCircuitState.Closed, (await ReadAsync()).State);
+        // Two compare-and-sets in all: the claim (open to half-open with the lease) and the probe's success.
+        Assert.Equal((2, 0), (counting.Replaces, counting.Claims));
+    }
+
+    [Fact]
     public async Task Execute_ProbeCancelledByItsCaller_ReturnsWithoutWaitingForTheLeaseRelease()
     {
         await OpenDueAsync();

@@ -195,6 +195,33 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_StoreReportsATimeout_NextReadWaitsAtLeastTheStoreTimeout()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var timingOut = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Timeout };
+        var counting = new TestKit.CountingCircuitStateStore(timingOut);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "timing-out-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+            })
+            .Build();
+        await pipeline.ExecuteAsync(_ => default);
+        timingOut.ReadsFail = false;
+
+        // One timeout spaces reads by twice the StoreTimeout of 500 ms (jittered down to half of it at least) at once: a
+        // call every 10 ms for 490 ms reads nothing. A throttling refusal would space them by 100 ms at first.
+        for (var i = 0; i < 49; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        Assert.Equal(1, counting.Reads);
+    }
+
+    [Fact]
     public async Task Execute_FastAnswersAfterThrottling_ReadIntervalShortensSlowly()
     {
         var (time, throttling, counting, pipeline) = await ThrottledAtTheCeilingAsync(readDelay: TimeSpan.FromMilliseconds(1));
