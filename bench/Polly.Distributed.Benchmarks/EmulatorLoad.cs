@@ -79,8 +79,9 @@ internal static class EmulatorLoad
         output.WriteLine($"answered in time: environments with no OnStateStoreFailure in the first {EmulatorLoop.AnsweredWindowMs / 1_000.0:0.0} s after the death; heal to first success: from");
         output.WriteLine("the heal to the first call that reached the (healed) dependency. Store failures are OnStateStoreFailure events, by operation and error.");
         output.WriteLine($"Targets: one OnOpened within the first break; at most 10 probes in the first half-open window; after the first second no sustained");
-        output.WriteLine($"store timeouts (timeouts in two whole seconds in a row); dead calls at most {EmulatorLoop.Environments:N0} x {EmulatorLoop.Threshold} and at most 2 per environment for every");
-        output.WriteLine("environment the store answered in time (for Polly's breaker: every environment).");
+        output.WriteLine($"store timeouts (timeouts in two whole seconds in a row); dead calls at most {EmulatorLoop.Environments:N0} x {EmulatorLoop.Threshold}, no more than the {EmulatorLoop.DeadCallsBeforeStoreLoadWork:N0} measured");
+        output.WriteLine("before reads were spaced out under pressure, and at most 2 per environment for every environment the store answered in time (for");
+        output.WriteLine("Polly's breaker: every environment).");
         output.WriteLine();
         output.WriteLine($"{ConcurrentFailures.Callers} x {ConcurrentFailures.FailuresPerCaller}: one process, one pipeline (one store instance), {ConcurrentFailures.Callers} concurrent callers each failing {ConcurrentFailures.FailuresPerCaller} times in a row at once");
         output.WriteLine("(the dependency fails at once; Atomic, FailureThreshold 100,000). Failures lost: 600 minus the stored failureCount, read through a new");

@@ -41,5 +41,6 @@ internal sealed record LoopResult(
     public bool NoSustainedTimeouts => TimeoutsPerSecond is { } perSecond && !perSecond.Zip(perSecond.Skip(1)).Any(pair => pair.First > 0 && pair.Second > 0);
 
     public bool DeadCallsBounded =>
-        DeadCallsBeforeFirstBreakCouldEnd <= EmulatorLoop.Environments * EmulatorLoop.Threshold && (MostDeadCallsAnswered ?? MostDeadCallsPerEnvironment) <= 2;
+        DeadCallsBeforeFirstBreakCouldEnd <= Math.Min(EmulatorLoop.Environments * EmulatorLoop.Threshold, EmulatorLoop.DeadCallsBeforeStoreLoadWork)
+        && (MostDeadCallsAnswered ?? MostDeadCallsPerEnvironment) <= 2;
 }
