@@ -160,10 +160,14 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _counts.End();
             }
         }
-        else if (await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is not (true, not null))
+        else if (_counts.Overdue || await Store.WaitWithinAsync(batched, budget).ConfigureAwait(context.ContinueOnCapturedContext) is not (true, not null))
         {
-            // The batch this failure joined was not counted in time (a store failure the gateway reported, or a count still
-            // waiting for the one in flight): it counts in the last known state too, which the count's answer replaces.
+            // A count whose call stopped waiting is still in flight: the batch this failure joined is sent only once that
+            // count is answered, which the store already took longer than a call's store time to do. Waiting for it would
+            // add a StoreTimeout to each failing call and spread an environment's failures over seconds, past the fleet's
+            // break, instead of stopping it at the threshold as Polly's breaker would.
+            // Or the batch was not counted in time (a store failure the gateway reported, or a count still waiting for the
+            // one in flight): the failure counts in the last known state too, which the count's answer replaces.
             NoteUnrecorded(context, failed: true);
         }
     }

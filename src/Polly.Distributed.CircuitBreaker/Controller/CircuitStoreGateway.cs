@@ -104,6 +104,9 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
 
+    /// <summary>Gets a value indicating whether the last known state is this process's own failures counted in it, not a store's answer.</summary>
+    public bool LastKnownIsLocal => _known.LastKnownIsLocal;
+
     public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     public StoreBudget StartBudget(TimeSpan allowed, CancellationToken cancellationToken) => new(_timeProvider.GetTimestamp(), allowed, cancellationToken);

@@ -287,9 +287,12 @@ internal sealed class DistributedCircuitController<TResult>
             : null);
 
     // The shared circuit is known to reject calls now: the fleet has taken over from this process's own circuit. An open
-    // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally).
+    // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally). Nor does an OPEN
+    // that only this process's unrecorded failures made: the store's next answer replaces it (a CLOSED read before those
+    // failures' counts land), and the failures would then count again from none.
     private bool FleetRejects() =>
-        _store.LastKnown?.Snapshot is { State: StoredCircuitState.Open } open && (open.IsIsolated || _store.NowMs() < open.NextAttemptUnixMs);
+        !_store.LastKnownIsLocal
+        && _store.LastKnown?.Snapshot is { State: StoredCircuitState.Open } open && (open.IsIsolated || _store.NowMs() < open.NextAttemptUnixMs);
 
     /// <summary>
     /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when

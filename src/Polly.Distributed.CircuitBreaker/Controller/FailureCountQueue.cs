@@ -32,6 +32,21 @@ internal sealed class FailureCountQueue
     public Task? Answering => Volatile.Read(ref _answering)?.Task;
 
     /// <summary>
+    /// Gets a value indicating whether the count in flight is one whose call stopped waiting for its answer: the store is
+    /// slower than a call's store time, and a failure that joins the next count does not wait for it either.
+    /// </summary>
+    public bool Overdue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _inFlight && Volatile.Read(ref _answering) is null;
+            }
+        }
+    }
+
+    /// <summary>
     /// Starts a count for the calling failure when none is in flight (<see langword="true"/>: the caller sends it and then
     /// calls <see cref="End"/>), or adds the failure to the batch that follows the count in flight.
     /// </summary>

@@ -222,6 +222,50 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Record_FailuresWhileAnOverdueCountIsInFlight_ReturnAtOnceAndStopAtTheThreshold()
+    {
+        var (_, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        var called = 0;
+
+        // No time passes on the breaker's clock: each of the next four failures joins the count that follows the one in
+        // flight without waiting for it (it would wait a whole StoreTimeout), and the fifth stops this process.
+        for (var i = 0; i < 4; i++)
+        {
+            var failing = pipeline.ExecuteAsync<int>(_ =>
+            {
+                called++;
+                throw new HttpRequestException("down");
+            }).AsTask();
+            await Assert.ThrowsAsync<HttpRequestException>(() => failing.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        Assert.Equal(4, called);
+    }
+
+    [Fact]
+    public async Task Execute_StoreAnswersClosedBeforeThisProcesssFailuresLand_NoCallPastTheThreshold()
+    {
+        var (time, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        // Later the store is read again and answers CLOSED with no failure counted: this process's counts have not landed.
+        // Its own five failures still stop it for its own break, as Polly's breaker would.
+        time.Advance(TimeSpan.FromSeconds(2));
+        var called = false;
+        var next = pipeline.ExecuteAsync(_ =>
+        {
+            called = true;
+            return default;
+        }).AsTask();
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => next.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(called);
+    }
+
+    [Fact]
     public async Task Record_CountThatNeverEnds_LaterFailuresReachTheStoreAfterTheLongestReadInterval()
     {
         var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromHours(1) };
@@ -319,6 +363,24 @@ public class AtomicProtocolTests
         time.Advance(TimeSpan.FromSeconds(3));
         await pipeline.ExecuteAsync(_ => default);
         return (counting, pipeline);
+    }
+
+    // A failing call whose count the store never answers: the call waits out its StoreTimeout (100 ms) on the breaker's clock.
+    private async Task<(FakeTimeProvider Time, ResiliencePipeline Pipeline)> FailOnceWhileCountsAreNeverAnsweredAsync()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromHours(1) };
+        var pipeline = Build(intercepting, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        var first = pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask();
+        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        while (!first.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(10);
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => first);
+        return (time, pipeline);
     }
 
     private ResiliencePipeline Build(

@@ -23,6 +23,9 @@ internal sealed class KnownCircuitState
     /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
 
+    /// <summary>Gets a value indicating whether the last known state is a change only this process made (<see cref="ApplyLocally"/>), not a store's answer.</summary>
+    public bool LastKnownIsLocal => Volatile.Read(ref _known)?.Local ?? false;
+
     /// <summary>
     /// Returns the known state if it came from the store less than <paramref name="ttlMs"/> ago, and no change fell due
     /// since (the break of an open circuit ended, or a probe lease expired): a due change is decided on a state read after
@@ -127,7 +130,7 @@ internal sealed class KnownCircuitState
                 return null;
             }
 
-            Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh);
+            Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh, local: true);
             return next.State == StoredCircuitState.Open && last.Snapshot.State != StoredCircuitState.Open ? next : null;
         }
     }
@@ -190,7 +193,7 @@ internal sealed class KnownCircuitState
     }
 
     // A store that hands back the same entry until it changes (the in-memory store) moves only the times: nothing is allocated.
-    private void Set(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs)
+    private void Set(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, bool local = false)
     {
         if (_known is { } current && ReferenceEquals(current.Entry, entry))
         {
@@ -199,16 +202,18 @@ internal sealed class KnownCircuitState
         }
         else
         {
-            Volatile.Write(ref _known, new Known(entry, arrivedMonoMs, freshSinceMonoMs));
+            Volatile.Write(ref _known, new Known(entry, arrivedMonoMs, freshSinceMonoMs, local));
         }
     }
 
-    private sealed class Known(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs)
+    private sealed class Known(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, bool local)
     {
         private long _arrivedMonoMs = arrivedMonoMs;
         private long _freshSinceMonoMs = freshSinceMonoMs;
 
         public StoredCircuit Entry { get; } = entry;
+
+        public bool Local { get; } = local;
 
         public long ArrivedMonoMs
         {
