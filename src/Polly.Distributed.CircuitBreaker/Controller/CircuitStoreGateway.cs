@@ -104,6 +104,21 @@ internal sealed class CircuitStoreGateway
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
 
+    /// <summary>
+    /// Gets a value indicating whether a check now would ask the store: the known state is not fresh, no read is in flight,
+    /// and no read interval under pressure holds the next read back.
+    /// </summary>
+    public bool ReadDue
+    {
+        get
+        {
+            var now = NowMonoMs();
+            return !_known.ReadInFlight
+                && !(Caches && _known.TryGetFresh(now, FreshForMs(), _timeProvider, out _))
+                && !(Volatile.Read(ref _pressureMs) is > 0 and var pressure && now - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure));
+        }
+    }
+
     /// <summary>Gets a value indicating whether the last known state is this process's own failures counted in it, not a store's answer.</summary>
     public bool LastKnownIsLocal => _known.LastKnownIsLocal;
 

@@ -95,7 +95,10 @@ internal sealed class DistributedCircuitController<TResult>
             return new(RejectWhileIsolating());
         }
 
-        return _local.IsClosed ? AcquireSharedAsync(context, holdsLocalProbe: false) : AcquireThroughLocalCircuit(context);
+        // Once the store has recorded the fleet's OPEN, this process's own circuit has done its part: the fleet's decides.
+        return _local.IsClosed || (FleetRejects() && _local.YieldToFleet())
+            ? AcquireSharedAsync(context, holdsLocalProbe: false)
+            : AcquireThroughLocalCircuit(context);
     }
 
     /// <summary>Records the outcome of a call that was let through, within what is left of the call's store time.</summary>
@@ -132,6 +135,11 @@ internal sealed class DistributedCircuitController<TResult>
         switch (_local.Admit(_store.NowMonoMs(), out var retryAfterMs))
         {
             case LocalAdmission.Rejected:
+                if (_store.ReadDue)
+                {
+                    _ = FollowFleetAsync();
+                }
+
                 return new(CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(retryAfterMs)), observed: null));
             case LocalAdmission.Allowed:
                 return AcquireSharedAsync(context, holdsLocalProbe: false);
@@ -144,6 +152,27 @@ internal sealed class DistributedCircuitController<TResult>
         }
 
         return new(AsLocalProbe(acquiring.Result));
+    }
+
+    // While this process's own circuit rejects its calls, it still reads the circuit on its interval, with no caller
+    // waiting: otherwise it would learn nothing of the fleet until its own break ended, and a fleet whose environments all
+    // opened their own circuits in the same second would come back to the store together.
+    private async Task FollowFleetAsync()
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        try
+        {
+            await _store.TryReadAsync(context, _store.StartBudget(_store.StoreTimeout, CancellationToken.None), pastCache: false).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The gateway reported the store's failure; a throwing OnStateStoreFailure has no caller to reach.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private async ValueTask<CallPermit> AcquireLocalProbeAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)

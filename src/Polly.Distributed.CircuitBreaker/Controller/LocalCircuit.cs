@@ -128,6 +128,24 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
         }
     }
 
+    /// <summary>
+    /// Ends this process's own episode because the store has recorded the fleet's OPEN, which rejects calls from here on;
+    /// a local probe in flight keeps the episode until its outcome. <see langword="true"/> when the circuit is closed now.
+    /// </summary>
+    public bool YieldToFleet()
+    {
+        lock (_gate)
+        {
+            if (_probeOut)
+            {
+                return false;
+            }
+
+            CloseLocked();
+            return true;
+        }
+    }
+
     /// <summary>Gives the local probe back: its call ended with no outcome to judge, or the shared circuit rejected it.</summary>
     public void ReleaseProbe()
     {

@@ -266,6 +266,37 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Execute_OwnCircuitOpenWhenTheStoreRecordsTheFleetsOpen_ReadsItOnItsIntervalAndFollowsIt()
+    {
+        var (time, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        // This process's own circuit is open for its 10 s break; meanwhile the store records the fleet's OPEN for a minute.
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        // A rejected call reads the circuit once its interval has passed, and the calls after it are rejected for the
+        // fleet's break, not for this process's own.
+        await Eventually.TrueAsync(async () =>
+        {
+            var call = pipeline.ExecuteAsync(_ => default).AsTask();
+            while (!call.IsCompleted)
+            {
+                // A check waits for this process's count in flight, which is never answered, for its store time.
+                time.Advance(TimeSpan.FromMilliseconds(50));
+                await Task.Delay(10);
+            }
+
+            var rejected = await Assert.ThrowsAsync<BrokenCircuitException>(() => call);
+            return rejected.RetryAfter > TimeSpan.FromSeconds(30);
+        });
+    }
+
+    [Fact]
     public async Task Record_CountThatNeverEnds_LaterFailuresReachTheStoreAfterTheLongestReadInterval()
     {
         var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromHours(1) };

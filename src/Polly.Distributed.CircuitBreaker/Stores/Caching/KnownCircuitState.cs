@@ -23,6 +23,9 @@ internal sealed class KnownCircuitState
     /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
 
+    /// <summary>Gets a value indicating whether a store read is in flight.</summary>
+    public bool ReadInFlight => Volatile.Read(ref _readInFlight) is not null;
+
     /// <summary>Gets a value indicating whether the last known state is a change only this process made (<see cref="ApplyLocally"/>), not a store's answer.</summary>
     public bool LastKnownIsLocal => Volatile.Read(ref _known)?.Local ?? false;
 
