@@ -49,6 +49,14 @@ internal abstract class CircuitProtocol<TResult>
     /// </summary>
     public virtual Task? CountInFlight => null;
 
+    /// <summary>
+    /// Gets how long past the fleet's break (or a half-open seen with no lease, or the end of its own break while the store
+    /// shows pressure) this process waits for the store to answer it once before it probes for itself: its longest read
+    /// interval plus a store timeout
+    /// (<see cref="CircuitStoreGateway.AnswerWithinMs"/>), never more than half a probe lease.
+    /// </summary>
+    public long AnswerWaitMs => Math.Min(Store.AnswerWithinMs, Settings.ProbeLeaseMs / 2);
+
     /// <summary>Whether an outcome must reach the store: a healthy call on a closed circuit costs nothing.</summary>
     public abstract bool MustRecord(CallPermit permit, bool failed);
 
@@ -75,13 +83,6 @@ internal abstract class CircuitProtocol<TResult>
 
     /// <summary>Records the outcome of a call whose store time is spent: nothing waits for the store.</summary>
     public virtual void RecordWithoutTime(ResilienceContext context, CallPermit permit, bool failed) => NoteUnrecorded(context, failed);
-
-    /// <summary>
-    /// Gets how long past the fleet's break (or a half-open seen with no lease) this process waits for the store to answer
-    /// it once before it probes for itself: its longest read interval plus a store timeout
-    /// (<see cref="CircuitStoreGateway.AnswerWithinMs"/>), never more than half a probe lease.
-    /// </summary>
-    protected long AnswerWaitMs => Math.Min(Store.AnswerWithinMs, Settings.ProbeLeaseMs / 2);
 
     /// <summary>Decides a call from the last state this process knows, when the store cannot answer.</summary>
     protected abstract CheckDecision DecideWithoutStore(CircuitSnapshot? lastKnown, long now, string? probeOwner);

@@ -85,14 +85,17 @@ internal sealed class CircuitStoreGateway
 
     public TimeSpan StoreTimeout { get; }
 
+    /// <summary>Gets a value indicating whether the store shows pressure that fast answers have not yet relaxed (timeouts, throttling, slow answers).</summary>
+    public bool UnderPressure => Volatile.Read(ref _pressureMs) > 0;
+
     /// <summary>Gets a value indicating whether a read may be answered from memory now: a cache, or a read interval stretched under pressure.</summary>
-    public bool Caches => _cacheTtlMs > 0 || Volatile.Read(ref _pressureMs) > 0;
+    public bool Caches => _cacheTtlMs > 0 || UnderPressure;
 
     /// <summary>
     /// Gets a value indicating whether the store shows pressure (that fast answers have not yet relaxed) and its last sign
     /// was a throttling refusal, which the store answers at once: an extra request then costs the caller no time to speak of.
     /// </summary>
-    public bool Throttles => _lastPressureThrottled && Volatile.Read(ref _pressureMs) > 0;
+    public bool Throttles => _lastPressureThrottled && UnderPressure;
 
     /// <summary>
     /// Gets how long the store may take to answer this process once while it keeps asking: its longest read interval (the

@@ -189,8 +189,18 @@ internal sealed class DistributedCircuitController<TResult>
     }
 
     // The shared circuit rejected the local probe: another call of this process may probe once it lets calls through.
+    // A local probe that got no answer from a store under pressure waits for one, as a fleet's half-open window does, for
+    // up to the longest read interval and a StoreTimeout after this process's own break ended: a fleet whose
+    // environments all opened their own circuits in the same second would otherwise probe once each, together, when
+    // their breaks end, and a read meanwhile shows the fleet's OPEN or its probe's outcome.
     private CallPermit AsLocalProbe(CallPermit permit)
     {
+        if (permit.Rejection is null && permit.Observed is null && _store.UnderPressure
+            && _local.BreakEndedAgoMs(_store.NowMonoMs()) is var endedAgoMs && endedAgoMs < _protocol.AnswerWaitMs)
+        {
+            permit = CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(_protocol.AnswerWaitMs - endedAgoMs)), observed: null);
+        }
+
         if (permit.Rejection is not null)
         {
             _local.ReleaseProbe();

@@ -28,6 +28,9 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     /// <summary>Gets a value indicating whether this process's own circuit is closed; cheap enough for every call.</summary>
     public bool IsClosed => _state == LocalCircuitState.Closed;
 
+    /// <summary>How long ago this process's own last break ended (negative while it runs).</summary>
+    public long BreakEndedAgoMs(long nowMonoMs) => nowMonoMs - Volatile.Read(ref _openUntilMonoMs);
+
     /// <summary>Decides a call while this process's own circuit is not closed.</summary>
     /// <param name="nowMonoMs">Now.</param>
     /// <param name="retryAfterMs">For a rejection, how long until the local break ends.</param>

@@ -224,7 +224,7 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Record_FailuresWhileAnOverdueCountIsInFlight_ReturnAtOnceAndStopAtTheThreshold()
     {
-        var (_, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        var (_, _, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
         var called = 0;
 
         // No time passes on the breaker's clock: each of the next four failures joins the count that follows the one in
@@ -246,7 +246,7 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Execute_StoreAnswersClosedBeforeThisProcesssFailuresLand_NoCallPastTheThreshold()
     {
-        var (time, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        var (time, _, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
         for (var i = 0; i < 4; i++)
         {
             await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
@@ -268,7 +268,7 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Execute_OwnCircuitOpenWhenTheStoreRecordsTheFleetsOpen_ReadsItOnItsIntervalAndFollowsIt()
     {
-        var (time, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        var (time, _, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
         for (var i = 0; i < 4; i++)
         {
             await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
@@ -294,6 +294,46 @@ public class AtomicProtocolTests
             var rejected = await Assert.ThrowsAsync<BrokenCircuitException>(() => call);
             return rejected.RetryAfter > TimeSpan.FromSeconds(30);
         });
+    }
+
+    [Fact]
+    public async Task Execute_OwnBreakEndsWithNoStoreAnswerUnderPressure_ProbesOnlyAfterTheLongestReadIntervalAndAStoreTimeout()
+    {
+        var (time, intercepting, pipeline) = await OwnCircuitOpenOnAStaleClosedAsync();
+
+        // The store stops answering (timeouts) as this process's own 10 s break ends: it waits for an answer before it
+        // probes for itself, up to its longest read interval and a StoreTimeout.
+        intercepting.ReadFailureKind = CircuitStateStoreFailureKind.Timeout;
+        intercepting.ReadsFail = true;
+        time.Advance(TimeSpan.FromSeconds(8));
+        var called = 0;
+        ValueTask Call(CancellationToken token)
+        {
+            called++;
+            return default;
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => ExecuteAdvancingAsync(time, pipeline, Call));
+        Assert.Equal(0, called);
+
+        time.Advance(TimeSpan.FromSeconds(16));
+        await ExecuteAdvancingAsync(time, pipeline, Call);
+        Assert.Equal(1, called);
+    }
+
+    [Fact]
+    public async Task Execute_OwnBreakEndsAndTheStoreAnswersClosed_ProbesAtOnce()
+    {
+        var (time, _, pipeline) = await OwnCircuitOpenOnAStaleClosedAsync();
+        time.Advance(TimeSpan.FromSeconds(8));
+        var called = false;
+
+        await ExecuteAdvancingAsync(time, pipeline, _ =>
+        {
+            called = true;
+            return default;
+        });
+        Assert.True(called);
     }
 
     [Fact]
@@ -396,8 +436,41 @@ public class AtomicProtocolTests
         return (counting, pipeline);
     }
 
+    // Five failures whose counts the store never answers open this process's own circuit (a 10 s break); 2 s later a
+    // read answers CLOSED (no failure of this process has landed), which the last known state then holds.
+    private async Task<(FakeTimeProvider Time, InterceptingStore Store, ResiliencePipeline Pipeline)> OwnCircuitOpenOnAStaleClosedAsync()
+    {
+        var (time, intercepting, pipeline) = await FailOnceWhileCountsAreNeverAnsweredAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        var readsAnswered = intercepting.ReadsAnswered;
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => ExecuteAdvancingAsync(time, pipeline, _ => default));
+
+        // The rejected call's read runs with no caller waiting; its answer is applied as soon as the store gives it.
+        await Eventually.TrueAsync(() => intercepting.ReadsAnswered > readsAnswered);
+        await Task.Delay(100);
+        return (time, intercepting, pipeline);
+    }
+
+    // Runs a call, moving the breaker's clock on while it waits (for a count in flight that is never answered).
+    private static async Task ExecuteAdvancingAsync(FakeTimeProvider time, ResiliencePipeline pipeline, Func<CancellationToken, ValueTask> callback)
+    {
+        var call = pipeline.ExecuteAsync(callback).AsTask();
+        while (!call.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            await Task.Delay(10);
+        }
+
+        await call;
+    }
+
     // A failing call whose count the store never answers: the call waits out its StoreTimeout (100 ms) on the breaker's clock.
-    private async Task<(FakeTimeProvider Time, ResiliencePipeline Pipeline)> FailOnceWhileCountsAreNeverAnsweredAsync()
+    private async Task<(FakeTimeProvider Time, InterceptingStore Store, ResiliencePipeline Pipeline)> FailOnceWhileCountsAreNeverAnsweredAsync()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromHours(1) };
@@ -411,7 +484,7 @@ public class AtomicProtocolTests
         }
 
         await Assert.ThrowsAsync<HttpRequestException>(() => first);
-        return (time, pipeline);
+        return (time, intercepting, pipeline);
     }
 
     private ResiliencePipeline Build(

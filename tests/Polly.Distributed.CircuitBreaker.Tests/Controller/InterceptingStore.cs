@@ -33,6 +33,11 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>Completes when a conditional write that was delayed has been applied.</summary>
     public TaskCompletionSource ConditionalApplied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private int _readsAnswered;
+
+    /// <summary>Gets how many reads the store has answered.</summary>
+    public int ReadsAnswered => Volatile.Read(ref _readsAnswered);
+
     public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         if (ReadDelay > TimeSpan.Zero)
@@ -45,7 +50,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
             throw new CircuitStateStoreException(FailureMessage) { Kind = ReadFailureKind };
         }
 
-        return await inner.ReadAsync(circuitId, cancellationToken);
+        var entry = await inner.ReadAsync(circuitId, cancellationToken);
+        Interlocked.Increment(ref _readsAnswered);
+        return entry;
     }
 
     public async ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken)
