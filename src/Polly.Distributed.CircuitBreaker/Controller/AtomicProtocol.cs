@@ -31,7 +31,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
         };
-        _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount);
+        _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
@@ -259,6 +259,14 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
         NoteUnrecorded(context, failed: true);
     }
+
+    // The failures that gathered behind a count are not sent once the store has shown the circuit open in its break (the
+    // answer to that count, most often): an open circuit counts none of them, and on a store whose requests queue, the
+    // fleet's failures of the second its dependency died would otherwise reach it twice per environment.
+    private CircuitIncrementResult? AnswerWithoutSending() =>
+        !Store.LastKnownIsLocal && Store.LastKnown is { Snapshot: { State: StoredCircuitState.Open } open } shown && (open.IsIsolated || Store.NowMs() < open.NextAttemptUnixMs)
+            ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown)
+            : null;
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
     private async Task<CircuitIncrementResult?> SendBatchAsync(long failures)

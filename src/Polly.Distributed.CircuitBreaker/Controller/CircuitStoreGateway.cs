@@ -562,10 +562,24 @@ internal sealed class CircuitStoreGateway
             else
             {
                 _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+                // Settled once a late answer has been applied: a count in flight ends only then, so what follows it (the
+                // failures gathered behind it) is decided on what its answer said.
+                var settled = onLate is null ? task : task.ContinueWith(
+                    t =>
+                    {
+                        if (t.IsCompletedSuccessfully)
+                        {
+                            onLate(t.Result);
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.None,
+                    TaskScheduler.Default);
                 if (!stopOnTimeout)
                 {
                     abandon.Dispose();
-                    Volatile.Write(ref _abandonedCount, WithinLongestReadInterval(task));
+                    Volatile.Write(ref _abandonedCount, WithinLongestReadInterval(settled));
                 }
                 else if (callerToken.IsCancellationRequested)
                 {
@@ -575,11 +589,6 @@ internal sealed class CircuitStoreGateway
                 else
                 {
                     _ = StopWhenOverdueAsync(task, abandon);
-                }
-
-                if (onLate is not null)
-                {
-                    _ = task.ContinueWith(t => onLate(t.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 }
             }
         }

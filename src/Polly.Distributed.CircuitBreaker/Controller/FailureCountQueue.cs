@@ -12,16 +12,22 @@ internal sealed class FailureCountQueue
     private readonly object _gate = new();
     private readonly Func<long, Task<CircuitIncrementResult?>> _sendBatch;
     private readonly Func<Task?> _takeAbandonedRequest;
+    private readonly Func<CircuitIncrementResult?> _answerWithoutSending;
     private bool _inFlight;
     private Batch? _waiting;
     private TaskCompletionSource? _answering;
 
     /// <param name="sendBatch">Sends one count carrying the given number of failures, with no caller waiting on its own budget.</param>
     /// <param name="takeAbandonedRequest">The request of the count just ended if it still runs after its call stopped waiting.</param>
-    public FailureCountQueue(Func<long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest)
+    /// <param name="answerWithoutSending">
+    /// The answer a batch gets instead of being sent when sending it would count nothing (the store has shown the circuit
+    /// open since its failures gathered), or <see langword="null"/> to send it.
+    /// </param>
+    public FailureCountQueue(Func<long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<CircuitIncrementResult?> answerWithoutSending)
     {
         _sendBatch = sendBatch;
         _takeAbandonedRequest = takeAbandonedRequest;
+        _answerWithoutSending = answerWithoutSending;
     }
 
     /// <summary>
@@ -137,7 +143,7 @@ internal sealed class FailureCountQueue
     {
         try
         {
-            batch.Answer.TrySetResult(await _sendBatch(batch.Failures).ConfigureAwait(false));
+            batch.Answer.TrySetResult(_answerWithoutSending() ?? await _sendBatch(batch.Failures).ConfigureAwait(false));
         }
 #pragma warning disable CA1031 // The batch's waiters get no answer, as from a store failure; the gateway reported it.
         catch (Exception)

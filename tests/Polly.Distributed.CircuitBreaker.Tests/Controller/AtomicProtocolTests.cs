@@ -57,11 +57,11 @@ public class AtomicProtocolTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await OpenDueAsync();
-        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(300) };
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromSeconds(2) };
         var counting = new CountingCircuitStateStore(intercepting);
         var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(200), successThreshold: 1, timeProvider: time);
 
-        // The claim outlasts the call's budget on the breaker's clock; it lands and is answered 300 ms later.
+        // The claim outlasts the call's budget on the breaker's clock; it lands and is answered 2 s later.
         var first = pipeline.ExecuteAsync(_ => default).AsTask();
         await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         while (!first.IsCompleted)
@@ -334,6 +334,41 @@ public class AtomicProtocolTests
             return default;
         });
         Assert.True(called);
+    }
+
+    [Fact]
+    public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheOpen_AreNotSent()
+    {
+        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(600) };
+        var counting = new CountingCircuitStateStore(intercepting);
+        var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(100));
+
+        // The first failure's count is answered after its call stopped waiting; three more failures gather behind it.
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        }
+
+        // Meanwhile other environments open the circuit: the count lands on the OPEN and its answer shows it.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                await pipeline.ExecuteAsync(_ => default);
+                return false;
+            }
+            catch (BrokenCircuitException)
+            {
+                return true;
+            }
+        });
+
+        // The three failures would count nothing on the open circuit: they are not sent.
+        await Task.Delay(300);
+        Assert.Equal(1, counting.Increments);
     }
 
     [Fact]
