@@ -339,25 +339,29 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheOpen_AreNotSent()
     {
-        var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromMilliseconds(600) };
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate };
         var counting = new CountingCircuitStateStore(intercepting);
-        var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(100));
+        var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
 
-        // The first failure's count is answered after its call stopped waiting; three more failures gather behind it.
-        for (var i = 0; i < 4; i++)
+        // The first failure's count is held by the store past its call's store time; three more failures gather behind it.
+        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
+        for (var i = 0; i < 3; i++)
         {
-            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+            await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         }
 
         // Meanwhile other environments open the circuit: the count lands on the OPEN and its answer shows it.
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
+        gate.SetResult();
         await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(async () =>
         {
             try
             {
-                await pipeline.ExecuteAsync(_ => default);
+                await pipeline.ExecuteAsync(_ => default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
                 return false;
             }
             catch (BrokenCircuitException)
@@ -367,7 +371,6 @@ public class AtomicProtocolTests
         });
 
         // The three failures would count nothing on the open circuit: they are not sent.
-        await Task.Delay(300);
         Assert.Equal(1, counting.Increments);
     }
 

@@ -12,6 +12,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>Delays conditional writes and counts, ignoring cancellation, and applies them after the delay as Redis does.</summary>
     public TimeSpan ConditionalDelay { get; set; }
 
+    /// <summary>Holds conditional writes and counts, ignoring cancellation, until the test completes it; then applies them.</summary>
+    public TaskCompletionSource? ConditionalGate { get; set; }
+
     /// <summary>How many of the next compare-and-set writes the store refuses as throttled.</summary>
     public int ReplacesToRefuse { get; set; }
 
@@ -85,13 +88,13 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
 
     private async ValueTask<T> DelayedAsync<T>(Func<ValueTask<T>> request)
     {
-        if (ConditionalDelay <= TimeSpan.Zero)
+        if (ConditionalDelay <= TimeSpan.Zero && ConditionalGate is null)
         {
             return await request();
         }
 
         ConditionalStarted.TrySetResult();
-        await Task.Delay(ConditionalDelay, CancellationToken.None);
+        await (ConditionalGate?.Task ?? Task.Delay(ConditionalDelay, CancellationToken.None));
         var result = await request();
         ConditionalApplied.TrySetResult();
         return result;
