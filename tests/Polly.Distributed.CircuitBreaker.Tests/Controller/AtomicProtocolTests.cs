@@ -500,7 +500,7 @@ public class AtomicProtocolTests
         var call = pipeline.ExecuteAsync(callback).AsTask();
         while (!call.IsCompleted)
         {
-            time.Advance(TimeSpan.FromMilliseconds(50));
+            time.Advance(TimeSpan.FromMilliseconds(10));
             await Task.Delay(10);
         }
 
@@ -517,7 +517,7 @@ public class AtomicProtocolTests
         await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         while (!first.IsCompleted)
         {
-            time.Advance(TimeSpan.FromMilliseconds(50));
+            time.Advance(TimeSpan.FromMilliseconds(10));
             await Task.Delay(10);
         }
 
