@@ -264,9 +264,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     // answer to that count, most often): an open circuit counts none of them, and on a store whose requests queue, the
     // fleet's failures of the second its dependency died would otherwise reach it twice per environment.
     private CircuitIncrementResult? AnswerWithoutSending() =>
-        !Store.LastKnownIsLocal && Store.LastKnown is { Snapshot: { State: StoredCircuitState.Open } open } shown && (open.IsIsolated || Store.NowMs() < open.NextAttemptUnixMs)
-            ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown)
-            : null;
+        Store.StoredOpenInBreak is { } shown ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown) : null;
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
     private async Task<CircuitIncrementResult?> SendBatchAsync(long failures)
@@ -358,7 +356,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     /// once per <see cref="CircuitStoreGateway.StoreTimeout"/> until it lands or the lease ends: otherwise the fleet would
     /// wait a whole lease for a probe whose outcome is known. A write that finds the circuit moved on changes nothing.
     /// </summary>
-    private Task RetryProbeOutcomeDetachedAsync(Func<CircuitSnapshot, long, CircuitSnapshot?> change) => RunDetachedAsync(async context =>
+    private Task RetryProbeOutcomeDetachedAsync(Func<CircuitSnapshot, long, CircuitSnapshot?> change) => DetachedStoreWork.RunAsync(async context =>
     {
         var leaseEnds = Store.StartBudget(TimeSpan.FromMilliseconds(Settings.ProbeLeaseMs), CancellationToken.None);
         while (Store.Remaining(leaseEnds) > TimeSpan.Zero)
@@ -374,7 +372,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     });
 
     /// <summary>Gives a lease back with no caller waiting, within one <see cref="CircuitStoreGateway.StoreTimeout"/>.</summary>
-    private Task ReleaseDetachedAsync(StoredCircuit? from, string owner) => RunDetachedAsync(async context =>
+    private Task ReleaseDetachedAsync(StoredCircuit? from, string owner) => DetachedStoreWork.RunAsync(async context =>
     {
         var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
         from ??= await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(false);
@@ -383,23 +381,4 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             await UpdateAsync(context, budget, from, (snapshot, now) => ProbeLeaseStateMachine.ReleaseProbe(snapshot, now, owner), outcome: null).ConfigureAwait(false);
         }
     });
-
-    // Store work no caller waits for, in a context of its own.
-    private static async Task RunDetachedAsync(Func<ResilienceContext, Task> work)
-    {
-        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
-        try
-        {
-            await work(context).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Store failures are reported by the gateway; a throwing callback has no caller to reach.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
 }

@@ -116,14 +116,18 @@ internal sealed class CircuitStoreGateway
         get
         {
             var now = NowMonoMs();
-            return !_known.ReadInFlight
-                && !(Caches && _known.TryGetFresh(now, FreshForMs(), _timeProvider, out _))
-                && !(Volatile.Read(ref _pressureMs) is > 0 and var pressure && now - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure));
+            return !_known.ReadInFlight && !(Caches && _known.TryGetFresh(now, FreshForMs(), _timeProvider, out _)) && !WithinReadInterval(now);
         }
     }
 
-    /// <summary>Gets a value indicating whether the last known state is this process's own failures counted in it, not a store's answer.</summary>
-    public bool LastKnownIsLocal => _known.LastKnownIsLocal;
+    /// <summary>
+    /// Gets the last state a store answer showed when it is an OPEN whose break runs (or an isolation): the fleet rejects
+    /// calls now. An OPEN that only this process's uncounted failures made does not count: the store has not said it.
+    /// </summary>
+    public StoredCircuit? StoredOpenInBreak =>
+        !_known.LastKnownIsLocal && _known.LastKnown is { Snapshot: { State: StoredCircuitState.Open } open } shown && (open.IsIsolated || NowMs() < open.NextAttemptUnixMs)
+            ? shown
+            : null;
 
     public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -176,7 +180,7 @@ internal sealed class CircuitStoreGateway
             {
                 return entry;
             }
-            else if (Volatile.Read(ref _pressureMs) is > 0 and var pressure && NowMonoMs() - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure))
+            else if (WithinReadInterval(NowMonoMs()))
             {
                 // The store is under pressure and was read less than an interval ago: act on the last state known.
                 return null;
@@ -674,6 +678,10 @@ internal sealed class CircuitStoreGateway
     // them, to reach the ceiling, and a fleet's queue grows all that time. A throttling refusal, answered at once, starts
     // from the first step.
     private long QueuedPressureMs => 2 * (long)StoreTimeout.TotalMilliseconds;
+
+    // The store is under pressure and was read less than an interval ago.
+    private bool WithinReadInterval(long nowMonoMs) =>
+        Volatile.Read(ref _pressureMs) is > 0 and var pressure && nowMonoMs - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure);
 
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 

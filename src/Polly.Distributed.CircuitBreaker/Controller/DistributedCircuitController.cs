@@ -157,23 +157,8 @@ internal sealed class DistributedCircuitController<TResult>
     // While this process's own circuit rejects its calls, it still reads the circuit on its interval, with no caller
     // waiting: otherwise it would learn nothing of the fleet until its own break ended, and a fleet whose environments all
     // opened their own circuits in the same second would come back to the store together.
-    private async Task FollowFleetAsync()
-    {
-        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
-        try
-        {
-            await _store.TryReadAsync(context, _store.StartBudget(_store.StoreTimeout, CancellationToken.None), pastCache: false).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // The gateway reported the store's failure; a throwing OnStateStoreFailure has no caller to reach.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
+    private Task FollowFleetAsync() => DetachedStoreWork.RunAsync(context =>
+        _store.TryReadAsync(context, _store.StartBudget(_store.StoreTimeout, CancellationToken.None), pastCache: false).AsTask());
 
     private async ValueTask<CallPermit> AcquireLocalProbeAsync(ValueTask<CallPermit> acquiring, ResilienceContext context)
     {
@@ -329,9 +314,7 @@ internal sealed class DistributedCircuitController<TResult>
     // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally). Nor does an OPEN
     // that only this process's unrecorded failures made: the store's next answer replaces it (a CLOSED read before those
     // failures' counts land), and the failures would then count again from none.
-    private bool FleetRejects() =>
-        !_store.LastKnownIsLocal
-        && _store.LastKnown?.Snapshot is { State: StoredCircuitState.Open } open && (open.IsIsolated || _store.NowMs() < open.NextAttemptUnixMs);
+    private bool FleetRejects() => _store.StoredOpenInBreak is not null;
 
     /// <summary>
     /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when

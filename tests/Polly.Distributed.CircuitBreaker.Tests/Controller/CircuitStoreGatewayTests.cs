@@ -67,12 +67,13 @@ public sealed class CircuitStoreGatewayTests
         var circuitId = "late-read-" + Guid.NewGuid().ToString("N");
         var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
         await _shared.WriteAsync(circuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 60_000, StateTimestampUnixMs = now }, CancellationToken.None);
-        var store = new LateReadStore(_shared, TimeSpan.FromMilliseconds(400));
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(400), ReadDelayHonoursCancellation = true };
+        var counting = new TestKit.CountingCircuitStateStore(store);
         var pipeline = new ResiliencePipelineBuilder()
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
                 CircuitId = circuitId,
-                StateStore = store,
+                StateStore = counting,
                 Consistency = CircuitConsistency.Atomic,
                 StoreTimeout = TimeSpan.FromMilliseconds(100),
             })
@@ -91,14 +92,15 @@ public sealed class CircuitStoreGatewayTests
         // that answer, the OPEN, decides the next call with no second request.
         Assert.True(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
-        Assert.Equal(1, store.Reads);
+        Assert.Equal(1, counting.Reads);
     }
 
     [Fact]
     public async Task Execute_ReadNeverAnswered_StoppedAfterTheLongestReadIntervalThenReadAgain()
     {
-        var store = new LateReadStore(_shared, TimeSpan.FromHours(1));
-        var pipeline = Build(store, TimeSpan.FromMilliseconds(100));
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromHours(1), ReadDelayHonoursCancellation = true };
+        var counting = new TestKit.CountingCircuitStateStore(store);
+        var pipeline = Build(counting, TimeSpan.FromMilliseconds(100));
 
         // The longest read interval is a second here (the ceiling: four store timeouts, at least a second): the read is
         // stopped then, and a later check reads again instead of joining a read that will never answer.
@@ -109,7 +111,7 @@ public sealed class CircuitStoreGatewayTests
         await Eventually.TrueAsync(async () =>
         {
             await pipeline.ExecuteAsync(_ => default);
-            return store.Reads >= 2;
+            return counting.Reads >= 2;
         });
     }
 
@@ -161,16 +163,7 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_StoreThrottlesReads_ReadsSpacedOutUntilTheIntervalEndsThenAgainWhenFast()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
-        var counting = new TestKit.CountingCircuitStateStore(throttling);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "throttled-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-            })
-            .Build();
+        var (time, throttling, counting, pipeline) = ReadsFailingWithDefaults(CircuitStateStoreFailureKind.Throttled);
 
         for (var i = 0; i < 20; i++)
         {
@@ -197,16 +190,7 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_StoreReportsATimeout_NextReadWaitsAtLeastTheStoreTimeout()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
-        var timingOut = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Timeout };
-        var counting = new TestKit.CountingCircuitStateStore(timingOut);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = "timing-out-" + Guid.NewGuid().ToString("N"),
-                StateStore = counting,
-            })
-            .Build();
+        var (time, timingOut, counting, pipeline) = ReadsFailingWithDefaults(CircuitStateStoreFailureKind.Timeout);
         await pipeline.ExecuteAsync(_ => default);
         timingOut.ReadsFail = false;
 
@@ -470,46 +454,6 @@ public sealed class CircuitStoreGatewayTests
             .Build();
     }
 
-    /// <summary>Answers reads after a delay that a cancelled token ends at once; tells whether the first read was answered.</summary>
-    private sealed class LateReadStore(ICircuitStateStore inner, TimeSpan readDelay) : ICircuitStateStore
-    {
-        private int _reads;
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public TaskCompletionSource<bool> FirstReadEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _reads);
-            try
-            {
-                await Task.Delay(readDelay, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                FirstReadEnded.TrySetResult(false);
-                throw;
-            }
-
-            var entry = await inner.ReadAsync(circuitId, cancellationToken);
-            FirstReadEnded.TrySetResult(true);
-            return entry;
-        }
-
-        public ValueTask<bool> WriteAsync(string circuitId, CircuitSnapshot snapshot, CancellationToken cancellationToken) =>
-            inner.WriteAsync(circuitId, snapshot, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryReplaceAsync(string circuitId, StoredCircuit expected, CircuitSnapshot replacement, CancellationToken cancellationToken) =>
-            inner.TryReplaceAsync(circuitId, expected, replacement, cancellationToken);
-
-        public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
-            inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, cancellationToken);
-
-        public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
-            inner.TryIncrementFailureAsync(circuitId, increment, cancellationToken);
-    }
-
     /// <summary>Answers correctly, but late: by blocking the calling thread, or by a delay that ignores cancellation.</summary>
     private sealed class MisbehavingStore(ICircuitStateStore inner) : ICircuitStateStore
     {
@@ -603,6 +547,22 @@ public sealed class CircuitStoreGatewayTests
     }
 
     // A breaker (store timeout 250 ms, break 1 s, so a read interval ceiling of 1 s) whose reads the store refuses as throttled.
+    // Default options on a fake clock, over a store whose reads fail (for now) the way given.
+    private (Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Store, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline) ReadsFailingWithDefaults(CircuitStateStoreFailureKind kind)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var store = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = kind };
+        var counting = new TestKit.CountingCircuitStateStore(store);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = "reads-failing-" + Guid.NewGuid().ToString("N"),
+                StateStore = counting,
+            })
+            .Build();
+        return (time, store, counting, pipeline);
+    }
+
     private (Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Throttling, TestKit.CountingCircuitStateStore Counting, ResiliencePipeline Pipeline) Throttled(
         TimeSpan readDelay,
         TimeSpan maxBreak,

@@ -41,11 +41,25 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>Gets how many reads the store has answered.</summary>
     public int ReadsAnswered => Volatile.Read(ref _readsAnswered);
 
+    /// <summary>Gets or sets a value indicating whether a read's delay ends when its token is cancelled (the read then fails as cancelled), as an HTTP client's would.</summary>
+    public bool ReadDelayHonoursCancellation { get; set; }
+
+    /// <summary>Completes when the first read ends: <see langword="true"/> answered, <see langword="false"/> cancelled.</summary>
+    public TaskCompletionSource<bool> FirstReadEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public async ValueTask<StoredCircuit> ReadAsync(string circuitId, CancellationToken cancellationToken)
     {
         if (ReadDelay > TimeSpan.Zero)
         {
-            await Task.Delay(ReadDelay, CancellationToken.None);
+            try
+            {
+                await Task.Delay(ReadDelay, ReadDelayHonoursCancellation ? cancellationToken : CancellationToken.None);
+            }
+            catch (OperationCanceledException)
+            {
+                FirstReadEnded.TrySetResult(false);
+                throw;
+            }
         }
 
         if (ReadsFail)
@@ -55,6 +69,7 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
 
         var entry = await inner.ReadAsync(circuitId, cancellationToken);
         Interlocked.Increment(ref _readsAnswered);
+        FirstReadEnded.TrySetResult(true);
         return entry;
     }
 
