@@ -145,7 +145,8 @@ internal sealed class SimulatedCircuitItem
     /// <summary>
     /// Counts failures as the provider does. DynamoDB: when the caller's hint says this count reaches the threshold, one
     /// conditional request counts and opens on exactly that stored count; otherwise (or when the stored count moved) one
-    /// request counts, and one more opens the circuit when the count reached the threshold. Redis: one script does it all.
+    /// request counts, and one more opens the circuit when the count reached the threshold; a count already at the threshold
+    /// counts nothing. Redis: one script does it all.
     /// A request that is refused ends the operation there; what earlier requests wrote stays.
     /// </summary>
     public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(int environment, string circuitId, CircuitFailureIncrement increment)
@@ -186,6 +187,13 @@ internal sealed class SimulatedCircuitItem
         if (Refuse(ItemRequest.Write) is { } refusedCount)
         {
             return (default, refusedCount);
+        }
+
+        // Without a quorum, a count already at the threshold (its opening not yet written) counts nothing.
+        if (increment.MinimumEnvironments <= 1 && stored.State == StoredCircuitState.Closed && stored.FailureCount >= increment.FailureThreshold
+            && stored.LastFailureUnixMs >= increment.WindowStartUnixMs)
+        {
+            return (new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, Stored()), null);
         }
 
         var (outcome, _) = increment.ApplyTo(stored);

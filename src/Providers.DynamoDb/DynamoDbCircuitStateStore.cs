@@ -132,7 +132,10 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
     /// <inheritdoc/>
     /// <remarks>
     /// One <c>UpdateItem</c> with <c>ADD</c> counts the failure (a second one starts a new failure window), and a second
-    /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. When the request's
+    /// conditional <c>UpdateItem</c> opens the circuit for the request whose count reached the threshold. Without a quorum,
+    /// a count that already reached the threshold counts nothing more (<see cref="CircuitIncrementOutcome.NotCounted"/>
+    /// with the closed item): only the request that reached it opens, and the breaker reads such an item as the OPEN that
+    /// request makes, so the fleet need not wait for the opening to get through a queue of counts. When the request's
     /// <see cref="CircuitFailureIncrement.LastSeenFailureCount"/> says this failure reaches the threshold, one conditional
     /// <c>UpdateItem</c> first tries to count and open together, on exactly that count. Each request's id
     /// is kept in the item until the circuit next changes state, so a request that the SDK retried after it was applied
@@ -341,7 +344,7 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
         for (var turn = 0; turn < 6; turn++)
         {
             var variant = DynamoDbCircuitItem.FailureCountVariantFor(item, seen: turn > 0, increment);
-            if (variant == sent)
+            if (variant == sent || (variant is { Restart: false, IdsFull: true } && !DynamoDbCircuitItem.CountsPastThreshold(increment)))
             {
                 break;
             }

@@ -257,6 +257,35 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task TryIncrementFailureAsync_ClosedCountAlreadyAtThreshold_CountsNothing()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await store.WriteAsync(_id, new CircuitSnapshot { FailureCount = 5, LastFailureUnixMs = now - 1_000, StateTimestampUnixMs = now - 1_000 }, CancellationToken.None);
+
+        var result = await store.TryIncrementFailureAsync(_id, new CircuitFailureIncrement(Guid.NewGuid().ToString("N"), now, now - 60_000, 5, now + 10_000), CancellationToken.None);
+
+        // The request that reached the threshold opens the circuit; a later count neither adds to it nor opens it again.
+        Assert.Equal(CircuitIncrementOutcome.NotCounted, result.Outcome);
+        Assert.Equal((StoredCircuitState.Closed, 5L, now - 1_000), (result.Current.Snapshot.State, result.Current.Snapshot.FailureCount, result.Current.Snapshot.LastFailureUnixMs));
+        Assert.Equal("5", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["failureCount"].N);
+    }
+
+    [Fact]
+    public async Task TryIncrementFailureAsync_ClosedCountAtThresholdWithAQuorum_StillCountsTowardsTheQuorum()
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var increment = new CircuitFailureIncrement(Guid.NewGuid().ToString("N"), now, now - 60_000, 2, now + 10_000) { MinimumEnvironments = 2, EnvironmentId = "env-a" };
+        await store.TryIncrementFailureAsync(_id, increment, CancellationToken.None);
+        await store.TryIncrementFailureAsync(_id, increment with { WriteId = Guid.NewGuid().ToString("N") }, CancellationToken.None);
+
+        var result = await store.TryIncrementFailureAsync(_id, increment with { WriteId = Guid.NewGuid().ToString("N"), EnvironmentId = "env-b" }, CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
+    }
+
+    [Fact]
     public async Task Execute_AgainstDynamoDb_OpensSharedCircuitForOtherProcess()
     {
         var first = await BuildPipelineAsync();

@@ -30,14 +30,20 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             {
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
+
+            FollowLateCount(result);
         };
         _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
-        known.State == StoredCircuitState.Closed ? CheckDecision.Allow
-        : _claims.Contains(known.ProbeLeaseOwner) ? CheckDecision.ClaimProbe
+        known.State != StoredCircuitState.Closed && _claims.Contains(known.ProbeLeaseOwner) ? CheckDecision.ClaimProbe
         : Check(known, now, probeOwner: null);
+
+    // A count at the threshold whose opening a store has not written yet is the fleet's OPEN already.
+    public override StoredCircuit? StoredOpenInBreak =>
+        Store.StoredOpenInBreak ?? (Store.LastAnswered is { } shown && CircuitStateMachine.OpenedByCount(shown.Snapshot, Store.NowMs(), Settings) is { } opened
+            && Store.NowMs() < opened.NextAttemptUnixMs ? shown : null);
 
     public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe)
     {
@@ -67,7 +73,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                     return Rejected(decision, entry);
             }
 
-            var before = entry.Snapshot;
+            var before = CircuitStateMachine.OpenedByCount(entry.Snapshot, now, Settings) ?? entry.Snapshot;
             var owner = probeOwner!;
             var leaseExpires = now + Settings.ProbeLeaseMs;
             _claims.Add(owner, leaseExpires, now);
@@ -117,6 +123,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     public override Task? CountInFlight => _counts.Answering;
 
+    public override bool CountUnanswered => _counts.Overdue;
+
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 
     public override async ValueTask RecordAsync(ResilienceContext context, StoreBudget budget, CallPermit permit, bool failed, Outcome<TResult> outcome)
@@ -145,7 +153,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 var countedOn = permit.Observed?.Snapshot;
                 if (Store.Throttles && await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(context.ContinueOnCapturedContext) is { } current)
                 {
-                    if (current.Snapshot.State != StoredCircuitState.Closed)
+                    if (current.Snapshot.State != StoredCircuitState.Closed || CircuitStateMachine.OpenedByCount(current.Snapshot, Store.NowMs(), Settings) is not null)
                     {
                         return;
                     }
@@ -236,9 +244,11 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                     await Events.RaiseAsync(context, CircuitSnapshot.Initial, result.Current.Snapshot, outcome, manual: false).ConfigureAwait(captured);
                     return;
 
-                // Counted, or not counted because the circuit is open or half-open: a late outcome changes nothing there.
+                // Counted, or not counted because the circuit is open, half-open, or opening (a count at the threshold that
+                // a store opens in a request of its own): a late outcome changes nothing there.
                 case CircuitIncrementOutcome.Counted:
-                case CircuitIncrementOutcome.NotCounted when result.Current.Snapshot.State != StoredCircuitState.Closed:
+                case CircuitIncrementOutcome.NotCounted when result.Current.Snapshot.State != StoredCircuitState.Closed
+                    || CircuitStateMachine.OpenedByCount(result.Current.Snapshot, increment.NowUnixMs, Settings) is not null:
                     return;
             }
 
@@ -264,7 +274,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     // answer to that count, most often): an open circuit counts none of them, and on a store whose requests queue, the
     // fleet's failures of the second its dependency died would otherwise reach it twice per environment.
     private CircuitIncrementResult? AnswerWithoutSending() =>
-        Store.StoredOpenInBreak is { } shown ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown) : null;
+        StoredOpenInBreak is { } shown ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown) : null;
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
     private async Task<CircuitIncrementResult?> SendBatchAsync(long failures)
@@ -283,12 +293,26 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             {
                 await Events.RaiseDetachedAsync(CircuitSnapshot.Initial, opened.Current.Snapshot).ConfigureAwait(false);
             }
+            else if (result is { } answered)
+            {
+                FollowLateCount(answered);
+            }
 
             return result;
         }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for) shows the circuit
+    // closed below its threshold: this process's own circuit, opened early while the answer was awaited, closes again.
+    private void FollowLateCount(CircuitIncrementResult result)
+    {
+        if (result.Current.Snapshot.State == StoredCircuitState.Closed && CircuitStateMachine.OpenedByCount(result.Current.Snapshot, Store.NowMs(), Settings) is null)
+        {
+            Local.EndUnansweredOpening();
         }
     }
 

@@ -50,12 +50,24 @@ internal abstract class CircuitProtocol<TResult>
     public virtual Task? CountInFlight => null;
 
     /// <summary>
+    /// Gets a value indicating whether a failure count of this process is still in flight after its call stopped waiting
+    /// for the answer (a store slower than a call's store time).
+    /// </summary>
+    public virtual bool CountUnanswered => false;
+
+    /// <summary>
     /// Gets how long past the fleet's break (or a half-open seen with no lease, or the end of its own break while the store
     /// shows pressure) this process waits for the store to answer it once before it probes for itself: its longest read
     /// interval plus a store timeout
     /// (<see cref="CircuitStoreGateway.AnswerWithinMs"/>), never more than half a probe lease.
     /// </summary>
     public long AnswerWaitMs => Math.Min(Store.AnswerWithinMs, Settings.ProbeLeaseMs / 2);
+
+    /// <summary>
+    /// Gets the last state a store answer showed when the fleet rejects calls on it now (an OPEN in its break, or an
+    /// isolation); <see langword="null"/> otherwise.
+    /// </summary>
+    public virtual StoredCircuit? StoredOpenInBreak => Store.StoredOpenInBreak;
 
     /// <summary>Whether an outcome must reach the store: a healthy call on a closed circuit costs nothing.</summary>
     public abstract bool MustRecord(CallPermit permit, bool failed);

@@ -125,9 +125,12 @@ internal sealed class CircuitStoreGateway
     /// calls now. An OPEN that only this process's uncounted failures made does not count: the store has not said it.
     /// </summary>
     public StoredCircuit? StoredOpenInBreak =>
-        !_known.LastKnownIsLocal && _known.LastKnown is { Snapshot: { State: StoredCircuitState.Open } open } shown && (open.IsIsolated || NowMs() < open.NextAttemptUnixMs)
+        LastAnswered is { Snapshot: { State: StoredCircuitState.Open } open } shown && (open.IsIsolated || NowMs() < open.NextAttemptUnixMs)
             ? shown
             : null;
+
+    /// <summary>Gets the last state a store answer showed; <see langword="null"/> when the last known state is one this process's uncounted failures made.</summary>
+    public StoredCircuit? LastAnswered => _known.LastKnownIsLocal ? null : _known.LastKnown;
 
     public long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -559,8 +562,10 @@ internal sealed class CircuitStoreGateway
         }
         finally
         {
-            if (answered)
+            // A request that failed has ended: nothing of it is still in flight, and its error went to the caller.
+            if (answered || task.IsFaulted || task.IsCanceled)
             {
+                _ = task.Exception;
                 abandon.Dispose();
             }
             else

@@ -18,6 +18,7 @@ internal sealed class DistributedCircuitController<TResult>
     private readonly CircuitProtocol<TResult> _protocol;
     private readonly LocalCircuit _local;
     private readonly ResilienceStrategyTelemetry _telemetry;
+    private readonly int _failureThreshold;
     private readonly object _isolationGate = new();
     private volatile bool _isolationPending;
     private Task? _isolating;
@@ -52,6 +53,7 @@ internal sealed class DistributedCircuitController<TResult>
         _rejections = new CircuitRejections(CircuitId, telemetry);
         _local = new LocalCircuit(settings);
         _telemetry = telemetry;
+        _failureThreshold = options.FailureThreshold;
         _protocol = options.Consistency == CircuitConsistency.Atomic
             ? new AtomicProtocol<TResult>(_store, _events, _rejections, settings, _local)
             : new LastWriterWinsProtocol<TResult>(_store, _events, _rejections, settings, _local);
@@ -222,9 +224,9 @@ internal sealed class DistributedCircuitController<TResult>
         StoredCircuit? known = null;
         if (_store.TryReadAtOnce(out var atOnce))
         {
-            // Both protocols let every call through a closed circuit and reject every call of an isolated one, whatever
-            // the time: no clock is read for them.
-            if (atOnce.Snapshot.State == StoredCircuitState.Closed)
+            // Both protocols let every call through a closed circuit below its threshold and reject every call of an
+            // isolated one, whatever the time: no clock is read for them.
+            if (atOnce.Snapshot.State == StoredCircuitState.Closed && atOnce.Snapshot.FailureCount < _failureThreshold)
             {
                 return new(CallPermit.Allowed(atOnce, _store.StoreTimeout));
             }
@@ -281,7 +283,7 @@ internal sealed class DistributedCircuitController<TResult>
     {
         if (failed)
         {
-            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects()))
+            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects(), _protocol.CountUnanswered))
             {
                 _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
             }
@@ -314,7 +316,7 @@ internal sealed class DistributedCircuitController<TResult>
     // circuit whose break has ended does not: its half-open window may be this process's (ProbeLocally). Nor does an OPEN
     // that only this process's unrecorded failures made: the store's next answer replaces it (a CLOSED read before those
     // failures' counts land), and the failures would then count again from none.
-    private bool FleetRejects() => _store.StoredOpenInBreak is not null;
+    private bool FleetRejects() => _protocol.StoredOpenInBreak is not null;
 
     /// <summary>
     /// A permit for reporting an outcome whose check happened in another request (the sidecar's GET, then its POST), when

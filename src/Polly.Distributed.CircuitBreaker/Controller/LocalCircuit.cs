@@ -21,6 +21,13 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     private long _openUntilMonoMs;
     private long _consecutiveOpens;
     private bool _probeOut;
+    private bool _openedUnanswered;
+
+    // The failures of an episode at which this process's own circuit opens while the store has not answered its count of
+    // an earlier one within a call's store time: half the threshold, at least two. A store that slow is most often one
+    // that the failures of several environments reach at once, and with one other environment failing, this one's share
+    // of the fleet's threshold is half of it.
+    private int UnansweredFailureLimit => Math.Max(2, settings.FailureThreshold / 2);
 
     /// <summary>Gets the state of this process's own circuit.</summary>
     public LocalCircuitState State => _state;
@@ -70,7 +77,13 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     /// <param name="nowMonoMs">Now.</param>
     /// <param name="wasProbe">Whether the call was the local probe.</param>
     /// <param name="sharedCircuitOpen">Whether the shared circuit is known to be open: the fleet has taken over, and this episode ends.</param>
-    public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen)
+    /// <param name="countUnanswered">
+    /// Whether the store has not answered this process's count of an earlier failure within a call's store time: the
+    /// circuit then opens at half the threshold (at least two failures), until that answer says the fleet's circuit is
+    /// closed below its threshold (<see cref="EndUnansweredOpening"/>). A store that slow cannot tell this process the
+    /// fleet's OPEN before it has sent the dependency its whole threshold.
+    /// </param>
+    public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen, bool countUnanswered = false)
     {
         lock (_gate)
         {
@@ -99,13 +112,16 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
             _failures = _failures > 0 && nowMonoMs - _lastFailureMonoMs > settings.FailureWindowMs ? 1 : CircuitStateMachine.Increment(_failures);
             _lastFailureMonoMs = nowMonoMs;
-            if (_failures < settings.FailureThreshold)
+            var unanswered = countUnanswered && _failures >= UnansweredFailureLimit;
+            if (_failures < settings.FailureThreshold && !unanswered)
             {
                 return false;
             }
 
+            var belowThreshold = _failures < settings.FailureThreshold;
             _consecutiveOpens = 0;
             OpenLocked(nowMonoMs);
+            _openedUnanswered = belowThreshold;
             return true;
         }
     }
@@ -149,6 +165,22 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
         }
     }
 
+    /// <summary>
+    /// Closes this process's own circuit if it opened below the threshold because the store had not answered a count
+    /// (see <see cref="RecordFailure"/>), now that an answer says the fleet's circuit is closed below its threshold; a local
+    /// probe in flight keeps the episode until its outcome.
+    /// </summary>
+    public void EndUnansweredOpening()
+    {
+        lock (_gate)
+        {
+            if (_openedUnanswered && _state != LocalCircuitState.Closed && !_probeOut)
+            {
+                CloseLocked();
+            }
+        }
+    }
+
     /// <summary>Gives the local probe back: its call ended with no outcome to judge, or the shared circuit rejected it.</summary>
     public void ReleaseProbe()
     {
@@ -184,6 +216,7 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
     private void OpenLocked(long nowMonoMs)
     {
+        _openedUnanswered = false;
         _failures = 0;
         _openUntilMonoMs = nowMonoMs + CircuitStateMachine.BreakDurationMs(_consecutiveOpens, settings);
         _state = LocalCircuitState.Open;
@@ -191,6 +224,7 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
     private void CloseLocked()
     {
+        _openedUnanswered = false;
         _failures = 0;
         _consecutiveOpens = 0;
         _state = LocalCircuitState.Closed;

@@ -67,6 +67,21 @@ internal static class CircuitStateMachine
         };
     }
 
+    /// <summary>
+    /// The OPEN that a closed circuit's count made when the count reached the threshold in its window (and, with a quorum,
+    /// holds its environments): open from its last failure for one break. A store that counts and opens in two requests
+    /// shows such a count between them, for as long as its queue holds the opening; atomic mode acts on it as that OPEN,
+    /// whether or not the opening lands. <see langword="null"/> for any other state.
+    /// </summary>
+    public static CircuitSnapshot? OpenedByCount(CircuitSnapshot current, long now, CircuitBreakerSettings settings) =>
+        current.State == StoredCircuitState.Closed
+        && current.FailureCount >= settings.FailureThreshold
+        && current.LastFailureUnixMs > 0
+        && now - current.LastFailureUnixMs <= settings.FailureWindowMs
+        && (settings.MinimumFailingEnvironments <= 1 || current.FailingEnvironments.Count >= settings.MinimumFailingEnvironments)
+            ? Open(current, consecutiveOpens: 0, current.LastFailureUnixMs, settings) with { FailingEnvironments = EnvironmentSet.Empty }
+            : null;
+
     /// <summary>The state after a call whose outcome counts as a success.</summary>
     public static CircuitSnapshot? RecordSuccess(CircuitSnapshot current, long now, CircuitBreakerSettings settings)
     {

@@ -13,7 +13,7 @@ namespace Polly.Distributed.CircuitBreaker.State;
 /// </remarks>
 internal static class ProbeLeaseStateMachine
 {
-    /// <summary>Decides whether a call may pass.</summary>
+    /// <summary>Decides whether a call may pass; a closed circuit whose count reached the threshold is decided as the OPEN it made.</summary>
     /// <param name="current">The stored state.</param>
     /// <param name="now">The current time of this process.</param>
     /// <param name="settings">The breaker's settings.</param>
@@ -21,6 +21,7 @@ internal static class ProbeLeaseStateMachine
     /// <param name="leaseSeenAgoMs">How long ago this process first saw the lease on <paramref name="current"/>, if it did.</param>
     public static CheckDecision Check(CircuitSnapshot current, long now, CircuitBreakerSettings settings, string? probeOwner, long? leaseSeenAgoMs = null)
     {
+        current = CircuitStateMachine.OpenedByCount(current, now, settings) ?? current;
         switch (current.State)
         {
             case StoredCircuitState.Open when current.IsIsolated || now < current.NextAttemptUnixMs:
@@ -69,14 +70,15 @@ internal static class ProbeLeaseStateMachine
             : null;
 
     /// <summary>
-    /// Decides a call when the store cannot answer, from the last state this process saw: as
-    /// <see cref="CircuitStateMachine.WithoutStore"/>, and a half-open circuit whose lease another call holds keeps
+    /// Decides a call when the store cannot answer, from the last state this process saw (a count at the threshold read as
+    /// the OPEN it made): as <see cref="CircuitStateMachine.WithoutStore"/>, and a half-open circuit whose lease another call holds keeps
     /// rejecting until the lease ends; one that half-opened with no lease this process saw rejects for
     /// <paramref name="answerWaitMs"/> (a claim may be under way that this process cannot see), then lets this process
     /// probe for itself.
     /// </summary>
     public static CheckDecision WithoutStore(CircuitSnapshot? lastKnown, long now, CircuitBreakerSettings settings, string? probeOwner, long answerWaitMs, long? leaseSeenAgoMs = null)
     {
+        lastKnown = lastKnown is null ? null : CircuitStateMachine.OpenedByCount(lastKnown, now, settings) ?? lastKnown;
         if (lastKnown is not { State: StoredCircuitState.HalfOpen })
         {
             return CircuitStateMachine.WithoutStore(lastKnown, now, answerWaitMs);

@@ -64,7 +64,9 @@ public sealed record CircuitFailureIncrement(
     /// <list type="number">
     /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:
     /// <see cref="CircuitIncrementOutcome.NotCounted"/>. A store also counts nothing on an item whose failure count or
-    /// last failure time it cannot read as numbers.</item>
+    /// last failure time it cannot read as numbers; and a store that opens in a request of its own after the count may
+    /// count nothing on a closed circuit whose count in the window already reached <see cref="FailureThreshold"/> (with
+    /// its quorum), which the breaker reads as open: the request that reached it opens the circuit.</item>
     /// <item>Otherwise the failure count becomes <see cref="Count"/> when the last failure time is not 0 and before
     /// <see cref="WindowStartUnixMs"/>, else the stored count plus <see cref="Count"/> (saturating); the last failure time
     /// and the state timestamp become <see cref="NowUnixMs"/>.</item>

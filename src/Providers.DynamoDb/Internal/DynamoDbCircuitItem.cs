@@ -151,7 +151,8 @@ internal static class DynamoDbCircuitItem
     /// Builds the failure count within the window: <c>ADD</c> the request's count to a valid count of a closed circuit whose last failure
     /// is still in the window. While the count is below <see cref="MaxRecentWriteIds"/>, the request's id is added, so a
     /// retry of an applied request is recognised; past that (a threshold above it, or an opening that is late) the count is
-    /// added without it, so items stay small. (Conditions stay flat: the local emulator's parser slows down sharply with
+    /// added without it, so items stay small. Without a quorum, only a count below the threshold is added to (see
+    /// <see cref="CountsPastThreshold"/>). (Conditions stay flat: the local emulator's parser slows down sharply with
     /// nested groups, and <c>size()</c> costs it as much again.)
     /// </summary>
     public static void SetFailureIncrement(UpdateItemRequest request, CircuitFailureIncrement increment, string writeId, FailureCountVariant variant, DynamoDbItemExpiry expiry)
@@ -165,9 +166,14 @@ internal static class DynamoDbCircuitItem
 
         // With a quorum, a stored count of 0 (a circuit closed since, by anyone) starts an episode with an empty set
         // (SetFailureCountRestart); a missing count is a new item, whose set the ADD creates.
+        // Without a quorum, a count that reached the threshold counts nothing more: the request that reached it opens the
+        // circuit, and until its opening lands the item shows the count, which the breaker reads as that OPEN. On an item
+        // whose requests queue (one hot item), later counts would otherwise each find the count at the threshold and send
+        // an opening of their own.
+        var below = quorum ? long.MaxValue : increment.FailureThreshold;
         var countRange = variant.IdsFull
-            ? $"{count} >= {ValueOf(request, Number(MaxRecentWriteIds))}"
-            : $"(attribute_not_exists({count}) OR {count} BETWEEN {(quorum ? ValueOf(request, Number(1)) : zero)} AND {ValueOf(request, Number(MaxRecentWriteIds - 1))})";
+            ? (below == long.MaxValue ? $"{count} >= {ValueOf(request, Number(MaxRecentWriteIds))}" : $"{count} BETWEEN {ValueOf(request, Number(MaxRecentWriteIds))} AND {ValueOf(request, Number(below - 1))}")
+            : $"(attribute_not_exists({count}) OR {count} BETWEEN {(quorum ? ValueOf(request, Number(1)) : zero)} AND {ValueOf(request, Number(Math.Min(below, MaxRecentWriteIds) - 1))})";
         request.UpdateExpression =
             $"ADD {count} {ValueOf(request, Number(increment.Count))}{(variant.IdsFull ? string.Empty : $", {writeIds} {ValueOf(request, new AttributeValue { SS = [writeId] })}")}" +
             (quorum && variant.AddsEnvironment ? $", {NameOf(request, CircuitSnapshotSchema.FailingEnvironmentsAttribute)} {ValueOf(request, new AttributeValue { SS = [increment.EnvironmentId!] })}" : string.Empty) +
@@ -179,6 +185,13 @@ internal static class DynamoDbCircuitItem
             $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})" +
             (quorum && increment.EnvironmentId is not null ? " AND " + EnvironmentRoomCondition(request, increment, variant.AddsEnvironment) : string.Empty);
     }
+
+    /// <summary>
+    /// Whether a count request can apply to an item whose count reached <see cref="MaxRecentWriteIds"/>: only with a quorum
+    /// or a threshold above it, as a count stops at the threshold otherwise.
+    /// </summary>
+    public static bool CountsPastThreshold(CircuitFailureIncrement increment) =>
+        increment.MinimumEnvironments > 1 || increment.FailureThreshold > MaxRecentWriteIds;
 
     /// <summary>Which count request fits an item as last seen (<see langword="null"/>: not seen yet, or missing).</summary>
     public static FailureCountVariant FailureCountVariantFor(Dictionary<string, AttributeValue>? item, bool seen, CircuitFailureIncrement increment)

@@ -132,4 +132,41 @@ public class LocalCircuitTests
 
         return local;
     }
+
+    [Fact]
+    public void RecordFailure_SecondFailureWhileACountIsUnanswered_OpensBelowTheThreshold()
+    {
+        var local = new LocalCircuit(Settings);
+
+        Assert.False(local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true));
+        Assert.True(local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true));
+
+        Assert.Equal(LocalAdmission.Rejected, local.Admit(2, out _));
+    }
+
+    [Fact]
+    public void EndUnansweredOpening_OpenedBelowTheThreshold_Closes()
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true);
+
+        local.EndUnansweredOpening();
+
+        Assert.True(local.IsClosed);
+    }
+
+    [Fact]
+    public void EndUnansweredOpening_OpenedAtTheThreshold_StaysOpen()
+    {
+        var local = new LocalCircuit(Settings);
+        for (var i = 0; i < 3; i++)
+        {
+            local.RecordFailure(i, wasProbe: false, sharedCircuitOpen: false);
+        }
+
+        local.EndUnansweredOpening();
+
+        Assert.Equal(LocalCircuitState.Open, local.State);
+    }
 }

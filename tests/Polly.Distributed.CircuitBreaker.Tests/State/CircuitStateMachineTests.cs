@@ -275,4 +275,36 @@ public class CircuitStateMachineTests
 
         Assert.Same(next, CircuitStateMachine.OrderedAfter(next, readFrom));
     }
+
+    [Fact]
+    public void OpenedByCount_ClosedAtThresholdInWindow_OpenFromTheLastFailureForOneBreak()
+    {
+        var counted = Closed with { FailureCount = 5, LastFailureUnixMs = Now - 1_000, StateTimestampUnixMs = Now - 1_000 };
+
+        var opened = CircuitStateMachine.OpenedByCount(counted, Now, Settings)!;
+
+        Assert.Equal(StoredCircuitState.Open, opened.State);
+        Assert.Equal(Now - 1_000 + Settings.BreakDurationMs, opened.NextAttemptUnixMs);
+        Assert.Equal(0, opened.ConsecutiveOpens);
+    }
+
+    [Theory]
+    [InlineData(4, 1_000)]
+    [InlineData(5, 60_001)]
+    public void OpenedByCount_BelowThresholdOrOutsideTheWindow_Null(long failureCount, long lastFailureAgo)
+    {
+        var counted = Closed with { FailureCount = failureCount, LastFailureUnixMs = Now - lastFailureAgo };
+
+        Assert.Null(CircuitStateMachine.OpenedByCount(counted, Now, Settings));
+    }
+
+    [Fact]
+    public void OpenedByCount_QuorumNotMet_Null()
+    {
+        var quorum = Settings with { MinimumFailingEnvironments = 2 };
+        var counted = Closed with { FailureCount = 5, LastFailureUnixMs = Now, FailingEnvironments = EnvironmentSet.Parse("env-a") };
+
+        Assert.Null(CircuitStateMachine.OpenedByCount(counted, Now, quorum));
+        Assert.NotNull(CircuitStateMachine.OpenedByCount(counted with { FailingEnvironments = EnvironmentSet.Parse("env-a env-b") }, Now, quorum));
+    }
 }

@@ -153,4 +153,39 @@ public class ProbeLeaseStateMachineTests
         var expected = rejects ? CheckVerdict.Reject : CheckVerdict.ClaimProbe;
         Assert.Equal(expected, ProbeLeaseStateMachine.Check(lapsed, Now, Settings, "me", seenAgoMs).Verdict);
     }
+
+    [Fact]
+    public void Check_ClosedAtThresholdWhoseOpeningIsNotWritten_RejectsForTheBreakFromTheLastFailure()
+    {
+        var counted = Closed with { FailureCount = 5, LastFailureUnixMs = Now - 4_000 };
+
+        var decision = ProbeLeaseStateMachine.Check(counted, Now, Settings, "me");
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(6_000, decision.RetryAfterMs);
+    }
+
+    [Fact]
+    public void Check_ClosedAtThresholdPastItsBreak_HalfOpensWithALeaseForTheBreaksEpisode()
+    {
+        var counted = Closed with { FailureCount = 5, LastFailureUnixMs = Now - 10_000 };
+
+        var decision = ProbeLeaseStateMachine.Check(counted, Now, Settings, "me");
+
+        Assert.Equal(CheckVerdict.Transition, decision.Verdict);
+        Assert.Equal(StoredCircuitState.HalfOpen, decision.Next!.State);
+        Assert.Equal("me", decision.Next.ProbeLeaseOwner);
+        Assert.Equal(Now, decision.Next.ProbeLeaseEpisode);
+    }
+
+    [Fact]
+    public void WithoutStore_LastKnownClosedAtThreshold_RejectsUntilItsBreakAndAnAnswerWait()
+    {
+        var counted = Closed with { FailureCount = 5, LastFailureUnixMs = Now - 4_000 };
+
+        var decision = ProbeLeaseStateMachine.WithoutStore(counted, Now, Settings, probeOwner: null, answerWaitMs: 2_500);
+
+        Assert.Equal(CheckVerdict.Reject, decision.Verdict);
+        Assert.Equal(8_500, decision.RetryAfterMs);
+    }
 }
