@@ -19,6 +19,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     private readonly PendingProbeClaims _claims = new();
     private readonly Action<CircuitIncrementResult> _onLateCount;
     private readonly FailureCountQueue _counts;
+    private volatile bool _countRefused;
 
     public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
         : base(store, events, rejections, settings, local)
@@ -123,7 +124,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     public override Task? CountInFlight => _counts.Answering;
 
-    public override bool CountUnanswered => _counts.Overdue;
+    public override bool CountUnanswered => _counts.Overdue || _countRefused;
 
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 
@@ -236,7 +237,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var captured = context.ContinueOnCapturedContext;
         var cause = CauseOf(outcome);
         var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId, cause);
-        while (await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(captured) is { } result)
+        while (await CountAsync(context, budget, increment).ConfigureAwait(captured) is { } result)
         {
             switch (result.Outcome)
             {
@@ -288,7 +289,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 Count = failures,
                 OpenedBy = Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id,
             };
-            var result = await Store.TryIncrementFailureAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, _onLateCount).ConfigureAwait(false);
+            var result = await CountAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment).ConfigureAwait(false);
             if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened)
             {
                 await Events.RaiseDetachedAsync(CircuitSnapshot.Initial, opened.Current.Snapshot).ConfigureAwait(false);
@@ -306,10 +307,20 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
     }
 
+    // The last count of this process got no answer from a store under pressure (throttled, or timed out): as for a count
+    // still unanswered, this process's own circuit opens at half the threshold until a count of it is answered.
+    private async ValueTask<CircuitIncrementResult?> CountAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment)
+    {
+        var result = await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(context.ContinueOnCapturedContext);
+        _countRefused = result is null && Store.UnderPressure;
+        return result;
+    }
+
     // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for) shows the circuit
     // closed below its threshold: this process's own circuit, opened early while the answer was awaited, closes again.
     private void FollowLateCount(CircuitIncrementResult result)
     {
+        _countRefused = false;
         if (result.Current.Snapshot.State == StoredCircuitState.Closed && CircuitStateMachine.OpenedByCount(result.Current.Snapshot, Store.NowMs(), Settings) is null)
         {
             Local.EndUnansweredOpening();

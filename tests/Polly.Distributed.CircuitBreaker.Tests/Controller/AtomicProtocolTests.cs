@@ -241,6 +241,29 @@ public class AtomicProtocolTests
         Assert.Equal(0, counting.Increments);
     }
 
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, true)]
+    public async Task Execute_FailuresWhoseCountsTheStoreThrottled_StopAtHalfTheThreshold(int refused, bool stopsAtTheSecond)
+    {
+        var intercepting = new InterceptingStore(_shared) { CountsToRefuse = refused };
+        var pipeline = Build(intercepting, failureThreshold: 4);
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+
+        // Two failures, the second's count refused: the store cannot tell this process whether the fleet has opened. A
+        // second count that landed tells it the circuit is closed below its threshold.
+        if (stopsAtTheSecond)
+        {
+            await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        }
+        else
+        {
+            Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        }
+    }
+
     [Fact]
     public async Task Execute_SecondFailureWhileTheFirstCountIsUnanswered_StopsUntilTheAnswerShowsTheCircuitClosed()
     {

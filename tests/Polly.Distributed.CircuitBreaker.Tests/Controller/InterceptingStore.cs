@@ -18,6 +18,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>How many of the next compare-and-set writes the store refuses as throttled.</summary>
     public int ReplacesToRefuse { get; set; }
 
+    /// <summary>How many of the next failure counts the store refuses as throttled.</summary>
+    public int CountsToRefuse { get; set; }
+
     /// <summary>Delays reads, ignoring cancellation.</summary>
     public TimeSpan ReadDelay { get; set; }
 
@@ -98,8 +101,16 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     public ValueTask<CircuitWriteResult> TryClaimProbeAsync(string circuitId, string owner, long leaseExpiresUnixMs, long nowUnixMs, CancellationToken cancellationToken) =>
         DelayedAsync(() => inner.TryClaimProbeAsync(circuitId, owner, leaseExpiresUnixMs, nowUnixMs, CancellationToken.None));
 
-    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken) =>
-        DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+    public ValueTask<CircuitIncrementResult> TryIncrementFailureAsync(string circuitId, CircuitFailureIncrement increment, CancellationToken cancellationToken)
+    {
+        if (CountsToRefuse > 0)
+        {
+            CountsToRefuse--;
+            return ValueTask.FromException<CircuitIncrementResult>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled });
+        }
+
+        return DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+    }
 
     private async ValueTask<T> DelayedAsync<T>(Func<ValueTask<T>> request)
     {
