@@ -696,7 +696,7 @@ internal sealed class CircuitStoreGateway
         if (elapsed > StoreTimeout / 2)
         {
             _lastPressureThrottled = false;
-            NotePressure(queued: true);
+            NotePressure(queued: true, atLeastMs: 2 * (long)elapsed.TotalMilliseconds);
         }
         else if (elapsed < StoreTimeout / 4)
         {
@@ -723,7 +723,10 @@ internal sealed class CircuitStoreGateway
     // under the ceiling (within an eighth of it, about 27 fast answers) counts as at the ceiling: otherwise one fast answer
     // between refusals would hold it there for good, and a fleet whose item refuses a few percent of its reads would never
     // back off further.
-    private void NotePressure(bool queued)
+    // An answer that took a while (atLeastMs is twice its time) stretches the interval to at least that, up to the
+    // sustained ceiling, at once: a process whose one read in flight took that long is one of a fleet whose reads fill the
+    // store's queue for about that long, and reading again sooner only keeps it full.
+    private void NotePressure(bool queued, long atLeastMs = 0)
     {
         var pressure = Volatile.Read(ref _pressureMs);
         var now = NowMonoMs();
@@ -736,11 +739,13 @@ internal sealed class CircuitStoreGateway
         {
             stretched = Math.Min(Math.Max(pressure * 2, _pressureCeilingMs), _sustainedPressureCeilingMs);
         }
-        else if (pressure < _pressureCeilingMs)
-        {
-            stretched = _pressureCeilingMs;
-        }
         else
+        {
+            stretched = Math.Max(pressure, _pressureCeilingMs);
+        }
+
+        stretched = Math.Max(stretched, Math.Min(atLeastMs, _sustainedPressureCeilingMs));
+        if (stretched == pressure)
         {
             return;
         }

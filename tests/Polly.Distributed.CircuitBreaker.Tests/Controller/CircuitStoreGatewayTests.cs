@@ -96,6 +96,28 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_ReadAnsweredSlowly_NextReadWaitsAtLeastAsLongAsThatAnswerTook()
+    {
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(800) };
+        var counting = new TestKit.CountingCircuitStateStore(store);
+        var pipeline = Build(counting, TimeSpan.FromMilliseconds(100));
+
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.True(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        store.ReadDelay = TimeSpan.Zero;
+
+        // The read took 800 ms: the next waits at least that long (twice it, jittered by half), however often calls come.
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromMilliseconds(600))
+        {
+            await pipeline.ExecuteAsync(_ => default);
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(1, counting.Reads);
+    }
+
+    [Fact]
     public async Task Execute_ReadNeverAnswered_StoppedAfterTheLongestReadIntervalThenReadAgain()
     {
         var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromHours(1), ReadDelayHonoursCancellation = true };
