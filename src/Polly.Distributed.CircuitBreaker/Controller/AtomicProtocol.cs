@@ -32,7 +32,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
             }
 
-            FollowLateCount(result);
+            FollowCountAnswer(result);
         };
         _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending);
     }
@@ -43,8 +43,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     // A count at the threshold whose opening a store has not written yet is the fleet's OPEN already.
     public override StoredCircuit? StoredOpenInBreak =>
-        Store.StoredOpenInBreak ?? (Store.LastAnswered is { } shown && CircuitStateMachine.OpenedByCount(shown.Snapshot, Store.NowMs(), Settings) is { } opened
-            && Store.NowMs() < opened.NextAttemptUnixMs ? shown : null);
+        Store.StoredOpenInBreak ?? (Store.LastAnswered is { } shown && Store.NowMs() is var now
+            && CircuitStateMachine.OpenedByCount(shown.Snapshot, now, Settings) is { } opened && now < opened.NextAttemptUnixMs ? shown : null);
 
     public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe)
     {
@@ -296,7 +296,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             }
             else if (result is { } answered)
             {
-                FollowLateCount(answered);
+                FollowCountAnswer(answered);
             }
 
             return result;
@@ -316,9 +316,9 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         return result;
     }
 
-    // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for) shows the circuit
-    // closed below its threshold: this process's own circuit, opened early while the answer was awaited, closes again.
-    private void FollowLateCount(CircuitIncrementResult result)
+    // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for): when it shows the
+    // circuit closed below its threshold, this process's own circuit, opened early while no answer came, closes again.
+    private void FollowCountAnswer(CircuitIncrementResult result)
     {
         _countRefused = false;
         if (result.Current.Snapshot.State == StoredCircuitState.Closed && CircuitStateMachine.OpenedByCount(result.Current.Snapshot, Store.NowMs(), Settings) is null)

@@ -50,8 +50,8 @@ internal abstract class CircuitProtocol<TResult>
     public virtual Task? CountInFlight => null;
 
     /// <summary>
-    /// Gets a value indicating whether a failure count of this process is still in flight after its call stopped waiting
-    /// for the answer (a store slower than a call's store time).
+    /// Gets a value indicating whether the store has not answered this process's last failure count: it is still in flight
+    /// after its call stopped waiting (a store slower than a call's store time), or it was refused under pressure.
     /// </summary>
     public virtual bool CountUnanswered => false;
 
