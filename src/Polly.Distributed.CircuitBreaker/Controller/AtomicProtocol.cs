@@ -19,7 +19,6 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     private readonly PendingProbeClaims _claims = new();
     private readonly Action<CircuitIncrementResult> _onLateCount;
     private readonly FailureCountQueue _counts;
-    private volatile bool _countRefused;
 
     public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
         : base(store, events, rejections, settings, local)
@@ -124,7 +123,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     public override Task? CountInFlight => _counts.Answering;
 
-    public override bool CountUnanswered => _counts.Overdue || _countRefused;
+    public override bool LastFailureUnanswered => _counts.Overdue || base.LastFailureUnanswered;
 
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 
@@ -307,12 +306,14 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
     }
 
-    // The last count of this process got no answer from a store under pressure (throttled, or timed out): as for a count
-    // still unanswered, this process's own circuit opens at half the threshold until a count of it is answered.
     private async ValueTask<CircuitIncrementResult?> CountAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment)
     {
         var result = await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(context.ContinueOnCapturedContext);
-        _countRefused = result is null && Store.UnderPressure;
+        if (result is not null)
+        {
+            NoteRecorded();
+        }
+
         return result;
     }
 
@@ -320,7 +321,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     // circuit closed below its threshold, this process's own circuit, opened early while no answer came, closes again.
     private void FollowCountAnswer(CircuitIncrementResult result)
     {
-        _countRefused = false;
+        NoteRecorded();
         if (result.Current.Snapshot.State == StoredCircuitState.Closed && CircuitStateMachine.OpenedByCount(result.Current.Snapshot, Store.NowMs(), Settings) is null)
         {
             Local.EndUnansweredOpening();

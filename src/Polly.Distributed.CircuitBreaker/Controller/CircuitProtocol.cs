@@ -9,6 +9,8 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// <typeparam name="TResult">The result type of the pipeline.</typeparam>
 internal abstract class CircuitProtocol<TResult>
 {
+    private volatile bool _failureUnrecorded;
+
     protected CircuitProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
     {
         Store = store;
@@ -50,10 +52,11 @@ internal abstract class CircuitProtocol<TResult>
     public virtual Task? CountInFlight => null;
 
     /// <summary>
-    /// Gets a value indicating whether the store has not answered this process's last failure count: it is still in flight
-    /// after its call stopped waiting (a store slower than a call's store time), or it was refused under pressure.
+    /// Gets a value indicating whether the store has not taken this process's last failure: it was refused or timed out
+    /// under pressure (throttling, timeouts, slow answers), or, in Atomic mode, its count is still in flight after its
+    /// call stopped waiting. This process's own circuit then opens at half the threshold (see <see cref="LocalCircuit"/>).
     /// </summary>
-    public virtual bool CountUnanswered => false;
+    public virtual bool LastFailureUnanswered => _failureUnrecorded;
 
     /// <summary>
     /// Gets how long past the fleet's break (or a half-open seen with no lease, or the end of its own break while the store
@@ -87,11 +90,19 @@ internal abstract class CircuitProtocol<TResult>
     /// </summary>
     public void NoteUnrecorded(ResilienceContext context, bool failed)
     {
+        if (failed)
+        {
+            _failureUnrecorded = Store.UnderPressure;
+        }
+
         if (failed && Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings)) is { } opened)
         {
             Events.ReportOpenedOnLastKnownState(context, opened);
         }
     }
+
+    /// <summary>A failure of this process reached the store and was answered.</summary>
+    protected void NoteRecorded() => _failureUnrecorded = false;
 
     /// <summary>Records the outcome of a call whose store time is spent: nothing waits for the store.</summary>
     public virtual void RecordWithoutTime(ResilienceContext context, CallPermit permit, bool failed) => NoteUnrecorded(context, failed);

@@ -283,7 +283,7 @@ internal sealed class DistributedCircuitController<TResult>
     {
         if (failed)
         {
-            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects(), _protocol.CountUnanswered))
+            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects(), _protocol.LastFailureUnanswered))
             {
                 _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
             }

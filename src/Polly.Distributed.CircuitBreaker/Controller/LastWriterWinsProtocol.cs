@@ -73,6 +73,11 @@ internal sealed class LastWriterWinsProtocol<TResult>(
             var written = await Store.TryWriteAsync(context, budget, next).ConfigureAwait(captured);
             if (written == true)
             {
+                if (failed)
+                {
+                    NoteRecorded();
+                }
+
                 await Events.RaiseAsync(context, entry.Snapshot, next, outcome, manual: false).ConfigureAwait(captured);
                 return;
             }

@@ -77,13 +77,13 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     /// <param name="nowMonoMs">Now.</param>
     /// <param name="wasProbe">Whether the call was the local probe.</param>
     /// <param name="sharedCircuitOpen">Whether the shared circuit is known to be open: the fleet has taken over, and this episode ends.</param>
-    /// <param name="countUnanswered">
-    /// Whether the store has not answered this process's count of an earlier failure within a call's store time: the
-    /// circuit then opens at half the threshold (at least two failures), until that answer says the fleet's circuit is
-    /// closed below its threshold (<see cref="EndUnansweredOpening"/>). A store that slow cannot tell this process the
-    /// fleet's OPEN before it has sent the dependency its whole threshold.
+    /// <param name="failureUnanswered">
+    /// Whether the store under pressure has not taken an earlier failure of this process (refused it, or has not answered
+    /// its count within a call's store time): the circuit then opens at half the threshold (at least two failures), until
+    /// an answer to a count says the fleet's circuit is closed below its threshold (<see cref="EndUnansweredOpening"/>). A
+    /// store that slow cannot tell this process the fleet's OPEN before it has sent the dependency its whole threshold.
     /// </param>
-    public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen, bool countUnanswered = false)
+    public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen, bool failureUnanswered = false)
     {
         lock (_gate)
         {
@@ -112,7 +112,7 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
             _failures = _failures > 0 && nowMonoMs - _lastFailureMonoMs > settings.FailureWindowMs ? 1 : CircuitStateMachine.Increment(_failures);
             _lastFailureMonoMs = nowMonoMs;
-            var unanswered = countUnanswered && _failures >= UnansweredFailureLimit;
+            var unanswered = failureUnanswered && _failures >= UnansweredFailureLimit;
             if (_failures < settings.FailureThreshold && !unanswered)
             {
                 return false;

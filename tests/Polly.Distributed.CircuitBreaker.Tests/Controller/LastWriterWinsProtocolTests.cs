@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Polly.CircuitBreaker;
 
 namespace Polly.Distributed.CircuitBreaker.Tests.Controller;
 
@@ -66,6 +67,33 @@ public class LastWriterWinsProtocolTests
         Assert.False(called);
         Assert.Equal(0, halfOpened);
         Assert.Equal(reopened, await ReadAsync());
+    }
+
+    [Theory]
+    [InlineData(CircuitStateStoreFailureKind.Throttled, true)]
+    [InlineData(CircuitStateStoreFailureKind.Unreachable, false)]
+    public async Task Execute_FailuresTheStoreRefusedUnderPressure_StopAtHalfTheThreshold(CircuitStateStoreFailureKind refusal, bool stopsAtTheSecond)
+    {
+        var store = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = refusal };
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions { CircuitId = CircuitId, StateStore = store, FailureThreshold = 4 })
+            .Build();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        }
+
+        // Throttled, the store took neither failure and could not say whether the fleet has opened: this process stops at
+        // half its threshold. A store that is unreachable is no sign of a fleet failing with it: the threshold stands.
+        if (stopsAtTheSecond)
+        {
+            await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        }
+        else
+        {
+            Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        }
     }
 
     private static ResiliencePipeline Build(ICircuitStateStore store, TimeProvider time, out Func<int> openedCount, Action? onHalfOpened = null)

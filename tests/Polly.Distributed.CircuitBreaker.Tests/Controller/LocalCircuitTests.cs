@@ -138,8 +138,8 @@ public class LocalCircuitTests
     {
         var local = new LocalCircuit(Settings);
 
-        Assert.False(local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true));
-        Assert.True(local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true));
+        Assert.False(local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true));
+        Assert.True(local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true));
 
         Assert.Equal(LocalAdmission.Rejected, local.Admit(2, out _));
     }
@@ -149,7 +149,7 @@ public class LocalCircuitTests
     {
         var local = new LocalCircuit(Settings);
         local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
-        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, countUnanswered: true);
+        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
 
         local.EndUnansweredOpening();
 
