@@ -72,7 +72,7 @@ internal static class EmulatorLoad
         output.WriteLine($"SamplingDuration {EmulatorLoop.PollySamplingDuration.TotalMilliseconds:0} ms (over a minute the first second's successes keep it from ever opening).");
         output.WriteLine("Definitions (times from the run's start; the death at 1 s): the first break could end at the first OnOpened after the death + 2 s;");
         output.WriteLine("dead calls: calls that reached the dependency from the death until then (or the heal); probes in the first half-open window: calls that reached");
-        output.WriteLine("the dependency in the 2 s from the first break's end (the first opening's nextAttempt read from the store; Polly: the first OnOpened");
+        output.WriteLine("the dependency in the 2 s from the first break's end (the first opening's nextAttempt read from the store, or its last failure + 2 s while the count at the threshold waits for its opening; Polly: the first OnOpened");
         output.WriteLine("+ 2 s) until the first call in it that succeeded had its answer (one success closes the circuit: the shared circuit's first");
         output.WriteLine("success fleet-wide, Polly's each environment's own; calls after it are calls to a closed circuit); store requests: every request the");
         output.WriteLine("breakers made to the store, started after the first second;");

@@ -127,7 +127,9 @@ internal sealed class EmulatorLoop
     {
         var openedAtMs = (long)Stopwatch.GetElapsedTime(_startedTimestamp).TotalMilliseconds;
         var snapshot = (await store.ReadAsync(circuitId, CancellationToken.None)).Snapshot;
-        return snapshot.State == StoredCircuitState.Open ? snapshot.NextAttemptUnixMs - _startedUnixMs : openedAtMs + (long)BreakDuration.TotalMilliseconds;
+        return snapshot.State == StoredCircuitState.Open ? snapshot.NextAttemptUnixMs - _startedUnixMs
+            : snapshot is { State: StoredCircuitState.Closed, FailureCount: >= Threshold } ? snapshot.LastFailureUnixMs + (long)BreakDuration.TotalMilliseconds - _startedUnixMs
+            : openedAtMs + (long)BreakDuration.TotalMilliseconds;
     }
 
     // Calls that reached the dependency in the half-open window up to the first success, which closes the circuit: the

@@ -202,6 +202,12 @@ internal sealed class SimulatedCircuitItem
             return (Apply(increment), null);
         }
 
+        if (increment.MinimumEnvironments <= 1)
+        {
+            // The count reached the threshold; the opening is the next request.
+            increment.ThresholdReached?.Invoke(new StoredCircuit((increment with { FailureThreshold = long.MaxValue }).ApplyTo(stored).Next!, true, null));
+        }
+
         if (Refuse(ItemRequest.Write) is { } refusedOpening)
         {
             // Counted, not opened: the next count that reaches the item opens the circuit.

@@ -175,6 +175,11 @@ public sealed class DynamoDbCircuitStateStore : ICircuitStateStore, IDisposable
             return counted;
         }
 
+        if (!quorum)
+        {
+            increment.ThresholdReached?.Invoke(counted.Current);
+        }
+
         var request = NewUpdate(circuitId);
         request.ReturnValues = ReturnValue.ALL_NEW;
         DynamoDbCircuitItem.SetOpenAtThreshold(request, increment, openWriteId, _expiry);

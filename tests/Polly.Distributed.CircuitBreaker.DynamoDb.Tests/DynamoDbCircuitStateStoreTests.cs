@@ -271,6 +271,27 @@ public sealed class DynamoDbCircuitStateStoreTests : IDisposable
         Assert.Equal("5", (await DynamoDbServer.GetRawItemAsync(_client, Table, _id))["failureCount"].N);
     }
 
+    [Theory]
+    [InlineData(null, 1)]
+    [InlineData(0L, 0)]
+    public async Task TryIncrementFailureAsync_CountReachesThreshold_ReportsItBeforeTheOpeningUnlessBothAreOneRequest(long? hint, int reports)
+    {
+        var store = await DynamoDbServer.CreateStoreAsync(Table, _client);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var reached = new List<CircuitSnapshot>();
+        var increment = new CircuitFailureIncrement(Guid.NewGuid().ToString("N"), now, now - 60_000, 1, now + 10_000)
+        {
+            LastSeenFailureCount = hint,
+            ThresholdReached = stored => reached.Add(stored.Snapshot),
+        };
+
+        var result = await store.TryIncrementFailureAsync(_id, increment, CancellationToken.None);
+
+        Assert.Equal(CircuitIncrementOutcome.CountedAndOpened, result.Outcome);
+        Assert.Equal(reports, reached.Count);
+        Assert.All(reached, snapshot => Assert.Equal((StoredCircuitState.Closed, 1L), (snapshot.State, snapshot.FailureCount)));
+    }
+
     [Fact]
     public async Task TryIncrementFailureAsync_ClosedCountAtThresholdWithAQuorum_StillCountsTowardsTheQuorum()
     {

@@ -17,22 +17,11 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 {
     private readonly PendingProbeClaims _claims = new();
-    private readonly Action<CircuitIncrementResult> _onLateCount;
     private readonly FailureCountQueue _counts;
 
     public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
         : base(store, events, rejections, settings, local)
     {
-        // A count that landed after its call stopped waiting opened the circuit: this process made the transition.
-        _onLateCount = result =>
-        {
-            if (result.Outcome == CircuitIncrementOutcome.CountedAndOpened)
-            {
-                _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, result.Current.Snapshot);
-            }
-
-            FollowCountAnswer(result);
-        };
         _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending);
     }
 
@@ -235,13 +224,18 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     {
         var captured = context.ContinueOnCapturedContext;
         var cause = CauseOf(outcome);
+        var opening = new CountOpening();
         var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId, cause);
-        while (await CountAsync(context, budget, increment).ConfigureAwait(captured) is { } result)
+        while (await CountAsync(context, budget, increment, opening).ConfigureAwait(captured) is { } result)
         {
             switch (result.Outcome)
             {
                 case CircuitIncrementOutcome.CountedAndOpened:
-                    await Events.RaiseAsync(context, CircuitSnapshot.Initial, result.Current.Snapshot, outcome, manual: false).ConfigureAwait(captured);
+                    if (opening.TryReport())
+                    {
+                        await Events.RaiseAsync(context, CircuitSnapshot.Initial, result.Current.Snapshot, outcome, manual: false).ConfigureAwait(captured);
+                    }
+
                     return;
 
                 // Counted, or not counted because the circuit is open, half-open, or opening (a count at the threshold that
@@ -288,8 +282,9 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 Count = failures,
                 OpenedBy = Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id,
             };
-            var result = await CountAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment).ConfigureAwait(false);
-            if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened)
+            var opening = new CountOpening();
+            var result = await CountAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, opening).ConfigureAwait(false);
+            if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened && opening.TryReport())
             {
                 await Events.RaiseDetachedAsync(CircuitSnapshot.Initial, opened.Current.Snapshot).ConfigureAwait(false);
             }
@@ -306,9 +301,32 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
     }
 
-    private async ValueTask<CircuitIncrementResult?> CountAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment)
+    // The opening a count makes is reported once, as soon as the store says the count reached the threshold (a store that
+    // opens in a request of its own, whose opening may wait behind a queue of the fleet's counts) or that it opened; and
+    // a count that landed after its call stopped waiting reports its opening too: this process made the transition.
+    private async ValueTask<CircuitIncrementResult?> CountAsync(ResilienceContext context, StoreBudget budget, CircuitFailureIncrement increment, CountOpening opening)
     {
-        var result = await Store.TryIncrementFailureAsync(context, budget, increment, _onLateCount).ConfigureAwait(context.ContinueOnCapturedContext);
+        increment = increment with
+        {
+            ThresholdReached = reached =>
+            {
+                if (opening.TryReport())
+                {
+                    _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, CircuitStateMachine.OpenedByCount(reached.Snapshot, Store.NowMs(), Settings) ?? reached.Snapshot);
+                }
+            },
+        };
+        void OnLate(CircuitIncrementResult late)
+        {
+            if (late.Outcome == CircuitIncrementOutcome.CountedAndOpened && opening.TryReport())
+            {
+                _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, late.Current.Snapshot);
+            }
+
+            FollowCountAnswer(late);
+        }
+
+        var result = await Store.TryIncrementFailureAsync(context, budget, increment, OnLate).ConfigureAwait(context.ContinueOnCapturedContext);
         if (result is not null)
         {
             NoteRecorded();
@@ -417,4 +435,12 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             await UpdateAsync(context, budget, from, (snapshot, now) => ProbeLeaseStateMachine.ReleaseProbe(snapshot, now, owner), outcome: null).ConfigureAwait(false);
         }
     });
+
+    /// <summary>Whether the opening one count made has been reported.</summary>
+    private sealed class CountOpening
+    {
+        private int _reported;
+
+        public bool TryReport() => Interlocked.Exchange(ref _reported, 1) == 0;
+    }
 }

@@ -60,6 +60,16 @@ public sealed record CircuitFailureIncrement(
     private readonly int _minimumEnvironments = 1;
 
     /// <summary>
+    /// Gets what a store that opens the circuit in a request of its own after the count calls, once, as soon as this
+    /// request's count reached <see cref="FailureThreshold"/> with no quorum to meet (the one request that reaches it, as the
+    /// store counts nothing past it) and before it sends the opening, with the
+    /// stored state then: the breaker reads that state as the OPEN this request makes, and reports the opening at once
+    /// rather than after the opening has waited its turn behind the other requests of a busy item. A store that counts and
+    /// opens in one step does not call it. <see langword="null"/> when nobody asks.
+    /// </summary>
+    public Action<StoredCircuit>? ThresholdReached { get; init; }
+
+    /// <summary>
     /// Applies the request to a stored state, as every store must, as one atomic change:
     /// <list type="number">
     /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:

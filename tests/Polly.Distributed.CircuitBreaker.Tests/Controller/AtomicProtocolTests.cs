@@ -265,6 +265,39 @@ public class AtomicProtocolTests
     }
 
     [Fact]
+    public async Task Record_StoreReportsTheThresholdReachedBeforeItsOpeningLands_RaisesOnOpenedOnceAtOnce()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var intercepting = new InterceptingStore(_shared) { ReportsThresholdReached = true, ConditionalGate = gate };
+        var opened = 0;
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
+            {
+                CircuitId = CircuitId,
+                StateStore = intercepting,
+                Consistency = CircuitConsistency.Atomic,
+                FailureThreshold = 1,
+                StoreTimeout = TimeSpan.FromMilliseconds(200),
+                OnOpened = _ =>
+                {
+                    Interlocked.Increment(ref opened);
+                    return default;
+                },
+            })
+            .Build();
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+
+        // The opening is held by the store; the count that reached the threshold has been reported, and with it the OPEN.
+        await Eventually.TrueAsync(() => Volatile.Read(ref opened) == 1);
+        gate.SetResult();
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(100);
+        Assert.Equal(1, Volatile.Read(ref opened));
+        Assert.Equal(StoredCircuitState.Open, (await ReadAsync()).State);
+    }
+
+    [Fact]
     public async Task Execute_SecondFailureWhileTheFirstCountIsUnanswered_StopsUntilTheAnswerShowsTheCircuitClosed()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

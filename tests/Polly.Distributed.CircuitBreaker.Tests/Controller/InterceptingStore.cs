@@ -18,6 +18,9 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
     /// <summary>How many of the next compare-and-set writes the store refuses as throttled.</summary>
     public int ReplacesToRefuse { get; set; }
 
+    /// <summary>Reports a count that reaches the threshold (<see cref="CircuitFailureIncrement.ThresholdReached"/>) before it is delayed and applied.</summary>
+    public bool ReportsThresholdReached { get; set; }
+
     /// <summary>How many of the next failure counts the store refuses as throttled.</summary>
     public int CountsToRefuse { get; set; }
 
@@ -109,7 +112,20 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
             return ValueTask.FromException<CircuitIncrementResult>(new CircuitStateStoreException("ProvisionedThroughputExceededException") { Kind = CircuitStateStoreFailureKind.Throttled });
         }
 
-        return DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+        return ReportsThresholdReached ? ReportThenCountAsync() : DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+
+        // As a store that opens in a request of its own: the count that reaches the threshold is reported before the
+        // delayed (or gated) opening.
+        async ValueTask<CircuitIncrementResult> ReportThenCountAsync()
+        {
+            var stored = (await inner.ReadAsync(circuitId, CancellationToken.None)).Snapshot;
+            if (increment.ApplyTo(stored).Outcome == CircuitIncrementOutcome.CountedAndOpened)
+            {
+                increment.ThresholdReached?.Invoke(new StoredCircuit((increment with { FailureThreshold = long.MaxValue }).ApplyTo(stored).Next!, true, null));
+            }
+
+            return await DelayedAsync(() => inner.TryIncrementFailureAsync(circuitId, increment, CancellationToken.None));
+        }
     }
 
     private async ValueTask<T> DelayedAsync<T>(Func<ValueTask<T>> request)
