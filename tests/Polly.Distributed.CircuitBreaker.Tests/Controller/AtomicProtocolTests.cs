@@ -270,21 +270,7 @@ public class AtomicProtocolTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var intercepting = new InterceptingStore(_shared) { ReportsThresholdReached = true, ConditionalGate = gate };
         var opened = 0;
-        var pipeline = new ResiliencePipelineBuilder()
-            .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
-            {
-                CircuitId = CircuitId,
-                StateStore = intercepting,
-                Consistency = CircuitConsistency.Atomic,
-                FailureThreshold = 1,
-                StoreTimeout = TimeSpan.FromMilliseconds(200),
-                OnOpened = _ =>
-                {
-                    Interlocked.Increment(ref opened);
-                    return default;
-                },
-            })
-            .Build();
+        var pipeline = Build(intercepting, storeTimeout: TimeSpan.FromMilliseconds(200), failureThreshold: 1, onOpened: () => Interlocked.Increment(ref opened));
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
 
@@ -622,7 +608,8 @@ public class AtomicProtocolTests
         int successThreshold = 2,
         int failureThreshold = 5,
         TimeProvider? timeProvider = null,
-        TimeSpan cacheTtl = default) =>
+        TimeSpan cacheTtl = default,
+        Action? onOpened = null) =>
         new ResiliencePipelineBuilder { TimeProvider = timeProvider ?? TimeProvider.System }
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
@@ -636,6 +623,11 @@ public class AtomicProtocolTests
                 OnHalfOpened = _ =>
                 {
                     onHalfOpened?.Invoke();
+                    return default;
+                },
+                OnOpened = _ =>
+                {
+                    onOpened?.Invoke();
                     return default;
                 },
             })
