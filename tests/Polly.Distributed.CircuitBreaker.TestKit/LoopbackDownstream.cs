@@ -9,6 +9,7 @@ public sealed class LoopbackDownstream : IDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly Task _serving;
+    private readonly TaskCompletionSource _firstRequest = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requests;
 
     public LoopbackDownstream()
@@ -36,6 +37,9 @@ public sealed class LoopbackDownstream : IDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Gets a task that completes when the first request has arrived.</summary>
+    public Task FirstRequest => _firstRequest.Task;
+
     public void Dispose()
     {
         _listener.Close();
@@ -58,6 +62,7 @@ public sealed class LoopbackDownstream : IDisposable
 
             Interlocked.Increment(ref _requests);
             LastRequest = $"{context.Request.HttpMethod} {context.Request.Url?.AbsolutePath}";
+            _firstRequest.TrySetResult();
             _ = Task.Run(async () =>
             {
                 try
