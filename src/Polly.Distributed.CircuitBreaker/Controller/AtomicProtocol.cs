@@ -164,8 +164,12 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             // add a StoreTimeout to each failing call and spread an environment's failures over seconds, past the fleet's
             // break, instead of stopping it at the threshold as Polly's breaker would.
             // Or the batch was not counted in time (a store failure the gateway reported, or a count still waiting for the
-            // one in flight): the failure counts in the last known state too, which the count's answer replaces.
-            NoteUnrecorded(context, failed: true);
+            // one in flight): the failure counts in the last known state too, which the count's answer replaces. A batch
+            // answered since the wait ended already holds it.
+            if (batched is not { IsCompletedSuccessfully: true, Result: not null })
+            {
+                NoteUnrecorded(context, failed: true);
+            }
         }
     }
 
@@ -226,6 +230,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var cause = CauseOf(outcome);
         var opening = new CountOpening();
         var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), admittedOn, EnvironmentId, cause);
+        var sentAfter = Store.RequestsStarted;
         while (await CountAsync(context, budget, increment, opening).ConfigureAwait(captured) is { } result)
         {
             switch (result.Outcome)
@@ -249,6 +254,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             // A closed item the store could not count (malformed) is replaced by compare-and-set.
             var current = result.Current;
             var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, Settings, cause)!;
+            sentAfter = Store.RequestsStarted;
             if (await Store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(captured) is not { } replaced)
             {
                 break;
@@ -261,7 +267,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
             }
         }
 
-        NoteUnrecorded(context, failed: true);
+        NoteUnrecorded(context, failed: true, sentAfter);
     }
 
     // The failures that gathered behind a count are not sent once the store has shown the circuit open in its break (the

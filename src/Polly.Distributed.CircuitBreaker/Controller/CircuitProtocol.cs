@@ -88,14 +88,20 @@ internal abstract class CircuitProtocol<TResult>
     /// an environment cut off from a saturated or failing store stops calling a dead dependency at the threshold (and then
     /// rejects as for any OPEN it has seen, reporting OnCircuitOpenedOnLastKnownState) instead of calling it on every request.
     /// </summary>
-    public void NoteUnrecorded(ResilienceContext context, bool failed)
+    /// <param name="context">The call's context.</param>
+    /// <param name="failed">Whether the call failed.</param>
+    /// <param name="sentAfterRequest">
+    /// <see cref="CircuitStoreGateway.RequestsStarted"/> before the last request that carried the failure, if one did: its
+    /// answer may land after the call stopped waiting and before this runs, and the failure it holds is then not counted again.
+    /// </param>
+    public void NoteUnrecorded(ResilienceContext context, bool failed, long sentAfterRequest = long.MaxValue)
     {
         if (failed)
         {
             _failureUnrecorded = Store.UnderPressure;
         }
 
-        if (failed && Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings)) is { } opened)
+        if (failed && Store.ApplyLocally(snapshot => CircuitStateMachine.RecordFailure(snapshot, Store.NowMs(), Settings), sentAfterRequest) is { } opened)
         {
             Events.ReportOpenedOnLastKnownState(context, opened);
         }

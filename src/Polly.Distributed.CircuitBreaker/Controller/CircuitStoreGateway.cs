@@ -142,7 +142,13 @@ internal sealed class CircuitStoreGateway
     public long? LeaseSeenAgoMs(CircuitSnapshot snapshot) => _known.LeaseSeenAgoMs(snapshot, NowMonoMs());
 
     /// <summary>Applies a change the store could not record to the last state this process knows; the state when it opened the circuit.</summary>
-    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change) => _known.ApplyLocally(change, NowMonoMs());
+    /// <param name="change">The change.</param>
+    /// <param name="unlessAnsweredAfterRequest">See <see cref="KnownCircuitState.ApplyLocally"/>.</param>
+    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long unlessAnsweredAfterRequest = long.MaxValue) =>
+        _known.ApplyLocally(change, NowMonoMs(), unlessAnsweredAfterRequest);
+
+    /// <summary>Gets the number of the last store request this process started for the circuit (see <see cref="ApplyLocally"/>).</summary>
+    public long RequestsStarted => _known.RequestsStarted;
 
     /// <summary>
     /// The state a check may act on at once, with no wait: a fresh cached entry, or the answer of a store that answered
@@ -175,7 +181,7 @@ internal sealed class CircuitStoreGateway
             StoredCircuit entry;
             if (pastCache)
             {
-                var started = NowMonoMs();
+                var started = StartRequest();
                 entry = await CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget).ConfigureAwait(false);
                 Apply(entry, started, fresh: true);
             }
@@ -221,7 +227,7 @@ internal sealed class CircuitStoreGateway
     {
         try
         {
-            var started = NowMonoMs();
+            var started = StartRequest();
             var written = await CallAsync(CircuitStateStoreOperation.Write, ct => _store.WriteAsync(_circuitId, next, ct), budget).ConfigureAwait(false);
             if (written)
             {
@@ -328,7 +334,7 @@ internal sealed class CircuitStoreGateway
     /// <summary>Reads the circuit for an operator, past the cache; store errors are thrown.</summary>
     public async Task<StoredCircuit> ReadOrThrowAsync(CancellationToken cancellationToken)
     {
-        var started = NowMonoMs();
+        var started = StartRequest();
         var entry = await _metrics.Observe(CircuitStateStoreOperation.Read, _metrics.Start(), _store.ReadAsync(_circuitId, cancellationToken), cancellationToken).ConfigureAwait(false);
         Apply(entry, started, fresh: true);
         return entry;
@@ -337,7 +343,7 @@ internal sealed class CircuitStoreGateway
     /// <summary>Replaces the circuit for an operator if it is unchanged since <paramref name="expected"/>; store errors are thrown.</summary>
     public async Task<bool> ReplaceOrThrowAsync(StoredCircuit expected, CircuitSnapshot next, CancellationToken cancellationToken)
     {
-        var started = NowMonoMs();
+        var started = StartRequest();
         var result = await _metrics.Observe(CircuitStateStoreOperation.Replace, _metrics.Start(), _store.TryReplaceAsync(_circuitId, expected, next, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (result.Current is { } current)
         {
@@ -364,11 +370,13 @@ internal sealed class CircuitStoreGateway
     // The system clock's monotonic milliseconds are read the cheapest way; any other TimeProvider (a test's) is followed.
     public long NowMonoMs() => _onSystemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp() * 1000 / _timeProvider.TimestampFrequency;
 
-    private void Apply(StoredCircuit entry, long startedMonoMs, bool fresh) => Apply(entry, startedMonoMs, NowMonoMs(), fresh);
+    private RequestStart StartRequest() => new(NowMonoMs(), _known.StartRequest());
 
-    private void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
+    private void Apply(StoredCircuit entry, RequestStart started, bool fresh) => Apply(entry, started, NowMonoMs(), fresh);
+
+    private void Apply(StoredCircuit entry, RequestStart started, long nowMonoMs, bool fresh)
     {
-        _known.Apply(entry, startedMonoMs, nowMonoMs, fresh);
+        _known.Apply(entry, started.MonoMs, nowMonoMs, fresh, started.Number);
         if (Volatile.Read(ref _pressureMs) is > 0 and var pressure)
         {
             if (fresh)
@@ -404,7 +412,7 @@ internal sealed class CircuitStoreGateway
         // On the system clock one tick count serves as the start, the answer time and the time the answer is applied: this
         // runs on every uncached check of a store that answers from memory.
         var blockedSince = Environment.TickCount64;
-        var started = _onSystemClock ? blockedSince : NowMonoMs();
+        var started = new RequestStart(_onSystemClock ? blockedSince : NowMonoMs(), _known.StartRequest());
         var measured = _metrics.Start();
         ValueTask<StoredCircuit> pending;
         try
@@ -438,9 +446,9 @@ internal sealed class CircuitStoreGateway
     }
 
     // Kept out of TryReadInline: the closure over the read would otherwise be allocated on every inline read.
-    private void LeaveInFlight(ValueTask<StoredCircuit> pending, long startedMonoMs)
+    private void LeaveInFlight(ValueTask<StoredCircuit> pending, RequestStart started)
     {
-        var read = AppliedAsync(pending, startedMonoMs);
+        var read = AppliedAsync(pending, started);
         _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         _known.JoinOrStartRead(() => read);
     }
@@ -454,15 +462,15 @@ internal sealed class CircuitStoreGateway
     private Task<StoredCircuit> StartSharedRead()
     {
         var budget = StartBudget(LongestInFlight, CancellationToken.None);
-        var started = NowMonoMs();
+        var started = StartRequest();
         var pending = CallAsync(CircuitStateStoreOperation.Read, ReadOperation, budget);
         return AppliedAsync(pending, started);
     }
 
-    private async Task<StoredCircuit> AppliedAsync(ValueTask<StoredCircuit> pending, long startedMonoMs)
+    private async Task<StoredCircuit> AppliedAsync(ValueTask<StoredCircuit> pending, RequestStart started)
     {
         var entry = await pending.ConfigureAwait(false);
-        Apply(entry, startedMonoMs, fresh: true);
+        Apply(entry, started, fresh: true);
         return entry;
     }
 
@@ -476,7 +484,7 @@ internal sealed class CircuitStoreGateway
         bool stopOnTimeout)
         where TResult : struct
     {
-        var started = NowMonoMs();
+        var started = StartRequest();
         try
         {
             var result = await CallAsync(operation, request, budget, late => ApplyLate(late, started, storedAfter, onLate), stopOnTimeout).ConfigureAwait(false);
@@ -494,11 +502,11 @@ internal sealed class CircuitStoreGateway
         }
     }
 
-    private void ApplyLate<TResult>(TResult late, long startedMonoMs, Func<TResult, StoredCircuit?> storedAfter, Action<TResult>? onLate)
+    private void ApplyLate<TResult>(TResult late, RequestStart started, Func<TResult, StoredCircuit?> storedAfter, Action<TResult>? onLate)
     {
         if (storedAfter(late) is { } current)
         {
-            Apply(current, startedMonoMs, fresh: false);
+            Apply(current, started, fresh: false);
         }
 
         onLate?.Invoke(late);
@@ -789,4 +797,7 @@ internal sealed class CircuitStoreGateway
             await callback(args).ConfigureAwait(context.ContinueOnCapturedContext);
         }
     }
+
+    /// <summary>When a store request started, and its number: what its answer is ordered by.</summary>
+    private readonly record struct RequestStart(long MonoMs, long Number);
 }

@@ -309,6 +309,45 @@ public class AtomicProtocolTests
         await Eventually.TrueAsync(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)) == 7);
     }
 
+    // The count's answer lands after its call stopped waiting and before that call goes on to count the failure in the
+    // last known state: the answer already holds it, and counting it again would open this process's view of the circuit
+    // (threshold 2) on one failure.
+    [Fact]
+    public async Task Record_CountAnsweredAfterItsCallGaveUpButBeforeItWentOn_FailureNotCountedTwice()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate };
+        var pipeline = Build(intercepting, failureThreshold: 2, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        var deferring = new DeferringSynchronizationContext();
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true);
+
+        var failing = deferring.Start(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down"), context).AsTask());
+        await Eventually.TrueAsync(() =>
+        {
+            deferring.RunPending();
+            return intercepting.ConditionalStarted.Task.IsCompleted;
+        });
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        await Eventually.TrueAsync(() => deferring.Pending > 0);
+        gate.SetResult();
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
+        await Task.Delay(100);
+        while (!failing.IsCompleted)
+        {
+            deferring.RunPending();
+            await Task.Delay(10);
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => failing);
+        ResilienceContextPool.Shared.Return(context);
+
+        // With the store gone, the next call is decided on the last known state: one failure, below the threshold.
+        intercepting.ReadsFail = true;
+        Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+    }
+
     [Fact]
     public async Task Record_FailuresWhileAnOverdueCountIsInFlight_ReturnAtOnceAndStopAtTheSecond()
     {

@@ -135,9 +135,10 @@ internal sealed class InterceptingStore(ICircuitStateStore inner) : ICircuitStat
             return await request();
         }
 
+        // As a store's own awaits do, these continue anywhere: not on a context the calling breaker captured.
         ConditionalStarted.TrySetResult();
-        await (ConditionalGate?.Task ?? Task.Delay(ConditionalDelay, CancellationToken.None));
-        var result = await request();
+        await (ConditionalGate?.Task ?? Task.Delay(ConditionalDelay, CancellationToken.None)).ConfigureAwait(false);
+        var result = await request().ConfigureAwait(false);
         ConditionalApplied.TrySetResult();
         return result;
     }

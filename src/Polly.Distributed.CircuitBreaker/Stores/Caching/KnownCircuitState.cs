@@ -19,9 +19,13 @@ internal sealed class KnownCircuitState
     private Known? _known;
     private Task<StoredCircuit>? _readInFlight;
     private SeenLease? _seenLease;
+    private long _requestsStarted;
 
     /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
+
+    /// <summary>Gets the number of the last store request started for this circuit by this process (0 for none).</summary>
+    public long RequestsStarted => Volatile.Read(ref _requestsStarted);
 
     /// <summary>Gets a value indicating whether a store read is in flight.</summary>
     public bool ReadInFlight => Volatile.Read(ref _readInFlight) is not null;
@@ -93,12 +97,14 @@ internal sealed class KnownCircuitState
     /// Whether the answer shows what is stored (a read, or a conditional write that returned the stored item): it may then
     /// serve as a cached read. A local unconditional write updates the known state but never extends its freshness.
     /// </param>
-    public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh)
+    /// <param name="requestNumber">The request's number (<see cref="StartRequest"/>), or 0 when it has none.</param>
+    public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh, long requestNumber = 0)
     {
         // The same entry again (a store that hands back its entry until it changes): only the times move, with no lock.
         if (Volatile.Read(ref _known) is { } same && ReferenceEquals(same.Entry, entry))
         {
             same.ArrivedMonoMs = nowMonoMs;
+            same.NoteAnswered(requestNumber);
             if (fresh)
             {
                 same.FreshSinceMonoMs = nowMonoMs;
@@ -113,7 +119,7 @@ internal sealed class KnownCircuitState
             var known = _known;
             if (known is null || startedMonoMs >= known.ArrivedMonoMs || entry.Snapshot.StateTimestampUnixMs >= known.Entry.Snapshot.StateTimestampUnixMs)
             {
-                Set(entry, nowMonoMs, fresh ? nowMonoMs : known?.FreshSinceMonoMs ?? NeverFresh);
+                Set(entry, nowMonoMs, fresh ? nowMonoMs : known?.FreshSinceMonoMs ?? NeverFresh, requestNumber);
             }
         }
     }
@@ -122,21 +128,35 @@ internal sealed class KnownCircuitState
     /// Applies a change that only this process knows of (a failure the store could not record) to the last state seen.
     /// The result is never fresh: it serves only when the store cannot answer, and the next store answer replaces it.
     /// </summary>
+    /// <param name="change">The change.</param>
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="unlessAnsweredAfterRequest">
+    /// <see cref="RequestsStarted"/> before the change's own request was started: a store answer to a later request (that
+    /// request's own, landed after its call stopped waiting) may hold the change already, and it is not applied twice.
+    /// </param>
     /// <returns>The state after the change when it opened the circuit, otherwise <see langword="null"/>.</returns>
-    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long nowMonoMs)
+    public CircuitSnapshot? ApplyLocally(Func<CircuitSnapshot, CircuitSnapshot?> change, long nowMonoMs, long unlessAnsweredAfterRequest = long.MaxValue)
     {
         lock (_gate)
         {
+            if (_known is { Local: false } answered && answered.RequestNumber > unlessAnsweredAfterRequest)
+            {
+                return null;
+            }
+
             var last = _known?.Entry ?? StoredCircuit.Missing;
             if (change(last.Snapshot) is not { } next)
             {
                 return null;
             }
 
-            Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh, local: true);
+            Set(new StoredCircuit(next, last.Exists, null), nowMonoMs, NeverFresh, requestNumber: 0, local: true);
             return next.State == StoredCircuitState.Open && last.Snapshot.State != StoredCircuitState.Open ? next : null;
         }
     }
+
+    /// <summary>Numbers a store request about to start: answers to it are applied with its number.</summary>
+    public long StartRequest() => Interlocked.Increment(ref _requestsStarted);
 
     /// <summary>
     /// Ends the freshness of the known state: a request decided on it was refused or not answered, so the next decision
@@ -196,27 +216,41 @@ internal sealed class KnownCircuitState
     }
 
     // A store that hands back the same entry until it changes (the in-memory store) moves only the times: nothing is allocated.
-    private void Set(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, bool local = false)
+    private void Set(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, long requestNumber, bool local = false)
     {
         if (_known is { } current && ReferenceEquals(current.Entry, entry))
         {
             current.ArrivedMonoMs = arrivedMonoMs;
             current.FreshSinceMonoMs = freshSinceMonoMs;
+            current.NoteAnswered(requestNumber);
         }
         else
         {
-            Volatile.Write(ref _known, new Known(entry, arrivedMonoMs, freshSinceMonoMs, local));
+            Volatile.Write(ref _known, new Known(entry, arrivedMonoMs, freshSinceMonoMs, requestNumber, local));
         }
     }
 
-    private sealed class Known(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, bool local)
+    private sealed class Known(StoredCircuit entry, long arrivedMonoMs, long freshSinceMonoMs, long requestNumber, bool local)
     {
         private long _arrivedMonoMs = arrivedMonoMs;
         private long _freshSinceMonoMs = freshSinceMonoMs;
+        private long _requestNumber = requestNumber;
 
         public StoredCircuit Entry { get; } = entry;
 
         public bool Local { get; } = local;
+
+        /// <summary>Gets the number of the latest request answered with this entry (0 for none, or a local change).</summary>
+        public long RequestNumber => Volatile.Read(ref _requestNumber);
+
+        public void NoteAnswered(long requestNumber)
+        {
+            var seen = Volatile.Read(ref _requestNumber);
+            while (requestNumber > seen && Interlocked.CompareExchange(ref _requestNumber, requestNumber, seen) is var found && found != seen)
+            {
+                seen = found;
+            }
+        }
 
         public long ArrivedMonoMs
         {

@@ -160,6 +160,42 @@ public class KnownCircuitStateTests
         Assert.False(known.TryGetFresh(1, 1_000, TimeProvider.System, out _));
     }
 
+    [Theory]
+    [InlineData(4, 1)]
+    [InlineData(9, 1)]
+    [InlineData(3, 2)]
+    [InlineData(0, 2)]
+    public void ApplyLocally_AfterAnAnswerToARequestStartedAfterTheChangesOwnWas_AppliesOnlyOnAnEarlierAnswer(long answeredRequest, long expectedCount)
+    {
+        var known = new KnownCircuitState();
+        var counted = new StoredCircuit(CircuitSnapshot.Initial with { FailureCount = 1, StateTimestampUnixMs = 150 }, true, null);
+        known.Apply(counted, startedMonoMs: 600, nowMonoMs: 700, fresh: false, requestNumber: answeredRequest);
+
+        // The change's own request was the fourth: requests 1 to 3 had started before it.
+        known.ApplyLocally(snapshot => snapshot with { FailureCount = snapshot.FailureCount + 1 }, nowMonoMs: 800, unlessAnsweredAfterRequest: 3);
+
+        Assert.Equal(expectedCount, known.LastKnown!.Snapshot.FailureCount);
+    }
+
+    [Fact]
+    public void StartRequest_EachRequest_NumberedAfterTheLast()
+    {
+        var known = new KnownCircuitState();
+
+        Assert.Equal((1L, 2L, 2L), (known.StartRequest(), known.StartRequest(), known.RequestsStarted));
+    }
+
+    [Fact]
+    public void ApplyLocally_AfterAnotherLocalChange_AppliesWhateverItsTime()
+    {
+        var known = new KnownCircuitState();
+        known.ApplyLocally(snapshot => snapshot with { FailureCount = 1 }, nowMonoMs: 700);
+
+        known.ApplyLocally(snapshot => snapshot with { FailureCount = snapshot.FailureCount + 1 }, nowMonoMs: 800, unlessAnsweredAfterRequest: 0);
+
+        Assert.Equal(2, known.LastKnown!.Snapshot.FailureCount);
+    }
+
     [Fact]
     public void LeaseSeenAgoMs_SameLeaseSeenAgain_CountsFromFirstSight()
     {
