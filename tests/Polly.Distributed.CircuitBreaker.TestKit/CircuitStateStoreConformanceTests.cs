@@ -345,6 +345,29 @@ public abstract class CircuitStateStoreConformanceTests
         Assert.Null(stored.ProbeLeaseOwner);
     }
 
+    // A count that waited behind a busy store's queue lands after the circuit recovered (closed by a probe): it belongs to
+    // the episode that ended. Once the new episode has counted a failure, later counts add to it as usual.
+    [Theory]
+    [InlineData(1, 0, 5_000, CircuitIncrementOutcome.NotCounted, 0)]
+    [InlineData(1, 0, 70_000, CircuitIncrementOutcome.NotCounted, 0)]
+    [InlineData(0, 0, 5_000, CircuitIncrementOutcome.Counted, 1)]
+    [InlineData(-1, 0, 5_000, CircuitIncrementOutcome.Counted, 1)]
+    [InlineData(1, 2, 5_000, CircuitIncrementOutcome.Counted, 3)]
+    public async Task TryIncrementFailureAsync_CircuitChangedStateAfterTheFailure_CountsOnlyOnceTheNewEpisodeHasCounted(
+        long changedAfterFailureMs, long storedCount, long lastFailureAgoMs, CircuitIncrementOutcome expected, long expectedCount)
+    {
+        var id = NewCircuitId();
+        await Store.WriteAsync(
+            id,
+            CircuitSnapshot.Initial with { FailureCount = storedCount, LastFailureUnixMs = Now - lastFailureAgoMs, StateTimestampUnixMs = Now + changedAfterFailureMs },
+            CancellationToken.None);
+
+        var result = await Store.TryIncrementFailureAsync(id, Increment(openAt: 5), CancellationToken.None);
+
+        Assert.Equal(expected, result.Outcome);
+        Assert.Equal(expectedCount, (await Store.ReadAsync(id, CancellationToken.None)).Snapshot.FailureCount);
+    }
+
     [Theory]
     [InlineData(StoredCircuitState.Open)]
     [InlineData(StoredCircuitState.HalfOpen)]

@@ -251,8 +251,14 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                     return;
             }
 
-            // A closed item the store could not count (malformed) is replaced by compare-and-set.
+            // Failures from before the circuit last closed count nothing in the episode it started.
             var current = result.Current;
+            if (current.MalformedReason is null && increment.PredatesTheEpisode(current.Snapshot))
+            {
+                return;
+            }
+
+            // A closed item the store could not count (malformed) is replaced by compare-and-set.
             var next = CircuitStateMachine.RecordFailure(current.Snapshot, increment.NowUnixMs, Settings, cause)!;
             sentAfter = Store.RequestsStarted;
             if (await Store.TryReplaceAsync(context, budget, current, next).ConfigureAwait(captured) is not { } replaced)

@@ -30,7 +30,11 @@ internal static class CircuitStateMachine
         switch (current.State)
         {
             case StoredCircuitState.Closed:
-                return FailureIncrement(now, settings, writeId: string.Empty, cause: cause).ApplyTo(current).Next;
+                // The state was just read (or is the last known): a failure seen after it counts, even where the clock
+                // of the process that closed it runs ahead of this one's.
+                var increment = FailureIncrement(now, settings, writeId: string.Empty, cause: cause);
+                return (increment.PredatesTheEpisode(current) ? FailureIncrement(current.StateTimestampUnixMs, settings, string.Empty, cause: cause) : increment)
+                    .ApplyTo(current).Next;
 
             case StoredCircuitState.HalfOpen:
                 var failed = current with { FailureCount = Increment(current.FailureCount), LastFailureUnixMs = now };

@@ -73,7 +73,9 @@ public sealed record CircuitFailureIncrement(
     /// Applies the request to a stored state, as every store must, as one atomic change:
     /// <list type="number">
     /// <item>If the stored circuit is not closed (a missing item is closed), nothing is written:
-    /// <see cref="CircuitIncrementOutcome.NotCounted"/>. A store also counts nothing on an item whose failure count or
+    /// <see cref="CircuitIncrementOutcome.NotCounted"/>. Nor if it is closed with a failure count of 0 and a state timestamp
+    /// after <see cref="NowUnixMs"/>: it closed (or was reset) after the failure happened, which belongs to the episode that
+    /// ended (a count that waited behind a busy store's queue would otherwise reopen a circuit that recovered meanwhile). A store also counts nothing on an item whose failure count or
     /// last failure time it cannot read as numbers; and a store that opens in a request of its own after the count may
     /// count nothing on a closed circuit whose count in the window already reached <see cref="FailureThreshold"/> (with
     /// its quorum), which the breaker reads as open: the request that reached it opens the circuit.</item>
@@ -94,7 +96,7 @@ public sealed record CircuitFailureIncrement(
     public (CircuitIncrementOutcome Outcome, CircuitSnapshot? Next) ApplyTo(CircuitSnapshot current)
     {
         ArgumentNullException.ThrowIfNull(current);
-        if (current.State != StoredCircuitState.Closed)
+        if (current.State != StoredCircuitState.Closed || PredatesTheEpisode(current))
         {
             return (CircuitIncrementOutcome.NotCounted, null);
         }
@@ -131,5 +133,17 @@ public sealed record CircuitFailureIncrement(
             OpenedBy = OpenedBy,
             OpenedReason = OpenedReason,
         });
+    }
+
+    /// <summary>
+    /// Whether the failures happened before a closed circuit's last change of state (a close, or a reset), with nothing
+    /// counted since: they belong to the episode that ended, and count nothing (<see cref="ApplyTo"/>).
+    /// </summary>
+    /// <param name="current">The stored state.</param>
+    /// <returns><see langword="true"/> when the request counts nothing on <paramref name="current"/> for that reason.</returns>
+    public bool PredatesTheEpisode(CircuitSnapshot current)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        return current.State == StoredCircuitState.Closed && current.FailureCount == 0 && current.StateTimestampUnixMs > NowUnixMs;
     }
 }

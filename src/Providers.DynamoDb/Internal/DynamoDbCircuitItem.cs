@@ -181,6 +181,7 @@ internal static class DynamoDbCircuitItem
             ExpiryAssignment(request, expiry, expiry.ExpiresAtUnixSeconds(increment.NowUnixMs, increment.NowUnixMs));
         request.ConditionExpression =
             $"{ClosedCondition(request)} AND {countRange} " +
+            (variant.IdsFull ? string.Empty : $"AND {InTheEpisode(request, increment, zero)} ") +
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))}) " +
             $"AND NOT contains({writeIds}, {ValueOf(request, new AttributeValue { S = writeId })})" +
             (quorum && increment.EnvironmentId is not null ? " AND " + EnvironmentRoomCondition(request, increment, variant.AddsEnvironment) : string.Empty);
@@ -251,8 +252,8 @@ internal static class DynamoDbCircuitItem
             (quorum && increment.EnvironmentId is null ? $" REMOVE {environments}" : string.Empty);
         var windowEnded = $"{lastFailure} > {zero} AND {lastFailure} < {ValueOf(request, Number(increment.WindowStartUnixMs))}";
         request.ConditionExpression = quorum
-            ? $"{ClosedCondition(request)} AND (attribute_not_exists({count}) OR {count} = {zero} OR ({windowEnded}))"
-            : $"{ClosedCondition(request)} AND {windowEnded}";
+            ? $"{ClosedCondition(request)} AND (attribute_not_exists({count}) OR {count} = {zero} OR ({windowEnded})) AND {InTheEpisode(request, increment, zero)}"
+            : $"{ClosedCondition(request)} AND {windowEnded} AND {InTheEpisode(request, increment, zero)}";
     }
 
     /// <summary>Builds the opening at the threshold: only a closed circuit whose count reached it opens, so exactly one writer does.</summary>
@@ -291,7 +292,7 @@ internal static class DynamoDbCircuitItem
             RemoveLease(request);
         request.ConditionExpression =
             $"{ClosedCondition(request)} " +
-            (expectedCount == 0 ? $"AND (attribute_not_exists({count}) OR {count} = {expected}) " : $"AND {count} = {expected} ") +
+            (expectedCount == 0 ? $"AND (attribute_not_exists({count}) OR {count} = {expected}) AND {InTheEpisode(request, increment, zero)} " : $"AND {count} = {expected} ") +
             $"AND (attribute_not_exists({lastFailure}) OR {lastFailure} = {zero} OR {lastFailure} >= {ValueOf(request, Number(increment.WindowStartUnixMs))})";
     }
 
@@ -362,6 +363,12 @@ internal static class DynamoDbCircuitItem
 
     // An attribute of another type (BOOL, NULL, a set) exists, as the conditions see it, but holds no valid text.
     private static string TextOf(AttributeValue value) => value.S ?? value.N ?? string.Empty;
+
+    // Failures from before a closed circuit's last change of state, with nothing counted since, count nothing
+    // (CircuitFailureIncrement.PredatesTheEpisode). A missing count or state timestamp compares false: the condition holds.
+    private static string InTheEpisode(UpdateItemRequest request, CircuitFailureIncrement increment, string zero) =>
+        $"NOT ({NameOf(request, CircuitSnapshotSchema.FailureCountAttribute)} = {zero} " +
+        $"AND {NameOf(request, CircuitSnapshotSchema.StateTimestampAttribute)} > {ValueOf(request, Number(increment.NowUnixMs))})";
 
     private static string NameOf(UpdateItemRequest request, string attribute)
     {

@@ -46,7 +46,11 @@ local state = redis.call('HGET', key, 'circuitState')
 local count_text = redis.call('HGET', key, 'failureCount')
 local count = number(count_text)
 local last_failure = number(redis.call('HGET', key, 'lastFailureTime'))
-if (not state or state == 'CLOSED') and count and last_failure then
+-- A failure from before the closed circuit's last change of state (a close, a reset), with nothing counted since,
+-- belongs to the episode that ended: it counts nothing.
+local state_timestamp = number(redis.call('HGET', key, 'stateTimestamp'))
+local predates_episode = count == 0 and state_timestamp ~= nil and state_timestamp > tonumber(now)
+if (not state or state == 'CLOSED') and count and last_failure and not predates_episode then
   local next_count
   local previous = count
   if last_failure ~= 0 and last_failure < window_start then

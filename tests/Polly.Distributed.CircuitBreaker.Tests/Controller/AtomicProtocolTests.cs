@@ -55,8 +55,9 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Acquire_ClaimLandsLateAndTheProcessCallsAgainWithinAStoreTimeout_ThatCallProbesOnTheLandedLease()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // The break is over on the breaker's clock, which starts after it and stands still until the test moves it.
         await OpenDueAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var intercepting = new InterceptingStore(_shared) { ConditionalDelay = TimeSpan.FromSeconds(2) };
         var counting = new CountingCircuitStateStore(intercepting);
         var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(200), successThreshold: 1, timeProvider: time);
@@ -346,6 +347,20 @@ public class AtomicProtocolTests
         // With the store gone, the next call is decided on the last known state: one failure, below the threshold.
         intercepting.ReadsFail = true;
         Assert.Equal(7, await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)));
+    }
+
+    // The store counts nothing for a failure from before the circuit last closed; the breaker does not write it either.
+    [Fact]
+    public async Task Record_FailureFromBeforeTheCircuitLastClosed_NotWrittenByCompareAndSet()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        await _shared.WriteAsync(CircuitId, CircuitSnapshot.Initial with { StateTimestampUnixMs = 1_750_000_001_000 }, CancellationToken.None);
+        var counting = new CountingCircuitStateStore(_shared);
+        var pipeline = Build(counting, timeProvider: time);
+
+        await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+
+        Assert.Equal((0L, 1, 0), ((await ReadAsync()).FailureCount, counting.Increments, counting.Replaces));
     }
 
     [Fact]

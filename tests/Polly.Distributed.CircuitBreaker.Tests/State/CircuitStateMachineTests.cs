@@ -182,6 +182,29 @@ public class CircuitStateMachineTests
         Assert.Equal(opens ? CircuitIncrementOutcome.CountedAndOpened : CircuitIncrementOutcome.Counted, outcome);
     }
 
+    [Theory]
+    [InlineData(0, 1, true)]
+    [InlineData(0, 0, false)]
+    [InlineData(1, 1, false)]
+    public void PredatesTheEpisode_ClosedCircuitChangedAfterTheFailure_OnlyWithNothingCountedSince(long failures, long changedAfterFailureMs, bool predates)
+    {
+        var closed = Closed with { FailureCount = failures, LastFailureUnixMs = Now - 1_000, StateTimestampUnixMs = Now + changedAfterFailureMs };
+        var increment = CircuitStateMachine.FailureIncrement(Now, Settings, "write-1");
+
+        Assert.Equal(predates, increment.PredatesTheEpisode(closed));
+        Assert.Equal(predates ? CircuitIncrementOutcome.NotCounted : CircuitIncrementOutcome.Counted, increment.ApplyTo(closed).Outcome);
+    }
+
+    [Fact]
+    public void RecordFailure_ClosedByAProcessWhoseClockRunsAhead_StillCounts()
+    {
+        var closed = Closed with { FailureCount = 0, StateTimestampUnixMs = Now + 300 };
+
+        var next = CircuitStateMachine.RecordFailure(closed, Now, Settings);
+
+        Assert.Equal((1L, Now + 300), (next!.FailureCount, next.LastFailureUnixMs));
+    }
+
     [Fact]
     public void FailureIncrement_AppliedToOpen_CountsNothing()
     {
