@@ -130,7 +130,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = RetryProbeOutcomeDetachedAsync(change);
             }
         }
-        else if (_counts.TryStartOrJoin(out var batched))
+        else if (_counts.TryStartOrJoin(Store.NowMs(), out var batched))
         {
             // While the store throttles, the circuit is read before the count: a count costs a write (six eventually
             // consistent reads of a DynamoDB item's budget) whether or not it counts, and once the circuit is open none
@@ -181,7 +181,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     {
         if (failed && permit.ProbeOwner is null)
         {
-            _counts.AddWithoutWaiting();
+            _counts.AddWithoutWaiting(Store.NowMs());
         }
 
         base.RecordWithoutTime(context, permit, failed);
@@ -283,13 +283,13 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         StoredOpenInBreak is { } shown ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown) : null;
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
-    private async Task<CircuitIncrementResult?> SendBatchAsync(long failures)
+    private async Task<CircuitIncrementResult?> SendBatchAsync(long failures, long lastFailedAtUnixMs)
     {
         var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
         try
         {
             // The failures of a batch are several calls': the item records the environment that opened the circuit, not one cause.
-            var increment = CircuitStateMachine.FailureIncrement(Store.NowMs(), Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with
+            var increment = CircuitStateMachine.FailureIncrement(lastFailedAtUnixMs, Settings, Guid.NewGuid().ToString("N"), environmentId: EnvironmentId) with
             {
                 Count = failures,
                 OpenedBy = Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id,

@@ -10,20 +10,23 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 internal sealed class FailureCountQueue
 {
     private readonly object _gate = new();
-    private readonly Func<long, Task<CircuitIncrementResult?>> _sendBatch;
+    private readonly Func<long, long, Task<CircuitIncrementResult?>> _sendBatch;
     private readonly Func<Task?> _takeAbandonedRequest;
     private readonly Func<CircuitIncrementResult?> _answerWithoutSending;
     private bool _inFlight;
     private Batch? _waiting;
     private TaskCompletionSource? _answering;
 
-    /// <param name="sendBatch">Sends one count carrying the given number of failures, with no caller waiting on its own budget.</param>
+    /// <param name="sendBatch">
+    /// Sends one count carrying the given number of failures, the last of which happened at the given time (epoch ms),
+    /// with no caller waiting on its own budget.
+    /// </param>
     /// <param name="takeAbandonedRequest">The request of the count just ended if it still runs after its call stopped waiting.</param>
     /// <param name="answerWithoutSending">
     /// The answer a batch gets instead of being sent when sending it would count nothing (the store has shown the circuit
     /// open since its failures gathered), or <see langword="null"/> to send it.
     /// </param>
-    public FailureCountQueue(Func<long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<CircuitIncrementResult?> answerWithoutSending)
+    public FailureCountQueue(Func<long, long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<CircuitIncrementResult?> answerWithoutSending)
     {
         _sendBatch = sendBatch;
         _takeAbandonedRequest = takeAbandonedRequest;
@@ -56,8 +59,9 @@ internal sealed class FailureCountQueue
     /// Starts a count for the calling failure when none is in flight (<see langword="true"/>: the caller sends it and then
     /// calls <see cref="End"/>), or adds the failure to the batch that follows the count in flight.
     /// </summary>
+    /// <param name="failedAtUnixMs">When the failure happened, epoch milliseconds.</param>
     /// <param name="batched">The answer of the batch the failure joined (<see langword="null"/> in it when the store failed).</param>
-    public bool TryStartOrJoin(out Task<CircuitIncrementResult?> batched)
+    public bool TryStartOrJoin(long failedAtUnixMs, out Task<CircuitIncrementResult?> batched)
     {
         lock (_gate)
         {
@@ -67,9 +71,7 @@ internal sealed class FailureCountQueue
                 return true;
             }
 
-            _waiting ??= new Batch();
-            _waiting.Failures++;
-            batched = _waiting.Answer.Task;
+            batched = Join(failedAtUnixMs).Answer.Task;
             return false;
         }
     }
@@ -78,13 +80,13 @@ internal sealed class FailureCountQueue
     /// Adds a failure whose call has no store time left to wait: to the batch that follows the count in flight, or as a
     /// count of its own sent now when none is in flight. Nobody waits for its answer.
     /// </summary>
-    public void AddWithoutWaiting()
+    /// <param name="failedAtUnixMs">When the failure happened, epoch milliseconds.</param>
+    public void AddWithoutWaiting(long failedAtUnixMs)
     {
         Batch? sendNow = null;
         lock (_gate)
         {
-            _waiting ??= new Batch();
-            _waiting.Failures++;
+            Join(failedAtUnixMs);
             if (TryStartInFlight())
             {
                 sendNow = _waiting;
@@ -126,6 +128,15 @@ internal sealed class FailureCountQueue
         }
     }
 
+    // Under the gate: adds a failure to the batch that follows the count in flight.
+    private Batch Join(long failedAtUnixMs)
+    {
+        var batch = _waiting ??= new Batch();
+        batch.Failures++;
+        batch.LastFailedAtUnixMs = Math.Max(batch.LastFailedAtUnixMs, failedAtUnixMs);
+        return batch;
+    }
+
     // Under the gate: marks a count in flight unless one is, with the task that its answer (or its call's giving up) completes.
     private bool TryStartInFlight()
     {
@@ -143,7 +154,7 @@ internal sealed class FailureCountQueue
     {
         try
         {
-            batch.Answer.TrySetResult(_answerWithoutSending() ?? await _sendBatch(batch.Failures).ConfigureAwait(false));
+            batch.Answer.TrySetResult(_answerWithoutSending() ?? await _sendBatch(batch.Failures, batch.LastFailedAtUnixMs).ConfigureAwait(false));
         }
 #pragma warning disable CA1031 // The batch's waiters get no answer, as from a store failure; the gateway reported it.
         catch (Exception)
@@ -160,6 +171,10 @@ internal sealed class FailureCountQueue
     private sealed class Batch
     {
         public long Failures { get; set; }
+
+        // A batch can wait long behind a count on a busy store: it is counted as of its failures, not of its sending, so a
+        // store takes none of it once the circuit has closed since (CircuitFailureIncrement.PredatesTheEpisode).
+        public long LastFailedAtUnixMs { get; set; }
 
         public TaskCompletionSource<CircuitIncrementResult?> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -363,6 +363,37 @@ public class AtomicProtocolTests
         Assert.Equal((0L, 1, 0), ((await ReadAsync()).FailureCount, counting.Increments, counting.Replaces));
     }
 
+    // A batch waits behind the count in flight for as long as the store takes to answer it: it is counted as of its
+    // failures, so a close that came between them and its sending (here by another process) leaves it uncounted.
+    [Fact]
+    public async Task Record_BatchWaitingWhileTheCircuitClosed_CountsNothingOnceSent()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var counting = new CountingCircuitStateStore(_shared);
+        var intercepting = new InterceptingStore(counting) { ConditionalGate = gate };
+        var pipeline = Build(intercepting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        var first = pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask();
+        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        while (!first.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            await Task.Delay(10);
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => first);
+        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await _shared.WriteAsync(CircuitId, CircuitSnapshot.Initial with { StateTimestampUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds() }, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(1));
+        gate.SetResult();
+
+        await Eventually.TrueAsync(() => counting.Increments == 2);
+        await Task.Delay(100);
+        Assert.Equal(0, (await ReadAsync()).FailureCount);
+    }
+
     [Fact]
     public async Task Record_FailuresWhileAnOverdueCountIsInFlight_ReturnAtOnceAndStopAtTheSecond()
     {
