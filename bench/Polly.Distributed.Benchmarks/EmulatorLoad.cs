@@ -101,6 +101,9 @@ internal static class EmulatorLoad
         Row("environments with at most 2", result => $"{result.EnvironmentsWithAtMostTwo:N0}");
         Row("probes in the first half-open window", result => result.ProbesInFirstHalfOpenWindow is { } probes ? $"{probes:N0}" : "-");
         Row("store requests per second after the first second", result => result.StoreRequestsPerSecond is { } perSecond ? $"{perSecond:N0}" : "-");
+        Row("store requests started in seconds 0 to 8 (median time)", result => result.RequestsBySecond is { } bySecond
+            ? string.Join(", ", bySecond.Select(second => $"{second.Started:N0} ({second.MedianMs.ToString("0", CultureInfo.InvariantCulture)} ms)"))
+            : "-");
         Row("store failures after the first second", result => result.StoreFailuresAfterFirstSecond is { } failures
             ? failures.Count == 0 ? "0" : string.Join("; ", failures.Select(failure => $"{failure.Key} {failure.Value:N0}"))
             : "-");

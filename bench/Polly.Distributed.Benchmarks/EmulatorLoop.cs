@@ -35,7 +35,7 @@ internal sealed class EmulatorLoop
     private readonly long _startedUnixMs = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
     private readonly LoopEnvironment[] _environments;
     private readonly List<long> _openedAtMs = [];
-    private readonly List<long> _storeRequestsAtMs = [];
+    private readonly List<(long AtMs, double TookMs)> _storeRequests = [];
     private Task<long>? _firstBreakEndsAtMs;
 
     private EmulatorLoop()
@@ -73,7 +73,7 @@ internal sealed class EmulatorLoop
             .AddDistributedCircuitBreaker(new DistributedCircuitBreakerStrategyOptions
             {
                 CircuitId = circuitId,
-                StateStore = new TimedStore(newStore(), (started, _) => run.OnStoreRequest(started)),
+                StateStore = new TimedStore(newStore(), run.OnStoreRequest),
                 Consistency = CircuitConsistency.Atomic,
                 CacheTtl = cacheTtl,
                 FailureThreshold = Threshold,
@@ -113,13 +113,25 @@ internal sealed class EmulatorLoop
         }
     }
 
-    private void OnStoreRequest(long startedTimestamp)
+    private void OnStoreRequest(long startedTimestamp, double tookMs)
     {
         var atMs = (long)Stopwatch.GetElapsedTime(_startedTimestamp, startedTimestamp).TotalMilliseconds;
-        lock (_storeRequestsAtMs)
+        lock (_storeRequests)
         {
-            _storeRequestsAtMs.Add(atMs);
+            _storeRequests.Add((atMs, tookMs));
         }
+    }
+
+    // The store requests started in one whole second of the run, and the median time they took.
+    private (int Started, double MedianMs) RequestsStartedIn(int second)
+    {
+        double[] took;
+        lock (_storeRequests)
+        {
+            took = [.. _storeRequests.Where(request => request.AtMs / 1_000 == second).Select(request => request.TookMs).Order()];
+        }
+
+        return (took.Length, took.Length == 0 ? 0 : took[took.Length / 2]);
     }
 
     // The first opening's nextAttempt (ms since the run started), read from the store while the circuit is still in that break.
@@ -163,7 +175,8 @@ internal sealed class EmulatorLoop
             deadCalls.Max(),
             deadCalls.Count(calls => calls <= 2),
             firstOpenedAtMs is null ? null : Probes(firstBreakEndsAtMs ?? firstBreakCouldEndAtMs, breakMs, sharedCircuit: timedStore),
-            timedStore ? _storeRequestsAtMs.Count(at => at >= 1_000) / ((DurationMs - 1_000) / 1_000.0) : null,
+            timedStore ? _storeRequests.Count(request => request.AtMs >= 1_000) / ((DurationMs - 1_000) / 1_000.0) : null,
+            timedStore ? [.. Enumerable.Range(0, seconds).Select(second => RequestsStartedIn(second))] : null,
             timedStore ? failuresAfterFirstSecond.GroupBy(failure => failure.Kind).OrderBy(kind => kind.Key, StringComparer.Ordinal).ToDictionary(kind => kind.Key, kind => kind.Count()) : null,
             timedStore ? [.. Enumerable.Range(1, seconds - 1).Select(second => failuresAfterFirstSecond.Count(failure => failure.AtMs / 1_000 == second && failure.Kind.EndsWith("timeout", StringComparison.Ordinal)))] : null,
             timedStore ? answered.Count(inTime => inTime) : null,
