@@ -156,7 +156,17 @@ internal sealed class KnownCircuitState
     }
 
     /// <summary>Numbers a store request about to start: answers to it are applied with its number.</summary>
-    public long StartRequest() => Interlocked.Increment(ref _requestsStarted);
+    /// <remarks>
+    /// Not atomic (this runs on every uncached check): requests that start at once may share a number, but a request's
+    /// number is always above every <see cref="RequestsStarted"/> read before it started, which is all
+    /// <see cref="ApplyLocally"/> relies on.
+    /// </remarks>
+    public long StartRequest()
+    {
+        var number = Volatile.Read(ref _requestsStarted) + 1;
+        Volatile.Write(ref _requestsStarted, number);
+        return number;
+    }
 
     /// <summary>
     /// Ends the freshness of the known state: a request decided on it was refused or not answered, so the next decision
@@ -243,12 +253,13 @@ internal sealed class KnownCircuitState
         /// <summary>Gets the number of the latest request answered with this entry (0 for none, or a local change).</summary>
         public long RequestNumber => Volatile.Read(ref _requestNumber);
 
+        // Not atomic either: two answers of one entry at once may leave the lower number, and a change the higher one
+        // holds may then be applied locally once more, as before numbers were kept (the next answer replaces it).
         public void NoteAnswered(long requestNumber)
         {
-            var seen = Volatile.Read(ref _requestNumber);
-            while (requestNumber > seen && Interlocked.CompareExchange(ref _requestNumber, requestNumber, seen) is var found && found != seen)
+            if (requestNumber > Volatile.Read(ref _requestNumber))
             {
-                seen = found;
+                Volatile.Write(ref _requestNumber, requestNumber);
             }
         }
 
