@@ -101,13 +101,14 @@ internal static class EmulatorLoad
         Row("environments with at most 2", result => $"{result.EnvironmentsWithAtMostTwo:N0}");
         Row("probes in the first half-open window", result => result.ProbesInFirstHalfOpenWindow is { } probes ? $"{probes:N0}" : "-");
         Row("store requests per second after the first second", result => result.StoreRequestsPerSecond is { } perSecond ? $"{perSecond:N0}" : "-");
-        Row("store requests started in seconds 0 to 8 (median time)", result => result.RequestsBySecond is { } bySecond
+        Row($"store requests started in seconds 0 to {(EmulatorLoop.DurationMs / 1_000) - 1} (median time)", result => result.RequestsBySecond is { } bySecond
             ? string.Join(", ", bySecond.Select(second => $"{second.Started:N0} ({second.MedianMs.ToString("0", CultureInfo.InvariantCulture)} ms)"))
             : "-");
         Row("store failures after the first second", result => result.StoreFailuresAfterFirstSecond is { } failures
             ? failures.Count == 0 ? "0" : string.Join("; ", failures.Select(failure => $"{failure.Key} {failure.Value:N0}"))
             : "-");
-        Row("timeouts in seconds 1 to 8", result => result.TimeoutsPerSecond is { } perSecond ? string.Join(", ", perSecond) : "-");
+        Row($"timeouts in seconds 1 to {(EmulatorLoop.DurationMs / 1_000) - 1}", result => result.TimeoutsPerSecond is { } perSecond ? string.Join(", ", perSecond) : "-");
+        Row("last second with a store timeout", result => result.TimeoutsPerSecond is { } perSecond ? perSecond.Select((timeouts, index) => (Timeouts: timeouts, Second: index + 1)).LastOrDefault(second => second.Timeouts > 0).Second is var last and > 0 ? $"{last}" : "none" : "-");
         Row("environments answered in time / not", result => result.AnsweredInTime is { } answered ? $"{answered:N0} / {EmulatorLoop.Environments - answered:N0}" : "-");
         Row("most dead calls per environment answered in time", result => result.MostDeadCallsAnswered is { } most ? $"{most:N0}" : "-");
         Row("dead calls of those not answered (most per environment)", result => result.DeadCallsNotAnswered is { } calls ? $"{calls:N0} ({result.MostDeadCallsNotAnswered:N0})" : "-");

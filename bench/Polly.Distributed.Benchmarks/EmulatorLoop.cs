@@ -14,7 +14,7 @@ internal sealed class EmulatorLoop
     public const int Threshold = 5;
     public const long DeathAtMs = 1_000;
     public const long HealAtMs = 5_000;
-    public const long DurationMs = 9_000;
+    public const long DurationMs = 15_000;
 
     /// <summary>
     /// The calls to the dead dependency before the first break could end that this loop measured on dynalite before reads
