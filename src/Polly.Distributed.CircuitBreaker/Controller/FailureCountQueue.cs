@@ -12,7 +12,7 @@ internal sealed class FailureCountQueue
     private readonly object _gate = new();
     private readonly Func<long, long, Task<CircuitIncrementResult?>> _sendBatch;
     private readonly Func<Task?> _takeAbandonedRequest;
-    private readonly Func<CircuitIncrementResult?> _answerWithoutSending;
+    private readonly Func<long, CircuitIncrementResult?> _answerWithoutSending;
     private bool _inFlight;
     private Batch? _waiting;
     private TaskCompletionSource? _answering;
@@ -23,10 +23,10 @@ internal sealed class FailureCountQueue
     /// </param>
     /// <param name="takeAbandonedRequest">The request of the count just ended if it still runs after its call stopped waiting.</param>
     /// <param name="answerWithoutSending">
-    /// The answer a batch gets instead of being sent when sending it would count nothing (the store has shown the circuit
-    /// open since its failures gathered), or <see langword="null"/> to send it.
+    /// The answer a batch whose last failure happened at the given time (epoch ms) gets instead of being sent when sending
+    /// it would count nothing (the store has shown the circuit open since its failures gathered), or <see langword="null"/> to send it.
     /// </param>
-    public FailureCountQueue(Func<long, long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<CircuitIncrementResult?> answerWithoutSending)
+    public FailureCountQueue(Func<long, long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<long, CircuitIncrementResult?> answerWithoutSending)
     {
         _sendBatch = sendBatch;
         _takeAbandonedRequest = takeAbandonedRequest;
@@ -154,7 +154,7 @@ internal sealed class FailureCountQueue
     {
         try
         {
-            batch.Answer.TrySetResult(_answerWithoutSending() ?? await _sendBatch(batch.Failures, batch.LastFailedAtUnixMs).ConfigureAwait(false));
+            batch.Answer.TrySetResult(_answerWithoutSending(batch.LastFailedAtUnixMs) ?? await _sendBatch(batch.Failures, batch.LastFailedAtUnixMs).ConfigureAwait(false));
         }
 #pragma warning disable CA1031 // The batch's waiters get no answer, as from a store failure; the gateway reported it.
         catch (Exception)

@@ -503,6 +503,34 @@ public class AtomicProtocolTests
         Assert.True(called);
     }
 
+    // The count's late answer shows the circuit half-open since the failures behind it (its break over, another
+    // environment probing): their episode has ended, and the store would take none of them.
+    [Theory]
+    [InlineData(1_000, 1)]
+    [InlineData(-1_000, 2)]
+    public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheCircuitHalfOpen_SentOnlyIfTheyCameAfterIt(long halfOpenedAfterFailuresMs, int expectedCounts)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate };
+        var counting = new CountingCircuitStateStore(intercepting);
+        var pipeline = Build(counting, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
+        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        var halfOpenedAt = time.GetUtcNow().ToUnixTimeMilliseconds() + halfOpenedAfterFailuresMs;
+        await _shared.WriteAsync(
+            CircuitId,
+            new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, ProbeLeaseOwner = "elsewhere", ProbeLeaseExpiresUnixMs = halfOpenedAt + 30_000, StateTimestampUnixMs = halfOpenedAt },
+            CancellationToken.None);
+        gate.SetResult();
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Eventually.TrueAsync(() => counting.Increments == expectedCounts);
+        await Task.Delay(100);
+        Assert.Equal(expectedCounts, counting.Increments);
+    }
+
     [Fact]
     public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheOpen_AreNotSent()
     {
