@@ -596,7 +596,7 @@ internal sealed class CircuitStoreGateway
                 if (!stopOnTimeout)
                 {
                     abandon.Dispose();
-                    Volatile.Write(ref _abandonedCount, WithinLongestReadInterval(settled));
+                    Volatile.Write(ref _abandonedCount, UntilEndedOrOverdue(settled));
                 }
                 else if (callerToken.IsCancellationRequested)
                 {
@@ -636,10 +636,14 @@ internal sealed class CircuitStoreGateway
 
     // A count whose call stopped waiting stays in flight until its request ends, but no longer than the longest read
     // interval (at least StoreTimeout): a request that never ends (a client without a timeout of its own, a lost answer on
-    // a connection left open) would otherwise keep every later failure of this process from reaching the store.
+    // a connection left open) would otherwise keep every later failure of this process from reaching the store. On a
+    // store that already showed pressure, up to the sustained ceiling: its requests queue, the count's answer comes in its
+    // turn, and the failures gathered behind it are decided on that answer (most often the fleet's OPEN, which counts
+    // none of them) instead of joining the queue as a second count per environment (on dynalite, 800 of 1,000
+    // environments sent theirs three seconds after the death, while their first counts still waited).
     // The timer of the wait goes as soon as the request ends, and the wait's own timeout is observed here.
-    private Task WithinLongestReadInterval(Task request) =>
-        request.WaitAsync(LongestInFlight, _timeProvider)
+    private Task UntilEndedOrOverdue(Task request) =>
+        request.WaitAsync(UnderPressure ? TimeSpan.FromMilliseconds(_sustainedPressureCeilingMs) : LongestInFlight, _timeProvider)
             .ContinueWith(static waited => { _ = waited.Exception; }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private Task<T> StartOnThreadPool<T>(Func<CancellationToken, ValueTask<T>> request, CancellationToken token)

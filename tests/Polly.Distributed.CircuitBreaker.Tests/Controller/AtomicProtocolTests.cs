@@ -566,6 +566,35 @@ public class AtomicProtocolTests
         Assert.Equal(1, counting.Increments);
     }
 
+    // On a store that already showed pressure a count in flight is waited for past the longest read interval (up to the
+    // sustained ceiling, 30 s here): the failures behind it are decided on its answer instead of joining the store's
+    // queue as a second count.
+    [Fact]
+    public async Task Record_CountOutlastsTheLongestReadIntervalOnAStoreUnderPressure_FailuresBehindItWaitForItsAnswer()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate, ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
+        var counting = new CountingCircuitStateStore(intercepting);
+        var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
+        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
+        intercepting.ReadsFail = false;
+        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        for (var second = 0; second < 10; second++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(100);
+        Assert.Equal(1, counting.Increments);
+
+        gate.SetResult();
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
+        Assert.Equal(2, counting.Increments);
+    }
+
     [Fact]
     public async Task Record_CountThatNeverEnds_LaterFailuresReachTheStoreAfterTheLongestReadInterval()
     {
