@@ -104,6 +104,9 @@ internal static class EmulatorLoad
         Row($"store requests started in seconds 0 to {(EmulatorLoop.DurationMs / 1_000) - 1} (median time)", result => result.RequestsBySecond is { } bySecond
             ? string.Join(", ", bySecond.Select(second => $"{second.Started:N0} ({second.MedianMs.ToString("0", CultureInfo.InvariantCulture)} ms)"))
             : "-");
+        Row("of those, reads / counts / other writes", result => result.RequestsBySecond is { } bySecond
+            ? string.Join(", ", bySecond.Select(second => $"{second.Reads:N0} / {second.Counts:N0} / {second.Started - second.Reads - second.Counts:N0}"))
+            : "-");
         Row("store failures after the first second", result => result.StoreFailuresAfterFirstSecond is { } failures
             ? failures.Count == 0 ? "0" : string.Join("; ", failures.Select(failure => $"{failure.Key} {failure.Value:N0}"))
             : "-");

@@ -35,7 +35,7 @@ internal sealed class EmulatorLoop
     private readonly long _startedUnixMs = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
     private readonly LoopEnvironment[] _environments;
     private readonly List<long> _openedAtMs = [];
-    private readonly List<(long AtMs, double TookMs)> _storeRequests = [];
+    private readonly List<(CircuitStateStoreOperation Operation, long AtMs, double TookMs)> _storeRequests = [];
     private Task<long>? _firstBreakEndsAtMs;
 
     private EmulatorLoop()
@@ -113,25 +113,30 @@ internal sealed class EmulatorLoop
         }
     }
 
-    private void OnStoreRequest(long startedTimestamp, double tookMs)
+    private void OnStoreRequest(CircuitStateStoreOperation operation, long startedTimestamp, double tookMs)
     {
         var atMs = (long)Stopwatch.GetElapsedTime(_startedTimestamp, startedTimestamp).TotalMilliseconds;
         lock (_storeRequests)
         {
-            _storeRequests.Add((atMs, tookMs));
+            _storeRequests.Add((operation, atMs, tookMs));
         }
     }
 
-    // The store requests started in one whole second of the run, and the median time they took.
-    private (int Started, double MedianMs) RequestsStartedIn(int second)
+    // The store requests started in one whole second of the run, the median time they took, and how many were reads and counts.
+    private SecondOfRequests RequestsStartedIn(int second)
     {
-        double[] took;
+        (CircuitStateStoreOperation Operation, long AtMs, double TookMs)[] started;
         lock (_storeRequests)
         {
-            took = [.. _storeRequests.Where(request => request.AtMs / 1_000 == second).Select(request => request.TookMs).Order()];
+            started = [.. _storeRequests.Where(request => request.AtMs / 1_000 == second)];
         }
 
-        return (took.Length, took.Length == 0 ? 0 : took[took.Length / 2]);
+        var took = started.Select(request => request.TookMs).Order().ToArray();
+        return new SecondOfRequests(
+            took.Length,
+            took.Length == 0 ? 0 : took[took.Length / 2],
+            started.Count(request => request.Operation == CircuitStateStoreOperation.Read),
+            started.Count(request => request.Operation == CircuitStateStoreOperation.CountFailure));
     }
 
     // The first opening's nextAttempt (ms since the run started), read from the store while the circuit is still in that break.

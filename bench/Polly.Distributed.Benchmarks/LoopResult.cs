@@ -9,7 +9,7 @@ namespace Polly.Distributed.Benchmarks;
 /// <param name="EnvironmentsWithAtMostTwo">Environments that made at most 2 of those.</param>
 /// <param name="ProbesInFirstHalfOpenWindow">Calls that reached the dependency in the break's length from the first break's end (the first opening's stored nextAttempt).</param>
 /// <param name="StoreRequestsPerSecond">Store requests started after the first second, per second.</param>
-/// <param name="RequestsBySecond">Store requests started in each whole second of the run, with the median time they took.</param>
+/// <param name="RequestsBySecond">Store requests started in each whole second of the run, with the median time they took and how many were reads and counts.</param>
 /// <param name="StoreFailuresAfterFirstSecond">OnStateStoreFailure events after the first second, by operation and error.</param>
 /// <param name="TimeoutsPerSecond">Of those, the timeouts in each whole second from the second one on.</param>
 /// <param name="AnsweredInTime">Environments with no store failure in the first <see cref="EmulatorLoop.AnsweredWindowMs"/> ms after the death.</param>
@@ -26,7 +26,7 @@ internal sealed record LoopResult(
     int EnvironmentsWithAtMostTwo,
     int? ProbesInFirstHalfOpenWindow,
     double? StoreRequestsPerSecond,
-    IReadOnlyList<(int Started, double MedianMs)>? RequestsBySecond,
+    IReadOnlyList<SecondOfRequests>? RequestsBySecond,
     IReadOnlyDictionary<string, int>? StoreFailuresAfterFirstSecond,
     IReadOnlyList<int>? TimeoutsPerSecond,
     int? AnsweredInTime,

@@ -279,13 +279,18 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     // The failures that gathered behind a count are not sent once the store has shown the circuit open in its break (the
     // answer to that count, most often): an open circuit counts none of them, and on a store whose requests queue, the
     // fleet's failures of the second its dependency died would otherwise reach it twice per environment. Nor once it has
-    // shown the circuit open or half-open since the last of them: their episode has ended, and the store takes none of
-    // them, open or closed again since (CircuitFailureIncrement.PredatesTheEpisode), even after the break.
+    // shown the circuit open, half-open or closed again since the last of them (with nothing counted since the close):
+    // their episode has ended, and the store takes none of them (CircuitFailureIncrement.PredatesTheEpisode), even
+    // after the break.
     private CircuitIncrementResult? AnswerWithoutSending(long lastFailedAtUnixMs) =>
         (StoredOpenInBreak ?? EndedSince(lastFailedAtUnixMs)) is { } shown ? new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, shown) : null;
 
-    private StoredCircuit? EndedSince(long unixMs) =>
-        Store.LastAnswered is { Snapshot.State: not StoredCircuitState.Closed } shown && shown.Snapshot.StateTimestampUnixMs >= unixMs ? shown : null;
+    private StoredCircuit? EndedSince(long unixMs) => Store.LastAnswered is { } shown
+        && (shown.Snapshot.State == StoredCircuitState.Closed
+            ? shown.Snapshot.FailureCount == 0 && shown.Snapshot.StateTimestampUnixMs > unixMs
+            : shown.Snapshot.StateTimestampUnixMs >= unixMs)
+        ? shown
+        : null;
 
     /// <summary>Sends the failures that joined while a count was in flight, as one count that carries how many.</summary>
     private async Task<CircuitIncrementResult?> SendBatchAsync(long failures, long lastFailedAtUnixMs)

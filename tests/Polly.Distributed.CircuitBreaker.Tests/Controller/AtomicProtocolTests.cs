@@ -503,12 +503,15 @@ public class AtomicProtocolTests
         Assert.True(called);
     }
 
-    // The count's late answer shows the circuit half-open since the failures behind it (its break over, another
-    // environment probing): their episode has ended, and the store would take none of them.
+    // The count's late answer shows the circuit half-open (its break over, another environment probing) or closed again
+    // with nothing counted since, after the failures behind it: their episode has ended, and the store would take none
+    // of them.
     [Theory]
-    [InlineData(1_000, 1)]
-    [InlineData(-1_000, 2)]
-    public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheCircuitHalfOpen_SentOnlyIfTheyCameAfterIt(long halfOpenedAfterFailuresMs, int expectedCounts)
+    [InlineData(StoredCircuitState.HalfOpen, 1_000, 1)]
+    [InlineData(StoredCircuitState.HalfOpen, -1_000, 2)]
+    [InlineData(StoredCircuitState.Closed, 1_000, 1)]
+    [InlineData(StoredCircuitState.Closed, -1_000, 2)]
+    public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheCircuitChanged_SentOnlyIfTheyCameAfterTheChange(StoredCircuitState changedTo, long changedAfterFailuresMs, int expectedCounts)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -518,10 +521,12 @@ public class AtomicProtocolTests
         await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
         await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
-        var halfOpenedAt = time.GetUtcNow().ToUnixTimeMilliseconds() + halfOpenedAfterFailuresMs;
+        var changedAt = time.GetUtcNow().ToUnixTimeMilliseconds() + changedAfterFailuresMs;
         await _shared.WriteAsync(
             CircuitId,
-            new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, ProbeLeaseOwner = "elsewhere", ProbeLeaseExpiresUnixMs = halfOpenedAt + 30_000, StateTimestampUnixMs = halfOpenedAt },
+            changedTo == StoredCircuitState.HalfOpen
+                ? new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, ProbeLeaseOwner = "elsewhere", ProbeLeaseExpiresUnixMs = changedAt + 30_000, StateTimestampUnixMs = changedAt }
+                : CircuitSnapshot.Initial with { StateTimestampUnixMs = changedAt },
             CancellationToken.None);
         gate.SetResult();
         await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
