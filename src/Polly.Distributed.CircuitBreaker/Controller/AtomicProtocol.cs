@@ -287,7 +287,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     private StoredCircuit? EndedSince(long unixMs) => Store.LastAnswered is { } shown
         && (shown.Snapshot.State == StoredCircuitState.Closed
-            ? shown.Snapshot.FailureCount == 0 && shown.Snapshot.StateTimestampUnixMs > unixMs
+            ? CircuitFailureIncrement.ClosedSince(shown.Snapshot, unixMs)
             : shown.Snapshot.StateTimestampUnixMs >= unixMs)
         ? shown
         : null;

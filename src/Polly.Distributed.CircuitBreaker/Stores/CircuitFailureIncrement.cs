@@ -144,6 +144,10 @@ public sealed record CircuitFailureIncrement(
     public bool PredatesTheEpisode(CircuitSnapshot current)
     {
         ArgumentNullException.ThrowIfNull(current);
-        return current.State == StoredCircuitState.Closed && current.FailureCount == 0 && current.StateTimestampUnixMs > NowUnixMs;
+        return ClosedSince(current, NowUnixMs);
     }
+
+    /// <summary>Whether a circuit is closed with nothing counted since a change of state after <paramref name="unixMs"/>.</summary>
+    internal static bool ClosedSince(CircuitSnapshot current, long unixMs) =>
+        current.State == StoredCircuitState.Closed && current.FailureCount == 0 && current.StateTimestampUnixMs > unixMs;
 }

@@ -373,15 +373,7 @@ public class AtomicProtocolTests
         var counting = new CountingCircuitStateStore(_shared);
         var intercepting = new InterceptingStore(counting) { ConditionalGate = gate };
         var pipeline = Build(intercepting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
-        var first = pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask();
-        await intercepting.ConditionalStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        while (!first.IsCompleted)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Delay(10);
-        }
-
-        await Assert.ThrowsAsync<HttpRequestException>(() => first);
+        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
         await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
         time.Advance(TimeSpan.FromSeconds(1));
