@@ -75,7 +75,8 @@ internal static class EmulatorLoad
         output.WriteLine("the dependency in the 2 s from the first break's end (the first opening's nextAttempt read from the store, or its last failure + 2 s while the count at the threshold waits for its opening; Polly: the first OnOpened");
         output.WriteLine("+ 2 s) until the first call in it that succeeded had its answer (one success closes the circuit: the shared circuit's first");
         output.WriteLine("success fleet-wide, Polly's each environment's own; calls after it are calls to a closed circuit); store requests: every request the");
-        output.WriteLine("breakers made to the store, started after the first second;");
+        output.WriteLine("breakers made to the store, started after the first second; OnOpened within the first break: until the first break's end read from");
+        output.WriteLine("the store (an OnOpened is raised when the store's answer arrives, late when requests queue), for Polly's until it could end;");
         output.WriteLine($"answered in time: environments with no OnStateStoreFailure in the first {EmulatorLoop.AnsweredWindowMs / 1_000.0:0.0} s after the death; heal to first success: from");
         output.WriteLine("the heal to the first call that reached the (healed) dependency. Store failures are OnStateStoreFailure events, by operation and error.");
         output.WriteLine($"Targets: one OnOpened within the first break; at most 10 probes in the first half-open window; after the first second no sustained");

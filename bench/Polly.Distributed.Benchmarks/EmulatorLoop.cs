@@ -174,7 +174,7 @@ internal sealed class EmulatorLoop
         var firstSuccess = _environments.Select(environment => environment.FirstDependencyCallFrom(HealAtMs)).Min();
         return new LoopResult(
             [.. _openedAtMs.Order()],
-            _openedAtMs.Count(at => at >= DeathAtMs && at < firstBreakCouldEndAtMs),
+            _openedAtMs.Count(at => at >= DeathAtMs && at < (firstBreakEndsAtMs ?? firstBreakCouldEndAtMs)),
             firstOpenedAtMs - DeathAtMs,
             deadCalls.Sum(),
             deadCalls.Max(),

@@ -2,7 +2,11 @@ namespace Polly.Distributed.Benchmarks;
 
 /// <summary>What one run of the emulator load's loop measured; the store's figures are <see langword="null"/> for Polly's breaker.</summary>
 /// <param name="OpenedAtMs">When each OnOpened event came, fleet-wide, in the whole run.</param>
-/// <param name="OpenedWithinFirstBreak">Of those, the ones from the death until the first break could end (the first OnOpened after the death + the break).</param>
+/// <param name="OpenedWithinFirstBreak">
+/// Of those, the ones from the death until the first break ended by the store's clock (an OnOpened is raised when the store's
+/// answer arrives, late when requests queue, and a failed probe's is not one within the break), else until it could end (the
+/// first OnOpened after the death + the break).
+/// </param>
 /// <param name="FirstOpenedAfterDeathMs">From the death to the first OnOpened; <see langword="null"/> when none came.</param>
 /// <param name="DeadCallsBeforeFirstBreakCouldEnd">Calls that reached the dead dependency from the death until the first break could end (or the heal, if sooner).</param>
 /// <param name="MostDeadCallsPerEnvironment">The most of those one environment made.</param>

@@ -18,11 +18,13 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 {
     private readonly PendingProbeClaims _claims = new();
     private readonly FailureCountQueue _counts;
+    private long _othersFailingUntilMonoMs = long.MinValue;
+    private long _lastCountShown;
 
     public AtomicProtocol(CircuitStoreGateway store, CircuitTransitionEvents<TResult> events, CircuitRejections rejections, CircuitBreakerSettings settings, LocalCircuit local)
         : base(store, events, rejections, settings, local)
     {
-        _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending);
+        _counts = new FailureCountQueue(SendBatchAsync, store.TakeAbandonedCount, AnswerWithoutSending, store.UntilRequestDue);
     }
 
     public override CheckDecision Decide(CircuitSnapshot known, long now) =>
@@ -37,6 +39,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     public override async ValueTask<CallPermit> AcquireAsync(ResilienceContext context, StoreBudget budget, StoredCircuit? known, bool holdsLocalProbe)
     {
         var captured = context.ContinueOnCapturedContext;
+        var inMemory = known is not null;
         var entry = known ?? await Store.TryReadAsync(context, budget, pastCache: false).ConfigureAwait(captured);
         string? probeOwner = null;
 
@@ -60,6 +63,23 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                     return CallPermit.Allowed(entry, Store.Remaining(budget), HoldsLease(entry, probeOwner) ? probeOwner : null);
                 case CheckVerdict.Reject:
                     return Rejected(decision, entry);
+            }
+
+            // Under pressure a claim decided on a state known from memory waits for this process's next request to be
+            // due, and the circuit rejects meanwhile: a fleet that learnt the OPEN from its counts' answers all at once
+            // would otherwise claim together when its break ends. When it is due, the circuit is read first: a claim is a
+            // conditional write, which costs the store far more than a read (see ReadBeforeCountAsync), and the first
+            // process due claims for the fleet while the others read its lease.
+            if (inMemory && Store.UnderPressure)
+            {
+                if (Store.RequestDueInMs is > 0 and var dueInMs)
+                {
+                    return Rejected(CheckDecision.Reject(dueInMs), entry);
+                }
+
+                inMemory = false;
+                entry = await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(captured);
+                continue;
             }
 
             var before = CircuitStateMachine.OpenedByCount(entry.Snapshot, now, Settings) ?? entry.Snapshot;
@@ -114,6 +134,11 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     public override bool LastFailureUnanswered => _counts.Overdue || base.LastFailureUnanswered;
 
+    // Until then (monotonic ms), the last count's answer showed failures of other environments in the circuit's window: the
+    // fleet's count is on its way to the threshold, and this process's own circuit opens at half of it, as when its
+    // counts go unanswered, instead of sending the dependency most of the threshold before the fleet's OPEN reaches it.
+    public override bool OthersFailing => Store.NowMonoMs() < Volatile.Read(ref _othersFailingUntilMonoMs);
+
     public override bool MustRecord(CallPermit permit, bool failed) => failed || permit.ProbeOwner is not null;
 
     public override async ValueTask RecordAsync(ResilienceContext context, StoreBudget budget, CallPermit permit, bool failed, Outcome<TResult> outcome)
@@ -132,17 +157,12 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         }
         else if (_counts.TryStartOrJoin(Store.NowMs(), out var batched))
         {
-            // While the store throttles, the circuit is read before the count: a count costs a write (six eventually
-            // consistent reads of a DynamoDB item's budget) whether or not it counts, and once the circuit is open none
-            // does, so a fleet whose failures all reach a throttled item in the second its dependency dies spends the
-            // item's budget on reads that tell each environment the OPEN. A refused read leaves the count to be sent. A
-            // store that is slow instead gets no extra read: it would take the time the count needs.
             try
             {
                 var countedOn = permit.Observed?.Snapshot;
-                if (Store.Throttles && await Store.TryReadAsync(context, budget, pastCache: true).ConfigureAwait(context.ContinueOnCapturedContext) is { } current)
+                if (await ReadBeforeCountAsync(context, budget).ConfigureAwait(context.ContinueOnCapturedContext) is { } current)
                 {
-                    if (current.Snapshot.State != StoredCircuitState.Closed || CircuitStateMachine.OpenedByCount(current.Snapshot, Store.NowMs(), Settings) is not null)
+                    if (CountsNothing(current))
                     {
                         return;
                     }
@@ -276,6 +296,18 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         NoteUnrecorded(context, failed: true, sentAfter);
     }
 
+    // While the store shows pressure (throttling, timeouts, slow answers), the circuit is read before a count: a count is
+    // a conditional write on the circuit's one item, which the store serialises (dynalite locks the item; a DynamoDB
+    // item takes a third as many write units as read units per second, and a refused conditional write costs its units),
+    // and once the circuit is open no count counts. A fleet whose failures all reach the item in the second its
+    // dependency dies then spends it on reads that tell each environment the OPEN, and only the first few count. A read
+    // the store did not answer leaves the count to be sent.
+    private ValueTask<StoredCircuit?> ReadBeforeCountAsync(ResilienceContext context, StoreBudget budget) =>
+        Store.UnderPressure ? Store.TryReadAsync(context, budget, pastCache: true) : default;
+
+    private bool CountsNothing(StoredCircuit current) =>
+        current.Snapshot.State != StoredCircuitState.Closed || CircuitStateMachine.OpenedByCount(current.Snapshot, Store.NowMs(), Settings) is not null;
+
     // The failures that gathered behind a count are not sent once the store has shown the circuit open in its break (the
     // answer to that count, most often): an open circuit counts none of them, and on a store whose requests queue, the
     // fleet's failures of the second its dependency died would otherwise reach it twice per environment. Nor once it has
@@ -304,15 +336,21 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 Count = failures,
                 OpenedBy = Settings.EnvironmentId ?? DistributedCircuitBreakerEnvironment.Id,
             };
+            var budget = Store.StartBudget(Store.StoreTimeout, CancellationToken.None);
+            if (await ReadBeforeCountAsync(context, budget).ConfigureAwait(false) is { } current && CountsNothing(current))
+            {
+                return new CircuitIncrementResult(CircuitIncrementOutcome.NotCounted, current);
+            }
+
             var opening = new CountOpening();
-            var result = await CountAsync(context, Store.StartBudget(Store.StoreTimeout, CancellationToken.None), increment, opening).ConfigureAwait(false);
+            var result = await CountAsync(context, budget, increment, opening).ConfigureAwait(false);
             if (result is { Outcome: CircuitIncrementOutcome.CountedAndOpened } opened && opening.TryReport())
             {
                 await Events.RaiseDetachedAsync(CircuitSnapshot.Initial, opened.Current.Snapshot).ConfigureAwait(false);
             }
             else if (result is { } answered)
             {
-                FollowCountAnswer(answered);
+                FollowCountAnswer(answered, failures);
             }
 
             return result;
@@ -345,24 +383,39 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
                 _ = Events.RaiseDetachedAsync(CircuitSnapshot.Initial, late.Current.Snapshot);
             }
 
-            FollowCountAnswer(late);
+            FollowCountAnswer(late, increment.Count);
         }
 
         var result = await Store.TryIncrementFailureAsync(context, budget, increment, OnLate).ConfigureAwait(context.ContinueOnCapturedContext);
-        if (result is not null)
+        if (result is { } answered)
         {
-            NoteRecorded();
+            NoteCountAnswer(answered, increment.Count);
         }
 
         return result;
     }
 
-    // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for): when it shows the
-    // circuit closed below its threshold, this process's own circuit, opened early while no answer came, closes again.
-    private void FollowCountAnswer(CircuitIncrementResult result)
+    // Failures of other environments: the count the answer shows beyond what this process's last answer showed and what
+    // this count carried (or beyond what it carried alone, once the count has restarted since).
+    private void NoteCountAnswer(CircuitIncrementResult result, long carried)
     {
         NoteRecorded();
-        if (result.Current.Snapshot.State == StoredCircuitState.Closed && CircuitStateMachine.OpenedByCount(result.Current.Snapshot, Store.NowMs(), Settings) is null)
+        var shown = result.Current.Snapshot is { State: StoredCircuitState.Closed } closed ? closed.FailureCount : 0;
+        var previous = Interlocked.Exchange(ref _lastCountShown, shown);
+        var others = shown - carried - (shown >= previous + carried ? previous : 0);
+        Volatile.Write(ref _othersFailingUntilMonoMs, others > 0 ? Store.NowMonoMs() + Settings.FailureWindowMs : long.MinValue);
+    }
+
+    // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for): when it shows the
+    // circuit closed below its threshold with no failures but the ones it carried, this process's own circuit, opened
+    // early while no answer came, closes again: no other environment's failure has reached the store. Otherwise it stays
+    // open for its break: the fleet's count is on its way to the threshold, and this process has sent the dependency its
+    // share.
+    private void FollowCountAnswer(CircuitIncrementResult result, long carried)
+    {
+        NoteCountAnswer(result, carried);
+        if (result.Current.Snapshot is { State: StoredCircuitState.Closed } closed && closed.FailureCount <= carried
+            && CircuitStateMachine.OpenedByCount(closed, Store.NowMs(), Settings) is null)
         {
             Local.EndUnansweredOpening();
         }

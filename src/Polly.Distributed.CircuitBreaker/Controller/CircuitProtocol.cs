@@ -59,6 +59,12 @@ internal abstract class CircuitProtocol<TResult>
     public virtual bool LastFailureUnanswered => _failureUnrecorded;
 
     /// <summary>
+    /// Gets a value indicating whether the store's last answer to a failure of this process showed other environments'
+    /// failures counting towards the threshold: this process's own circuit then opens at half the threshold too.
+    /// </summary>
+    public virtual bool OthersFailing => false;
+
+    /// <summary>
     /// Gets how long past the fleet's break (or a half-open seen with no lease, or the end of its own break while the store
     /// shows pressure) this process waits for the store to answer it once before it probes for itself: its longest read
     /// interval plus a store timeout

@@ -51,6 +51,8 @@ internal sealed class CircuitStoreGateway
     private Task? _abandonedCount;
     private long _lastReadStartedMonoMs = long.MinValue;
     private long _intervalJitterPermille = 1_000;
+    private int _requestsHeld;
+    private int _requestsRunningLate;
 
     public CircuitStoreGateway(
         ICircuitStateStore store,
@@ -104,6 +106,9 @@ internal sealed class CircuitStoreGateway
     /// </summary>
     public long AnswerWithinMs => LongestReadIntervalMs + (long)StoreTimeout.TotalMilliseconds;
 
+    /// <summary>Gets when (monotonic ms) the store last answered this process for the circuit; <see cref="long.MinValue"/> when it never did.</summary>
+    public long LastAnsweredMonoMs => _known.LastAnsweredMonoMs;
+
     /// <summary>Gets the last state this process saw for the circuit, however old.</summary>
     public StoredCircuit? LastKnown => _known.LastKnown;
 
@@ -118,6 +123,38 @@ internal sealed class CircuitStoreGateway
             var now = NowMonoMs();
             return !_known.ReadInFlight && !(Caches && _known.TryGetFresh(now, FreshForMs(), _timeProvider, out _)) && !WithinReadInterval(now);
         }
+    }
+
+    /// <summary>
+    /// Gets how long this process holds back a request it would make of its own accord (a failure count, a claim of the
+    /// probe) while the store shows pressure: until one read interval has passed since its last request started. Under
+    /// pressure a process puts one request per interval on the store, whatever its kind, and the answer tells it the state.
+    /// Zero when the request is due.
+    /// </summary>
+    public long RequestDueInMs =>
+        Volatile.Read(ref _pressureMs) is > 0 and var pressure
+            ? Math.Max(0, Volatile.Read(ref _lastReadStartedMonoMs) + ReadIntervalMs(pressure) - NowMonoMs())
+            : 0;
+
+    /// <summary>
+    /// A task that completes when <see cref="RequestDueInMs"/> has passed, for a request held back until then;
+    /// <see langword="null"/> when the request is due now. No read is sent while a request is held: it goes when the held
+    /// one does, and that one's answer tells the state.
+    /// </summary>
+    public Task? UntilRequestDue()
+    {
+        if (RequestDueInMs is not (> 0 and var dueInMs))
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _requestsHeld);
+        return DelayAsync(TimeSpan.FromMilliseconds(dueInMs)).ContinueWith(
+            static (_, gateway) => Interlocked.Decrement(ref ((CircuitStoreGateway)gateway!)._requestsHeld),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     /// <summary>
@@ -524,11 +561,7 @@ internal sealed class CircuitStoreGateway
         ThrowIfSpent(remaining);
         budget.CancellationToken.ThrowIfCancellationRequested();
 
-        if (operation == CircuitStateStoreOperation.Read)
-        {
-            StartReadInterval(NowMonoMs());
-        }
-
+        StartReadInterval(NowMonoMs());
         var measured = _metrics.Start();
         if (_answersInline)
         {
@@ -578,7 +611,36 @@ internal sealed class CircuitStoreGateway
             }
             else
             {
-                _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                // Until it ends (for up to the longest read interval), no read is sent: it waits in the store's queue,
+                // and its answer tells the state.
+                Interlocked.Increment(ref _requestsRunningLate);
+                _ = task.WaitAsync(LongestInFlight, _timeProvider, CancellationToken.None).ContinueWith(
+                    static (waited, gateway) =>
+                    {
+                        _ = waited.Exception;
+                        Interlocked.Decrement(ref ((CircuitStoreGateway)gateway!)._requestsRunningLate);
+                    },
+                    this,
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+
+                // A late answer measures the store's queue best: how long the requests of the fleet wait in it.
+                _ = task.ContinueWith(
+                    t =>
+                    {
+                        if (t.IsCompletedSuccessfully)
+                        {
+                            NoteAnswerTime(_timeProvider.GetElapsedTime(started));
+                        }
+                        else
+                        {
+                            _ = t.Exception;
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
 
                 // Settled once a late answer has been applied: a count in flight ends only then, so what follows it (the
                 // failures gathered behind it) is decided on what its answer said.
@@ -660,11 +722,13 @@ internal sealed class CircuitStoreGateway
     private bool NoteInlineAnswer(bool answered, long blockedSinceMs, long answeredAtMs) =>
         _answersInline = answered && answeredAtMs - blockedSinceMs < _inlineAnswerLimitMs;
 
-    // Under pressure the next read waits one interval (jittered anew) from the last read, whoever made it and however it
-    // ended, or from the last answer that showed the stored state (a failure count's, a claim's): a fleet's failures all
-    // reach the store in the second the dependency dies, and their answers tell each process the same OPEN at once.
-    // Timing reads from the last shared read alone brought every process back to the store together when that OPEN's
-    // break ended. A refused count does not restart it: a process whose every call fails would otherwise never read.
+    // Under pressure the next request (a read, or a count or claim held back until it is due) waits one interval (jittered
+    // anew) from the last request, whoever made it and however it ended, or from the last answer that showed the stored
+    // state (a failure count's, a claim's): a fleet's failures all reach the store in the second the dependency dies, and
+    // their answers tell each process the same OPEN at once. Timing reads from the last shared read alone brought every
+    // process back to the store together when that OPEN's break ended; sending counts and claims at once, whatever the
+    // interval, put a second request per process in the queue of a store that could not answer the first (on dynalite,
+    // ten seconds of timeouts after the death).
     private void StartReadInterval(long nowMonoMs)
     {
         Volatile.Write(ref _lastReadStartedMonoMs, nowMonoMs);
@@ -696,9 +760,13 @@ internal sealed class CircuitStoreGateway
     // from the first step.
     private long QueuedPressureMs => 2 * (long)StoreTimeout.TotalMilliseconds;
 
-    // The store is under pressure and was read less than an interval ago.
+    // The store is under pressure and was asked less than an interval ago, or a request is held back until one has
+    // passed, or one whose call stopped waiting still runs.
     private bool WithinReadInterval(long nowMonoMs) =>
-        Volatile.Read(ref _pressureMs) is > 0 and var pressure && nowMonoMs - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure);
+        Volatile.Read(ref _pressureMs) is > 0 and var pressure
+        && (nowMonoMs - Volatile.Read(ref _lastReadStartedMonoMs) < ReadIntervalMs(pressure)
+            || Volatile.Read(ref _requestsHeld) > 0
+            || Volatile.Read(ref _requestsRunningLate) > 0);
 
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 

@@ -176,15 +176,22 @@ internal sealed class DistributedCircuitController<TResult>
     }
 
     // The shared circuit rejected the local probe: another call of this process may probe once it lets calls through.
-    // A local probe that got no answer from a store under pressure waits for one, as a fleet's half-open window does, for
-    // up to the longest read interval and a StoreTimeout after this process's own break ended: a fleet whose
-    // environments all opened their own circuits in the same second would otherwise probe once each, together, when
-    // their breaks end, and a read meanwhile shows the fleet's OPEN or its probe's outcome.
+    // A local probe on a store under pressure that has not answered this process since its own break ended waits for an
+    // answer (a read on its interval), as a fleet's half-open window does, for up to the longest read interval and a
+    // StoreTimeout: a fleet whose environments all opened their own circuits in the same second would otherwise probe
+    // once each, together, when their breaks end, and a read meanwhile shows the fleet's OPEN or its probe's outcome.
     private CallPermit AsLocalProbe(CallPermit permit)
     {
-        if (permit.Rejection is null && permit.Observed is null && _store.UnderPressure
-            && _local.BreakEndedAgoMs(_store.NowMonoMs()) is var endedAgoMs && endedAgoMs < _protocol.AnswerWaitMs)
+        var now = _store.NowMonoMs();
+        if (permit.Rejection is null && _store.UnderPressure
+            && _local.BreakEndedAgoMs(now) is var endedAgoMs && endedAgoMs < _protocol.AnswerWaitMs
+            && (permit.Observed is null || (!permit.ProbeLocally && _store.LastAnsweredMonoMs < now - endedAgoMs)))
         {
+            if (_store.ReadDue)
+            {
+                _ = FollowFleetAsync();
+            }
+
             permit = CallPermit.Rejected(_rejections.Create(CheckDecision.Reject(_protocol.AnswerWaitMs - endedAgoMs)), observed: null);
         }
 
@@ -283,7 +290,7 @@ internal sealed class DistributedCircuitController<TResult>
     {
         if (failed)
         {
-            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects(), _protocol.LastFailureUnanswered))
+            if (_local.RecordFailure(_store.NowMonoMs(), permit.LocalProbe, FleetRejects(), _protocol.LastFailureUnanswered || _protocol.OthersFailing))
             {
                 _telemetry.Report(new ResilienceEvent(ResilienceEventSeverity.Warning, DistributedCircuitBreakerEvents.OnLocalCircuitOpened), context, new LocalCircuitTransition(CircuitId, LocalCircuitState.Open));
             }

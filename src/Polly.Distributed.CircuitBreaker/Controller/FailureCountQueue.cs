@@ -5,7 +5,9 @@ namespace Polly.Distributed.CircuitBreaker.Controller;
 /// by its own call; the failures that arrive while one is in flight join one batch, sent as a single count that carries
 /// how many as soon as the request in flight ends. However many callers a busy process serves, it puts about one count
 /// per round trip on the circuit's item. A count whose call stopped waiting is still in flight until its request ends, so
-/// a store that answers late never holds more than one count of this process.
+/// a store that answers late never holds more than one count of this process. While the store shows pressure a count is
+/// sent only when this process's next request is due (one per read interval): the failures of that interval gather in
+/// it, and nobody waits for it.
 /// </summary>
 internal sealed class FailureCountQueue
 {
@@ -13,6 +15,7 @@ internal sealed class FailureCountQueue
     private readonly Func<long, long, Task<CircuitIncrementResult?>> _sendBatch;
     private readonly Func<Task?> _takeAbandonedRequest;
     private readonly Func<long, CircuitIncrementResult?> _answerWithoutSending;
+    private readonly Func<Task?> _untilDue;
     private bool _inFlight;
     private Batch? _waiting;
     private TaskCompletionSource? _answering;
@@ -26,11 +29,19 @@ internal sealed class FailureCountQueue
     /// The answer a batch whose last failure happened at the given time (epoch ms) gets instead of being sent when sending
     /// it would count nothing (the store has shown the circuit open since its failures gathered), or <see langword="null"/> to send it.
     /// </param>
-    public FailureCountQueue(Func<long, long, Task<CircuitIncrementResult?>> sendBatch, Func<Task?> takeAbandonedRequest, Func<long, CircuitIncrementResult?> answerWithoutSending)
+    /// <param name="untilDue">
+    /// A task that completes when the store may take this process's next request, or <see langword="null"/> when it may now.
+    /// </param>
+    public FailureCountQueue(
+        Func<long, long, Task<CircuitIncrementResult?>> sendBatch,
+        Func<Task?> takeAbandonedRequest,
+        Func<long, CircuitIncrementResult?> answerWithoutSending,
+        Func<Task?> untilDue)
     {
         _sendBatch = sendBatch;
         _takeAbandonedRequest = takeAbandonedRequest;
         _answerWithoutSending = answerWithoutSending;
+        _untilDue = untilDue;
     }
 
     /// <summary>
@@ -56,47 +67,62 @@ internal sealed class FailureCountQueue
     }
 
     /// <summary>
-    /// Starts a count for the calling failure when none is in flight (<see langword="true"/>: the caller sends it and then
-    /// calls <see cref="End"/>), or adds the failure to the batch that follows the count in flight.
+    /// Starts a count for the calling failure when none is in flight and the store may take it now (<see langword="true"/>:
+    /// the caller sends it and then calls <see cref="End"/>), or adds the failure to the batch that follows the count in
+    /// flight, or to one held back until the store may take it (<see cref="Overdue"/>: nobody waits for it).
     /// </summary>
     /// <param name="failedAtUnixMs">When the failure happened, epoch milliseconds.</param>
     /// <param name="batched">The answer of the batch the failure joined (<see langword="null"/> in it when the store failed).</param>
     public bool TryStartOrJoin(long failedAtUnixMs, out Task<CircuitIncrementResult?> batched)
     {
+        Task? due;
         lock (_gate)
         {
-            if (TryStartInFlight())
+            if (_inFlight)
             {
+                batched = Join(failedAtUnixMs).Answer.Task;
+                return false;
+            }
+
+            due = _untilDue();
+            if (due is null)
+            {
+                StartInFlight(answered: true);
                 batched = null!;
                 return true;
             }
 
+            StartInFlight(answered: false);
             batched = Join(failedAtUnixMs).Answer.Task;
-            return false;
         }
+
+        _ = SendWhenDueAsync(due);
+        return false;
     }
 
     /// <summary>
     /// Adds a failure whose call has no store time left to wait: to the batch that follows the count in flight, or as a
-    /// count of its own sent now when none is in flight. Nobody waits for its answer.
+    /// count of its own sent as soon as the store may take it when none is in flight. Nobody waits for its answer.
     /// </summary>
     /// <param name="failedAtUnixMs">When the failure happened, epoch milliseconds.</param>
     public void AddWithoutWaiting(long failedAtUnixMs)
     {
-        Batch? sendNow = null;
+        bool send;
+        Task? due = null;
         lock (_gate)
         {
             Join(failedAtUnixMs);
-            if (TryStartInFlight())
+            send = !_inFlight;
+            if (send)
             {
-                sendNow = _waiting;
-                _waiting = null;
+                due = _untilDue();
+                StartInFlight(answered: due is null);
             }
         }
 
-        if (sendNow is not null)
+        if (send)
         {
-            _ = SendAsync(sendNow);
+            _ = SendWhenDueAsync(due);
         }
     }
 
@@ -110,21 +136,22 @@ internal sealed class FailureCountQueue
             return;
         }
 
-        Batch? next;
+        bool send;
+        Task? due = null;
         lock (_gate)
         {
-            next = _waiting;
-            _waiting = null;
             _inFlight = false;
-            if (next is not null)
+            send = _waiting is not null;
+            if (send)
             {
-                TryStartInFlight();
+                due = _untilDue();
+                StartInFlight(answered: due is null);
             }
         }
 
-        if (next is not null)
+        if (send)
         {
-            _ = SendAsync(next);
+            _ = SendWhenDueAsync(due);
         }
     }
 
@@ -137,17 +164,30 @@ internal sealed class FailureCountQueue
         return batch;
     }
 
-    // Under the gate: marks a count in flight unless one is, with the task that its answer (or its call's giving up) completes.
-    private bool TryStartInFlight()
+    // Under the gate: marks a count in flight, with the task that its answer (or its call's giving up) completes when it is
+    // sent now; one held back until the store may take it is overdue at once, and no check waits for it.
+    private void StartInFlight(bool answered)
     {
-        if (_inFlight)
+        _inFlight = true;
+        Volatile.Write(ref _answering, answered ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null);
+    }
+
+    // Sends the waiting batch once the store may take it; the failures that arrive until then join it.
+    private async Task SendWhenDueAsync(Task? due)
+    {
+        if (due is not null)
         {
-            return false;
+            await due.ConfigureAwait(false);
         }
 
-        _inFlight = true;
-        Volatile.Write(ref _answering, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        return true;
+        Batch batch;
+        lock (_gate)
+        {
+            batch = _waiting!;
+            _waiting = null;
+        }
+
+        await SendAsync(batch).ConfigureAwait(false);
     }
 
     private async Task SendAsync(Batch batch)

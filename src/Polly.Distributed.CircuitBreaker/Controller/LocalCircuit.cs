@@ -81,7 +81,8 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     /// Whether the store under pressure has not taken an earlier failure of this process (refused it, or has not answered
     /// its count within a call's store time): the circuit then opens at half the threshold (at least two failures), until
     /// an answer to a count says the fleet's circuit is closed below its threshold (<see cref="EndUnansweredOpening"/>). A
-    /// store that slow cannot tell this process the fleet's OPEN before it has sent the dependency its whole threshold.
+    /// store that slow cannot tell this process the fleet's OPEN before it has sent the dependency its whole threshold. Also
+    /// when the store's last answer to a count showed other environments' failures in the window: the fleet's OPEN is near.
     /// </param>
     public bool RecordFailure(long nowMonoMs, bool wasProbe, bool sharedCircuitOpen, bool failureUnanswered = false)
     {

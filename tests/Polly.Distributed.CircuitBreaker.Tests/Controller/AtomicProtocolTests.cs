@@ -253,15 +253,29 @@ public class AtomicProtocolTests
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
 
-        // Two failures, the second's count refused: the store cannot tell this process whether the fleet has opened. A
-        // second count that landed tells it the circuit is closed below its threshold.
+        // Two failures, the second's count held back (the refusal stretched this process's request interval) or refused:
+        // the store cannot tell this process whether the fleet has opened. A second count that landed (once due) tells it
+        // the circuit is closed below its threshold.
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
         if (stopsAtTheSecond)
         {
+            await Task.Delay(500);
             await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
         }
         else
         {
-            Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+            await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
+            await Eventually.TrueAsync(async () =>
+            {
+                try
+                {
+                    return await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)) == 1;
+                }
+                catch (BrokenCircuitException)
+                {
+                    return false;
+                }
+            });
         }
     }
 
@@ -381,8 +395,16 @@ public class AtomicProtocolTests
         time.Advance(TimeSpan.FromSeconds(1));
         gate.SetResult();
 
-        await Eventually.TrueAsync(() => counting.Increments == 2);
+        // The batch is not sent when the first count's answer shows the close, or sent and refused by the store.
+        await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var second = 0; second < 30; second++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+        }
+
         await Task.Delay(100);
+        Assert.InRange(counting.Increments, 1, 2);
         Assert.Equal(0, (await ReadAsync()).FailureCount);
     }
 
@@ -481,26 +503,46 @@ public class AtomicProtocolTests
     }
 
     [Fact]
-    public async Task Execute_OwnBreakEndsAndTheStoreAnswersClosed_ProbesAtOnce()
+    public async Task Execute_OwnBreakEndsAndTheStoreAnswersClosed_ProbesWithinTheLongestReadIntervalAndAStoreTimeout()
     {
-        var (time, _, pipeline) = await OwnCircuitOpenOnAStaleClosedAsync();
+        var (time, intercepting, pipeline) = await OwnCircuitOpenOnAStaleClosedAsync();
         time.Advance(TimeSpan.FromSeconds(8));
+        var readsAnswered = intercepting.ReadsAnswered;
         var called = false;
-
-        await ExecuteAdvancingAsync(time, pipeline, _ =>
+        ValueTask Call(CancellationToken token)
         {
             called = true;
             return default;
-        });
+        }
+
+        // Calls wait for an answer since this process's own break ended (a read once one is due: this process's counts
+        // are still unanswered), for at most its longest read interval and a StoreTimeout (1.1 s here), then probe.
+        var steps = 0;
+        for (; steps < 30 && !called; steps++)
+        {
+            try
+            {
+                await ExecuteAdvancingAsync(time, pipeline, Call);
+            }
+            catch (BrokenCircuitException)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(100));
+                await Task.Delay(10);
+            }
+        }
+
         Assert.True(called);
+        Assert.InRange(steps, 1, 12);
+        Assert.True(intercepting.ReadsAnswered > readsAnswered);
     }
 
     // The count's late answer shows the circuit half-open (its break over, another environment probing) or closed again
     // with nothing counted since, after the failures behind it: their episode has ended, and the store would take none
-    // of them.
+    // of them. Failures after a change to half-open are not sent either: on a store under pressure the circuit is read
+    // before a count, and a half-open circuit counts none.
     [Theory]
     [InlineData(StoredCircuitState.HalfOpen, 1_000, 1)]
-    [InlineData(StoredCircuitState.HalfOpen, -1_000, 2)]
+    [InlineData(StoredCircuitState.HalfOpen, -1_000, 1)]
     [InlineData(StoredCircuitState.Closed, 1_000, 1)]
     [InlineData(StoredCircuitState.Closed, -1_000, 2)]
     public async Task Record_FailuresBehindACountWhoseLateAnswerShowsTheCircuitChanged_SentOnlyIfTheyCameAfterTheChange(StoredCircuitState changedTo, long changedAfterFailuresMs, int expectedCounts)
@@ -520,10 +562,11 @@ public class AtomicProtocolTests
                 ? new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, ProbeLeaseOwner = "elsewhere", ProbeLeaseExpiresUnixMs = changedAt + 30_000, StateTimestampUnixMs = changedAt }
                 : CircuitSnapshot.Initial with { StateTimestampUnixMs = changedAt },
             CancellationToken.None);
+        var reads = counting.Reads;
         gate.SetResult();
         await intercepting.ConditionalApplied.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
-        await Eventually.TrueAsync(() => counting.Increments == expectedCounts);
+        await AdvanceUntilAsync(time, () => counting.Increments == expectedCounts && (changedAfterFailuresMs > 0 || counting.Reads > reads));
         await Task.Delay(100);
         Assert.Equal(expectedCounts, counting.Increments);
     }
@@ -563,9 +606,9 @@ public class AtomicProtocolTests
         Assert.Equal(1, counting.Increments);
     }
 
-    // On a store that already showed pressure a count in flight is waited for past the longest read interval (up to the
-    // sustained ceiling, 30 s here): the failures behind it are decided on its answer instead of joining the store's
-    // queue as a second count.
+    // On a store that showed pressure (the count's own timeout) the count in flight is waited for past the longest read
+    // interval (up to the sustained ceiling, 30 s here): the failures behind it are decided on its answer instead of
+    // joining the store's queue as a second count, and go when this process's next request is due.
     [Fact]
     public async Task Record_CountOutlastsTheLongestReadIntervalOnAStoreUnderPressure_FailuresBehindItWaitForItsAnswer()
     {
@@ -573,9 +616,20 @@ public class AtomicProtocolTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate, ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
         var counting = new CountingCircuitStateStore(intercepting);
-        var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time);
-        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
+        var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1));
+
+        // Three throttled reads, then a CLOSED cached for a minute; a second later this process's next request is due.
+        for (var refusal = 0; refusal < 3; refusal++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
         intercepting.ReadsFail = false;
+        time.Advance(TimeSpan.FromSeconds(1));
+        await pipeline.ExecuteAsync(_ => default);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<HttpRequestException>(() => ExecuteAdvancingAsync(time, pipeline, _ => throw new HttpRequestException("down")));
         await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
 
         for (var second = 0; second < 10; second++)
@@ -588,6 +642,7 @@ public class AtomicProtocolTests
         Assert.Equal(1, counting.Increments);
 
         gate.SetResult();
+        await AdvanceUntilAsync(time, () => counting.Increments == 2);
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
         Assert.Equal(2, counting.Increments);
     }
@@ -648,33 +703,38 @@ public class AtomicProtocolTests
     [Fact]
     public async Task Record_FailureWhileTheItemThrottlesAndTheCircuitOpenedMeanwhile_ReadsTheOpenAndSendsNoCount()
     {
-        var (counting, pipeline) = await ThrottledThenCachedClosedAsync();
+        var (time, counting, pipeline) = await ThrottledThenCachedClosedAsync();
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = 1_750_000_600_000, StateTimestampUnixMs = 1_750_000_000_000 }, CancellationToken.None);
         var reads = counting.Reads;
 
-        // Decided on the cached CLOSED; the read before the count shows the OPEN, which would not count it: no write is
-        // spent on it, and the next call is rejected.
+        // Decided on the cached CLOSED; the count waits for this process's next request to be due, and the read before it
+        // shows the OPEN, which would not count it: no write is spent on it, and the next call is rejected.
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+        Assert.Equal((reads, 0), (counting.Reads, counting.Increments));
 
+        await AdvanceUntilAsync(time, () => counting.Reads == reads + 1);
+        await Task.Delay(100);
         Assert.Equal((reads + 1, 0), (counting.Reads, counting.Increments));
         await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
     }
 
     [Fact]
-    public async Task Record_FailureWhileTheItemThrottlesOnAClosedCircuit_ReadsThenCounts()
+    public async Task Record_FailureWhileTheItemThrottlesOnAClosedCircuit_ReadsThenCountsWhenDue()
     {
-        var (counting, pipeline) = await ThrottledThenCachedClosedAsync();
+        var (time, counting, pipeline) = await ThrottledThenCachedClosedAsync();
         var reads = counting.Reads;
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+        Assert.Equal((reads, 0), (counting.Reads, counting.Increments));
 
-        Assert.Equal((reads + 1, 1), (counting.Reads, counting.Increments));
-        Assert.Equal(1, (await ReadAsync()).FailureCount);
+        await AdvanceUntilAsync(time, () => counting.Increments == 1);
+        Assert.Equal(reads + 1, counting.Reads);
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
     }
 
     // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then answered:
     // the CLOSED read stays cached for a minute.
-    private async Task<(CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedClosedAsync()
+    private async Task<(FakeTimeProvider Time, CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedClosedAsync()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
@@ -689,7 +749,7 @@ public class AtomicProtocolTests
         throttling.ReadsFail = false;
         time.Advance(TimeSpan.FromSeconds(3));
         await pipeline.ExecuteAsync(_ => default);
-        return (counting, pipeline);
+        return (time, counting, pipeline);
     }
 
     // Two failures whose counts the store never answers open this process's own circuit (a 10 s break); 2 s later a
@@ -707,6 +767,19 @@ public class AtomicProtocolTests
         await Eventually.TrueAsync(() => intercepting.ReadsAnswered > readsAnswered);
         await Task.Delay(100);
         return (time, intercepting, pipeline);
+    }
+
+    // Moves the breaker's clock on until the condition holds: a count held back under pressure is sent when this process's
+    // next request is due on that clock.
+    private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition)
+    {
+        for (var step = 0; step < 600 && !condition(); step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5);
+        }
+
+        Assert.True(condition());
     }
 
     // Runs a call, moving the breaker's clock on while it waits (for a count in flight that is never answered).

@@ -48,14 +48,15 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_SlowStoreOnFailingCall_CheckAndRecordShareOneBudget()
     {
-        var store = new MisbehavingStore(_shared) { DelayIgnoringToken = TimeSpan.FromMilliseconds(700) };
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(450), ConditionalDelay = TimeSpan.FromMilliseconds(700) };
         var failures = new List<(CircuitStateStoreOperation Operation, Exception Error)>();
         var pipeline = Build(store, TimeSpan.FromSeconds(1), failures);
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
 
-        // The check took 700 ms of the 1 s budget: the failure's count gets what is left and times out; with a second full
-        // second it would have been answered (700 ms) and no failure reported.
+        // The check took 450 ms of the 1 s budget (under half: no sign of pressure, so the count is sent at once): the
+        // failure's count gets what is left and times out; with a full second it would have been answered (700 ms) and no
+        // failure reported.
         var failure = Assert.Single(failures);
         Assert.Equal(CircuitStateStoreOperation.CountFailure, failure.Operation);
         Assert.IsType<TimeoutException>(failure.Error);

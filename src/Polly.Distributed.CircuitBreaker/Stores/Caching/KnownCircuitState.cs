@@ -20,12 +20,16 @@ internal sealed class KnownCircuitState
     private Task<StoredCircuit>? _readInFlight;
     private SeenLease? _seenLease;
     private long _requestsStarted;
+    private long _lastAnsweredMonoMs = long.MinValue;
 
     /// <summary>Gets the last state this process saw, however old, or <see langword="null"/> when it saw none.</summary>
     public StoredCircuit? LastKnown => Volatile.Read(ref _known)?.Entry;
 
     /// <summary>Gets the number of the last store request started for this circuit by this process (0 for none).</summary>
     public long RequestsStarted => Volatile.Read(ref _requestsStarted);
+
+    /// <summary>Gets when (monotonic ms) the store last answered a request for this circuit; <see cref="long.MinValue"/> when it never did.</summary>
+    public long LastAnsweredMonoMs => Volatile.Read(ref _lastAnsweredMonoMs);
 
     /// <summary>Gets a value indicating whether a store read is in flight.</summary>
     public bool ReadInFlight => Volatile.Read(ref _readInFlight) is not null;
@@ -100,6 +104,7 @@ internal sealed class KnownCircuitState
     /// <param name="requestNumber">The request's number (<see cref="StartRequest"/>), or 0 when it has none.</param>
     public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh, long requestNumber = 0)
     {
+        Volatile.Write(ref _lastAnsweredMonoMs, nowMonoMs);
         // The same entry again (a store that hands back its entry until it changes): only the times move, with no lock.
         if (Volatile.Read(ref _known) is { } same && ReferenceEquals(same.Entry, entry))
         {
