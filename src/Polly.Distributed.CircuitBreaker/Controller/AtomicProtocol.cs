@@ -396,14 +396,23 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
     }
 
     // Failures of other environments: the count the answer shows beyond what this process's last answer showed and what
-    // this count carried (or beyond what it carried alone, once the count has restarted since).
+    // this count carried (or beyond what it carried alone, once the count has restarted since, which ends what an earlier
+    // answer showed).
     private void NoteCountAnswer(CircuitIncrementResult result, long carried)
     {
         NoteRecorded();
         var shown = result.Current.Snapshot is { State: StoredCircuitState.Closed } closed ? closed.FailureCount : 0;
         var previous = Interlocked.Exchange(ref _lastCountShown, shown);
-        var others = shown - carried - (shown >= previous + carried ? previous : 0);
-        Volatile.Write(ref _othersFailingUntilMonoMs, others > 0 ? Store.NowMonoMs() + Settings.FailureWindowMs : long.MinValue);
+        var sameEpisode = shown >= previous + carried;
+        var others = shown - carried - (sameEpisode ? previous : 0);
+        if (others > 0)
+        {
+            Volatile.Write(ref _othersFailingUntilMonoMs, Store.NowMonoMs() + Settings.FailureWindowMs);
+        }
+        else if (!sameEpisode)
+        {
+            Volatile.Write(ref _othersFailingUntilMonoMs, long.MinValue);
+        }
     }
 
     // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for): when it shows the

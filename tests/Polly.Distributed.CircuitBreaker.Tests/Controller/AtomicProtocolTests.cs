@@ -732,14 +732,132 @@ public class AtomicProtocolTests
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
     }
 
-    // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then answered:
-    // the CLOSED read stays cached for a minute.
-    private async Task<(FakeTimeProvider Time, CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedClosedAsync()
+    [Fact]
+    public async Task Record_FailuresWhileTheStoreShowsPressure_HeldUntilDueAndSentAsOneCount()
+    {
+        var (time, counting, pipeline) = await ThrottledThenCachedClosedAsync(failureThreshold: 1_000);
+        for (var failure = 0; failure < 3; failure++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await pipeline.ExecuteAsync(_ => throw new InvalidOperationException("down")));
+        }
+
+        // This process's next request is not due yet: the three failures wait in one count, which goes when it is.
+        Assert.Equal(0, counting.Increments);
+        await AdvanceUntilAsync(time, () => counting.Increments == 1);
+        await Task.Delay(100);
+        Assert.Equal(1, counting.Increments);
+        Assert.Equal(3, (await ReadAsync()).FailureCount);
+    }
+
+    [Fact]
+    public async Task Acquire_BreakEndsWhileTheStoreShowsPressure_RejectsUntilDueThenReadsBeforeClaiming()
+    {
+        var (time, counting, pipeline) = await ThrottledThenCachedOpenAsync();
+        var (reads, writes) = (counting.Reads, counting.AllWrites);
+
+        // The cached OPEN's break has ended, but this process's next request is not due: rejected, and nothing sent.
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        Assert.Equal((reads, writes), (counting.Reads, counting.AllWrites));
+
+        // Once it is due, the circuit is read first; it is still open past its break, so the call claims the probe.
+        time.Advance(TimeSpan.FromSeconds(1));
+        var probed = false;
+        await pipeline.ExecuteAsync(_ =>
+        {
+            probed = true;
+            return default;
+        });
+        Assert.True(probed);
+
+        // One read, the claim (the move to half-open with this process's lease), and the probe's outcome, which closes.
+        Assert.Equal((reads + 1, writes + 2), (counting.Reads, counting.AllWrites));
+        Assert.Equal(StoredCircuitState.Closed, (await ReadAsync()).State);
+    }
+
+    [Fact]
+    public async Task Acquire_BreakEndsWhileTheStoreShowsPressureAndAnotherProcessProbes_ReadsTheLeaseAndWritesNothing()
+    {
+        var (time, counting, pipeline) = await ThrottledThenCachedOpenAsync();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(
+            CircuitId,
+            new CircuitSnapshot { State = StoredCircuitState.HalfOpen, FailureCount = 5, NextAttemptUnixMs = now + 100, ProbeLeaseOwner = "elsewhere", ProbeLeaseEpisode = now + 100, ProbeLeaseExpiresUnixMs = now + 30_000, StateTimestampUnixMs = now + 100 },
+            CancellationToken.None);
+        var (reads, writes) = (counting.Reads, counting.AllWrites);
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        Assert.Equal((reads + 1, writes), (counting.Reads, counting.AllWrites));
+    }
+
+    [Fact]
+    public async Task Execute_CountsAnswerShowsOtherEnvironmentsFailing_OwnCircuitOpensAtHalfTheThreshold()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, CircuitSnapshot.Initial with { FailureCount = 2, LastFailureUnixMs = now, StateTimestampUnixMs = now - 1_000 }, CancellationToken.None);
+        var pipeline = Build(_shared, failureThreshold: 8);
+        var called = 0;
+        ValueTask<int> Fail(ResilienceContext context)
+        {
+            called++;
+            throw new HttpRequestException("down");
+        }
+
+        // The first count's answer shows two failures that are not this process's: the fleet's count is on its way to the
+        // threshold, and this process stops at half of it.
+        for (var failure = 0; failure < 4; failure++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        Assert.Equal((4, 6L), (called, (await ReadAsync()).FailureCount));
+    }
+
+    [Fact]
+    public async Task Execute_CountsAnswersShowOnlyThisProcesssFailures_OwnCircuitKeepsTheWholeThreshold()
+    {
+        var pipeline = Build(_shared, failureThreshold: 8);
+        for (var failure = 0; failure < 7; failure++)
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("down")));
+        }
+
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.Equal(7, (await ReadAsync()).FailureCount);
+    }
+
+    // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then a read that
+    // answers OPEN with 100 ms of its break left, cached for a minute.
+    private async Task<(FakeTimeProvider Time, CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedOpenAsync()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
         var counting = new CountingCircuitStateStore(throttling);
-        var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1));
+        var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1), successThreshold: 1);
+        for (var refusal = 0; refusal < 3; refusal++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        throttling.ReadsFail = false;
+        time.Advance(TimeSpan.FromSeconds(3));
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 100, StateTimestampUnixMs = now }, CancellationToken.None);
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        return (time, counting, pipeline);
+    }
+
+    // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then answered:
+    // the CLOSED read stays cached for a minute.
+    private async Task<(FakeTimeProvider Time, CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedClosedAsync(int failureThreshold = 5)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000));
+        var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
+        var counting = new CountingCircuitStateStore(throttling);
+        var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1), failureThreshold: failureThreshold);
         for (var refusal = 0; refusal < 3; refusal++)
         {
             time.Advance(TimeSpan.FromSeconds(1));
