@@ -77,9 +77,15 @@ public sealed class DynamoDbThrottlingTests
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync<int>(_ => throw new HttpRequestException("own")));
 
-        // Twenty healthy calls in well under the read interval: one read reached the throttled item. The failure read the
-        // circuit before its count (a count costs six reads of the item's budget), and its count still went when that
-        // read was refused.
+        // Twenty healthy calls in well under the read interval: one read reached the throttled item. The failure's count
+        // waited for this process's next request to be due, read the circuit first (a count costs six reads of the item's
+        // budget), and still went when that read was refused.
+        for (var wait = 0; wait < 100 && wire.Operations.Count < 3; wait++)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(200);
         Assert.Equal(["GetItem", "GetItem", "UpdateItem"], wire.Operations);
         Assert.All(kinds, kind => Assert.Equal(CircuitStateStoreFailureKind.Throttled, kind));
     }

@@ -625,13 +625,15 @@ internal sealed class CircuitStoreGateway
                     TaskContinuationOptions.ExecuteSynchronously,
                     TaskScheduler.Default);
 
-                // A late answer measures the store's queue best: how long the requests of the fleet wait in it.
+                // A late answer shows how long the requests of the fleet wait in the store's queue: the interval
+                // stretches to twice that at once, up to the ceiling (an answer held back by an outage, a failover,
+                // says less of the queue after it; pressure that lasts stretches it further, once per interval).
                 _ = task.ContinueWith(
                     t =>
                     {
                         if (t.IsCompletedSuccessfully)
                         {
-                            NoteAnswerTime(_timeProvider.GetElapsedTime(started));
+                            NotePressure(queued: true, atLeastMs: Math.Min(2 * (long)_timeProvider.GetElapsedTime(started).TotalMilliseconds, _pressureCeilingMs));
                         }
                         else
                         {
