@@ -45,7 +45,6 @@ internal sealed class CircuitStoreGateway
     private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
-    private volatile bool _lastPressureThrottled;
     private long _pressureMs;
     private long _pressureRaisedMonoMs;
     private Task? _abandonedCount;
@@ -92,12 +91,6 @@ internal sealed class CircuitStoreGateway
 
     /// <summary>Gets a value indicating whether a read may be answered from memory now: a cache, or a read interval stretched under pressure.</summary>
     public bool Caches => _cacheTtlMs > 0 || UnderPressure;
-
-    /// <summary>
-    /// Gets a value indicating whether the store shows pressure (that fast answers have not yet relaxed) and its last sign
-    /// was a throttling refusal, which the store answers at once: an extra request then costs the caller no time to speak of.
-    /// </summary>
-    public bool Throttles => _lastPressureThrottled && UnderPressure;
 
     /// <summary>
     /// Gets how long the store may take to answer this process once while it keeps asking: its longest read interval (the
@@ -777,7 +770,6 @@ internal sealed class CircuitStoreGateway
     {
         if (elapsed > StoreTimeout / 2)
         {
-            _lastPressureThrottled = false;
             NotePressure(queued: true, atLeastMs: 2 * (long)elapsed.TotalMilliseconds);
         }
         else if (elapsed < StoreTimeout / 4)
@@ -844,8 +836,7 @@ internal sealed class CircuitStoreGateway
     {
         if (ShowsPressure(exception))
         {
-            _lastPressureThrottled = exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled };
-            NotePressure(queued: !_lastPressureThrottled);
+            NotePressure(queued: exception is not CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled });
         }
 
         if (operation == CircuitStateStoreOperation.Read)
