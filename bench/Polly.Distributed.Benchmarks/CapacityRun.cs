@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Time.Testing;
 using Polly.CircuitBreaker;
 using Polly.Distributed.CircuitBreaker;
 using Polly.Telemetry;
@@ -8,7 +7,7 @@ namespace Polly.Distributed.Benchmarks;
 
 /// <summary>
 /// One run of the capacity simulation: every environment has a pipeline of its own and calls one dependency on a virtual
-/// clock (<see cref="FakeTimeProvider"/>, the pipelines' TimeProvider and the store's) advanced in 10 ms steps. The calls
+/// clock (<see cref="VirtualClock"/>, the pipelines' TimeProvider and the store's) advanced in 10 ms steps. The calls
 /// due in a step are made one after another, each awaited: against the simulated store they complete at once. The
 /// dependency is healthy, dead for 4 s (every call fails), then healed; the run ends 9 s after the death.
 /// </summary>
@@ -36,7 +35,7 @@ internal sealed class CapacityRun
     private static readonly HttpRequestException DependencyDown = new("The dependency is down (simulated).");
 
     private readonly CapacityScenario _scenario;
-    private readonly FakeTimeProvider _clock = new(Epoch);
+    private readonly VirtualClock _clock = new(Epoch);
     private readonly SimulatedCircuitItem? _item;
     private readonly LocalOpeningCounter _localOpenings = new();
     private readonly ResiliencePipeline[] _pipelines;

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
 using Polly.Distributed.CircuitBreaker;
 
 namespace Polly.Distributed.Benchmarks;
@@ -16,7 +15,7 @@ internal sealed class SimulatedCircuitItem
 
     private readonly InMemoryCircuitStateStore _items = new();
     private readonly IItemCapacity _capacity;
-    private readonly FakeTimeProvider _clock;
+    private readonly TimeProvider _clock;
     private readonly DateTimeOffset _start;
     private readonly TimeSpan _measureFrom;
     private readonly ItemRequest?[] _openSeenIn;
@@ -25,7 +24,7 @@ internal sealed class SimulatedCircuitItem
     private readonly object _gate = new();
     private string _circuitId = string.Empty;
 
-    public SimulatedCircuitItem(IItemCapacity capacity, FakeTimeProvider clock, int environments, TimeSpan measureFrom, TimeSpan runLength)
+    public SimulatedCircuitItem(IItemCapacity capacity, TimeProvider clock, int environments, TimeSpan measureFrom, TimeSpan runLength)
     {
         _capacity = capacity;
         _clock = clock;
