@@ -84,15 +84,13 @@ internal sealed class FailureCountQueue
                 return false;
             }
 
-            due = _untilDue();
+            due = StartInFlight();
             if (due is null)
             {
-                StartInFlight(answered: true);
                 batched = null!;
                 return true;
             }
 
-            StartInFlight(answered: false);
             batched = Join(failedAtUnixMs).Answer.Task;
         }
 
@@ -115,8 +113,7 @@ internal sealed class FailureCountQueue
             send = !_inFlight;
             if (send)
             {
-                due = _untilDue();
-                StartInFlight(answered: due is null);
+                due = StartInFlight();
             }
         }
 
@@ -144,8 +141,7 @@ internal sealed class FailureCountQueue
             send = _waiting is not null;
             if (send)
             {
-                due = _untilDue();
-                StartInFlight(answered: due is null);
+                due = StartInFlight();
             }
         }
 
@@ -164,12 +160,15 @@ internal sealed class FailureCountQueue
         return batch;
     }
 
-    // Under the gate: marks a count in flight, with the task that its answer (or its call's giving up) completes when it is
-    // sent now; one held back until the store may take it is overdue at once, and no check waits for it.
-    private void StartInFlight(bool answered)
+    // Under the gate: marks a count in flight and returns when the store may take it (null: now). One sent now gets the
+    // task that its answer (or its call's giving up) completes; one held back until the store may take it is overdue at
+    // once, and no check waits for it.
+    private Task? StartInFlight()
     {
+        var due = _untilDue();
         _inFlight = true;
-        Volatile.Write(ref _answering, answered ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null);
+        Volatile.Write(ref _answering, due is null ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null);
+        return due;
     }
 
     // Sends the waiting batch once the store may take it; the failures that arrive until then join it.

@@ -619,13 +619,7 @@ public class AtomicProtocolTests
         var pipeline = Build(counting, failureThreshold: 1_000, storeTimeout: TimeSpan.FromMilliseconds(100), timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1));
 
         // Three throttled reads, then a CLOSED cached for a minute; a second later this process's next request is due.
-        for (var refusal = 0; refusal < 3; refusal++)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await pipeline.ExecuteAsync(_ => default);
-        }
-
-        intercepting.ReadsFail = false;
+        await RefuseThreeReadsAsync(time, intercepting, pipeline);
         time.Advance(TimeSpan.FromSeconds(1));
         await pipeline.ExecuteAsync(_ => default);
         time.Advance(TimeSpan.FromSeconds(1));
@@ -828,6 +822,19 @@ public class AtomicProtocolTests
         Assert.Equal(7, (await ReadAsync()).FailureCount);
     }
 
+    // Three reads a second apart refused as throttled (a read interval of 400 ms, which one fast answer barely shortens);
+    // the store answers reads again from then on.
+    private static async Task RefuseThreeReadsAsync(FakeTimeProvider time, InterceptingStore throttling, ResiliencePipeline pipeline)
+    {
+        for (var refusal = 0; refusal < 3; refusal++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await pipeline.ExecuteAsync(_ => default);
+        }
+
+        throttling.ReadsFail = false;
+    }
+
     // Three reads refused as throttled (a read interval of 400 ms, which one fast answer barely shortens), then a read that
     // answers OPEN with 100 ms of its break left, cached for a minute.
     private async Task<(FakeTimeProvider Time, CountingCircuitStateStore Counting, ResiliencePipeline Pipeline)> ThrottledThenCachedOpenAsync()
@@ -836,13 +843,7 @@ public class AtomicProtocolTests
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
         var counting = new CountingCircuitStateStore(throttling);
         var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1), successThreshold: 1);
-        for (var refusal = 0; refusal < 3; refusal++)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await pipeline.ExecuteAsync(_ => default);
-        }
-
-        throttling.ReadsFail = false;
+        await RefuseThreeReadsAsync(time, throttling, pipeline);
         time.Advance(TimeSpan.FromSeconds(3));
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await _shared.WriteAsync(CircuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = now + 100, StateTimestampUnixMs = now }, CancellationToken.None);
@@ -858,13 +859,7 @@ public class AtomicProtocolTests
         var throttling = new InterceptingStore(_shared) { ReadsFail = true, ReadFailureKind = CircuitStateStoreFailureKind.Throttled };
         var counting = new CountingCircuitStateStore(throttling);
         var pipeline = Build(counting, timeProvider: time, cacheTtl: TimeSpan.FromMinutes(1), failureThreshold: failureThreshold);
-        for (var refusal = 0; refusal < 3; refusal++)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await pipeline.ExecuteAsync(_ => default);
-        }
-
-        throttling.ReadsFail = false;
+        await RefuseThreeReadsAsync(time, throttling, pipeline);
         time.Advance(TimeSpan.FromSeconds(3));
         await pipeline.ExecuteAsync(_ => default);
         return (time, counting, pipeline);

@@ -105,6 +105,7 @@ internal sealed class KnownCircuitState
     public void Apply(StoredCircuit entry, long startedMonoMs, long nowMonoMs, bool fresh, long requestNumber = 0)
     {
         Volatile.Write(ref _lastAnsweredMonoMs, nowMonoMs);
+
         // The same entry again (a store that hands back its entry until it changes): only the times move, with no lock.
         if (Volatile.Read(ref _known) is { } same && ReferenceEquals(same.Entry, entry))
         {
