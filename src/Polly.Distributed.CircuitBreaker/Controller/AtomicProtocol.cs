@@ -389,7 +389,7 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         var result = await Store.TryIncrementFailureAsync(context, budget, increment, OnLate).ConfigureAwait(context.ContinueOnCapturedContext);
         if (result is { } answered)
         {
-            NoteCountAnswer(answered, increment.Count);
+            _ = NoteCountAnswer(answered, increment.Count);
         }
 
         return result;
@@ -397,8 +397,8 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
 
     // Failures of other environments: the count the answer shows beyond what this process's last answer showed and what
     // this count carried (or beyond what it carried alone, once the count has restarted since, which ends what an earlier
-    // answer showed).
-    private void NoteCountAnswer(CircuitIncrementResult result, long carried)
+    // answer showed). Returns how many.
+    private long NoteCountAnswer(CircuitIncrementResult result, long carried)
     {
         NoteRecorded();
         var shown = result.Current.Snapshot is { State: StoredCircuitState.Closed } closed ? closed.FailureCount : 0;
@@ -413,20 +413,21 @@ internal sealed class AtomicProtocol<TResult> : CircuitProtocol<TResult>
         {
             Volatile.Write(ref _othersFailingUntilMonoMs, long.MinValue);
         }
+
+        return others;
     }
 
     // A count's answer that came after its call stopped waiting (or a batch's, which no call waits for): when it shows the
-    // circuit closed below its threshold with no failures but the ones it carried, this process's own circuit, opened
-    // early while no answer came, closes again: no other environment's failure has reached the store. Otherwise it stays
-    // open for its break: the fleet's count is on its way to the threshold, and this process has sent the dependency its
-    // share.
+    // circuit closed below its threshold with no failures but this process's own, this process's own circuit, opened
+    // early while no answer came, closes again: no other environment's failure has reached the store (unless the others
+    // may still hold theirs back, see LocalCircuit.EndUnansweredOpening). Otherwise it stays open for its break: the
+    // fleet's count is on its way to the threshold, and this process has sent the dependency its share.
     private void FollowCountAnswer(CircuitIncrementResult result, long carried)
     {
-        NoteCountAnswer(result, carried);
-        if (result.Current.Snapshot is { State: StoredCircuitState.Closed } closed && closed.FailureCount <= carried
+        if (NoteCountAnswer(result, carried) <= 0 && result.Current.Snapshot is { State: StoredCircuitState.Closed } closed
             && CircuitStateMachine.OpenedByCount(closed, Store.NowMs(), Settings) is null)
         {
-            Local.EndUnansweredOpening();
+            Local.EndUnansweredOpening(Store.NowMonoMs(), Store.RequestsHeldUpToMs);
         }
     }
 

@@ -130,6 +130,13 @@ internal sealed class CircuitStoreGateway
             : 0;
 
     /// <summary>
+    /// Gets how long a process whose store shows this pressure may hold a request back (the longest jittered interval),
+    /// which is how long the counts of a fleet's failures of one moment may take to reach the store; zero without pressure.
+    /// </summary>
+    public long RequestsHeldUpToMs =>
+        Volatile.Read(ref _pressureMs) is > 0 and var pressure ? Math.Min(pressure * MostIntervalPermille / 1_000, _sustainedPressureCeilingMs) : 0;
+
+    /// <summary>
     /// A task that completes when <see cref="RequestDueInMs"/> has passed, for a request held back until then;
     /// <see langword="null"/> when the request is due now. No read is sent while a request is held: it goes when the held
     /// one does, and that one's answer tells the state.
@@ -765,14 +772,18 @@ internal sealed class CircuitStoreGateway
 
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 
-    // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again.
+    // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again. An answer that took
+    // a quarter of StoreTimeout already comes from a store whose requests queue: a fleet whose reads wait that long when
+    // its dependency is healthy has no room left for the burst of counts its dependency's death brings (on dynalite, the
+    // fleets whose reads took 150 to 250 ms sent every environment's count at once, and the queue of the death outlasted
+    // its second). Answers between an eighth and a quarter of it change nothing.
     private void NoteAnswerTime(TimeSpan elapsed)
     {
-        if (elapsed > StoreTimeout / 2)
+        if (elapsed > StoreTimeout / 4)
         {
             NotePressure(queued: true, atLeastMs: 2 * (long)elapsed.TotalMilliseconds);
         }
-        else if (elapsed < StoreTimeout / 4)
+        else if (elapsed < StoreTimeout / 8)
         {
             RelaxPressure();
         }

@@ -18,6 +18,8 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
     private volatile LocalCircuitState _state;
     private long _failures;
     private long _lastFailureMonoMs;
+    private long _firstFailureMonoMs;
+    private long _openedFirstFailureMonoMs;
     private long _openUntilMonoMs;
     private long _consecutiveOpens;
     private bool _probeOut;
@@ -112,6 +114,11 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
             }
 
             _failures = _failures > 0 && nowMonoMs - _lastFailureMonoMs > settings.FailureWindowMs ? 1 : CircuitStateMachine.Increment(_failures);
+            if (_failures == 1)
+            {
+                _firstFailureMonoMs = nowMonoMs;
+            }
+
             _lastFailureMonoMs = nowMonoMs;
             var unanswered = failureUnanswered && _failures >= UnansweredFailureLimit;
             if (_failures < settings.FailureThreshold && !unanswered)
@@ -121,6 +128,7 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
             var belowThreshold = _failures < settings.FailureThreshold;
             _consecutiveOpens = 0;
+            _openedFirstFailureMonoMs = _firstFailureMonoMs;
             OpenLocked(nowMonoMs);
             _openedUnanswered = belowThreshold;
             return true;
@@ -168,14 +176,21 @@ internal sealed class LocalCircuit(CircuitBreakerSettings settings)
 
     /// <summary>
     /// Closes this process's own circuit if it opened below the threshold because the store had not answered a count
-    /// (see <see cref="RecordFailure"/>), now that an answer says the fleet's circuit is closed below its threshold; a local
-    /// probe in flight keeps the episode until its outcome.
+    /// (see <see cref="RecordFailure"/>), now that an answer says the fleet's circuit is closed below its threshold with no
+    /// failures but this process's; a local probe in flight keeps the episode until its outcome.
     /// </summary>
-    public void EndUnansweredOpening()
+    /// <param name="nowMonoMs">Now.</param>
+    /// <param name="countsHeldUpToMs">
+    /// How long the other environments may hold their counts back (under pressure, each holds its count until its next
+    /// request is due): an answer that came sooner after the first failure of the episode cannot show their failures of
+    /// the same moment, and the circuit stays open for its break. A dependency that dies fails every environment's calls
+    /// at once, and the first counts to reach the item would otherwise each send it two more failures.
+    /// </param>
+    public void EndUnansweredOpening(long nowMonoMs, long countsHeldUpToMs)
     {
         lock (_gate)
         {
-            if (_openedUnanswered && _state != LocalCircuitState.Closed && !_probeOut)
+            if (_openedUnanswered && _state != LocalCircuitState.Closed && !_probeOut && nowMonoMs - _openedFirstFailureMonoMs >= countsHeldUpToMs)
             {
                 CloseLocked();
             }

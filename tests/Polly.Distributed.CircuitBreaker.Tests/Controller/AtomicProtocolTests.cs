@@ -299,7 +299,7 @@ public class AtomicProtocolTests
     }
 
     [Fact]
-    public async Task Execute_SecondFailureWhileTheFirstCountIsUnanswered_StopsUntilTheAnswerShowsTheCircuitClosed()
+    public async Task Execute_SecondFailureWhileTheFirstCountIsUnanswered_StopsAndStaysStoppedWhenTheAnswerCameBeforeOthersHadToCount()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate };
@@ -318,10 +318,42 @@ public class AtomicProtocolTests
         await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
         Assert.Equal(2, called);
 
-        // The count lands on a circuit closed below its threshold: the process calls again.
+        // The count lands on a circuit closed below its threshold, but sooner after the failures than other processes on a
+        // store this slow hold their counts back: it cannot show their failures of the same moment, and the process stays
+        // stopped for its break.
+        gate.SetResult();
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
+        await Task.Delay(100);
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        Assert.Equal(2, called);
+    }
+
+    [Fact]
+    public async Task Execute_UnansweredCountOfAnEpisodeThatStartedLongBefore_StopsUntilTheAnswerShowsTheCircuitClosed()
+    {
+        var intercepting = new InterceptingStore(_shared);
+        var pipeline = Build(intercepting, failureThreshold: 4, storeTimeout: TimeSpan.FromMilliseconds(50));
+        var called = 0;
+        ValueTask<int> Fail(ResilienceContext context)
+        {
+            called++;
+            throw new HttpRequestException("down");
+        }
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
+        await Task.Delay(1_000);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        intercepting.ConditionalGate = gate;
+        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+
+        // The episode's first failure was counted a second before: the others have had time to count theirs, and an answer
+        // that shows none lets this process call again.
         gate.SetResult();
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
         await Eventually.TrueAsync(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)) == 7);
+        Assert.Equal(2, called);
     }
 
     // The count's answer lands after its call stopped waiting and before that call goes on to count the failure in the

@@ -48,14 +48,14 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_SlowStoreOnFailingCall_CheckAndRecordShareOneBudget()
     {
-        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(450), ConditionalDelay = TimeSpan.FromMilliseconds(700) };
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(300), ConditionalDelay = TimeSpan.FromMilliseconds(1_850) };
         var failures = new List<(CircuitStateStoreOperation Operation, Exception Error)>();
-        var pipeline = Build(store, TimeSpan.FromSeconds(1), failures);
+        var pipeline = Build(store, TimeSpan.FromSeconds(2), failures);
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
 
-        // The check took 450 ms of the 1 s budget (under half: no sign of pressure, so the count is sent at once): the
-        // failure's count gets what is left and times out; with a full second it would have been answered (700 ms) and no
+        // The check took 300 ms of the 2 s budget (under a quarter: no sign of pressure, so the count is sent at once): the
+        // failure's count gets what is left and times out; with the full 2 s it would have been answered (1.85 s) and no
         // failure reported.
         var failure = Assert.Single(failures);
         Assert.Equal(CircuitStateStoreOperation.CountFailure, failure.Operation);
@@ -110,6 +110,28 @@ public sealed class CircuitStoreGatewayTests
         // The read took 800 ms: the next waits at least that long (twice it, jittered by half), however often calls come.
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromMilliseconds(600))
+        {
+            await pipeline.ExecuteAsync(_ => default);
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(1, counting.Reads);
+    }
+
+    [Fact]
+    public async Task Execute_ReadAnsweredInOverAQuarterOfTheStoreTimeout_NextReadsSpacedOut()
+    {
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(400) };
+        var counting = new TestKit.CountingCircuitStateStore(store);
+        var pipeline = Build(counting, TimeSpan.FromSeconds(1));
+
+        await pipeline.ExecuteAsync(_ => default);
+        store.ReadDelay = TimeSpan.Zero;
+
+        // 400 ms of a 1 s StoreTimeout: the store's requests queue, and reads are spaced by twice StoreTimeout (jittered
+        // down to half of it at least), however often calls come. A faster answer would leave every call reading.
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromMilliseconds(500))
         {
             await pipeline.ExecuteAsync(_ => default);
             await Task.Delay(10);

@@ -151,7 +151,31 @@ public class LocalCircuitTests
         local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
         local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
 
-        local.EndUnansweredOpening();
+        local.EndUnansweredOpening(2, countsHeldUpToMs: 0);
+
+        Assert.True(local.IsClosed);
+    }
+
+    [Fact]
+    public void EndUnansweredOpening_AnswerSoonerThanOthersMayHoldTheirCounts_StaysOpen()
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(1_000, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(1_020, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+
+        local.EndUnansweredOpening(1_200, countsHeldUpToMs: 1_500);
+
+        Assert.Equal(LocalCircuitState.Open, local.State);
+    }
+
+    [Fact]
+    public void EndUnansweredOpening_FirstFailureLongerAgoThanOthersMayHoldTheirCounts_Closes()
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(1_000, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(9_000, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+
+        local.EndUnansweredOpening(9_200, countsHeldUpToMs: 1_500);
 
         Assert.True(local.IsClosed);
     }
@@ -165,7 +189,7 @@ public class LocalCircuitTests
             local.RecordFailure(i, wasProbe: false, sharedCircuitOpen: false);
         }
 
-        local.EndUnansweredOpening();
+        local.EndUnansweredOpening(3, countsHeldUpToMs: 0);
 
         Assert.Equal(LocalCircuitState.Open, local.State);
     }
