@@ -70,10 +70,10 @@ internal static class EmulatorLoad
         output.WriteLine($"a loop; the dependency takes 20 ms, healthy for {EmulatorLoop.DeathAtMs / 1_000} s, then dead (it throws) until {EmulatorLoop.HealAtMs / 1_000} s, then healed; the run lasts {EmulatorLoop.DurationMs / 1_000} s; after a rejection an");
         output.WriteLine("environment pauses 5 ms. Polly's own breaker: one per environment, FailureRatio 1.0 over MinimumThroughput 5, break 2 s,");
         output.WriteLine($"SamplingDuration {EmulatorLoop.PollySamplingDuration.TotalMilliseconds:0} ms (over a minute the first second's successes keep it from ever opening).");
-        output.WriteLine("Definitions (times from the run's start; the death at 1 s): the first break could end at the first OnOpened after the death + 2 s;");
-        output.WriteLine("dead calls: calls that reached the dependency from the death until then (or the heal); probes in the first half-open window: calls that reached");
-        output.WriteLine("the dependency in the 2 s from the first break's end (the first opening's nextAttempt read from the store, or its last failure + 2 s while the count at the threshold waits for its opening; Polly: the first OnOpened");
-        output.WriteLine("+ 2 s) until the first call in it that succeeded had its answer (one success closes the circuit: the shared circuit's first");
+        output.WriteLine("Definitions (times from the run's start; the death at 1 s): the first break ends at the first opening's nextAttempt read from the");
+        output.WriteLine("store (or its last failure + 2 s while the count at the threshold waits for its opening; Polly: the first OnOpened + 2 s); dead");
+        output.WriteLine("calls: calls that reached the dependency from the death until then (or the heal); probes in the first half-open window: calls that");
+        output.WriteLine("reached the dependency in the 2 s from the first break's end until the first call in it that succeeded had its answer (one success closes the circuit: the shared circuit's first");
         output.WriteLine("success fleet-wide, Polly's each environment's own; calls after it are calls to a closed circuit); store requests: every request the");
         output.WriteLine("breakers made to the store, started after the first second; OnOpened within the first break: until the first break's end read from");
         output.WriteLine("the store (an OnOpened is raised when the store's answer arrives, late when requests queue), for Polly's until it could end;");
@@ -97,7 +97,7 @@ internal static class EmulatorLoad
         Row("OnOpened at (s, first 5)", result => string.Join(", ", result.OpenedAtMs.Take(5).Select(ms => (ms / 1_000.0).ToString("0.00", CultureInfo.InvariantCulture))));
         Row("first OnOpened after the death", result => result.FirstOpenedAfterDeathMs is { } ms ? $"{ms} ms" : "none");
         Row("OnOpened within the first break", result => $"{result.OpenedWithinFirstBreak:N0}");
-        Row("dead calls before the first break could end", result => $"{result.DeadCallsBeforeFirstBreakCouldEnd:N0}");
+        Row("dead calls before the first break ended", result => $"{result.DeadCallsBeforeFirstBreakEnded:N0}");
         Row("most per environment", result => $"{result.MostDeadCallsPerEnvironment:N0}");
         Row("environments with at most 2", result => $"{result.EnvironmentsWithAtMostTwo:N0}");
         Row("probes in the first half-open window", result => result.ProbesInFirstHalfOpenWindow is { } probes ? $"{probes:N0}" : "-");

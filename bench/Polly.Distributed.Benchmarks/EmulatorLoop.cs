@@ -17,7 +17,7 @@ internal sealed class EmulatorLoop
     public const long DurationMs = 15_000;
 
     /// <summary>
-    /// The calls to the dead dependency before the first break could end that this loop measured on dynalite before reads
+    /// The calls to the dead dependency before the first break ended that this loop measured on dynalite before reads
     /// were spaced out under pressure (2,000 to 2,200, every check then waiting out its StoreTimeout): the target allows no more.
     /// </summary>
     public const int DeadCallsBeforeStoreLoadWork = 2_200;
@@ -166,20 +166,20 @@ internal sealed class EmulatorLoop
     {
         var breakMs = (long)BreakDuration.TotalMilliseconds;
         var firstOpenedAtMs = _openedAtMs.Where(at => at >= DeathAtMs).Select(at => (long?)at).Min();
-        var firstBreakCouldEndAtMs = firstOpenedAtMs + breakMs ?? DurationMs;
-        var deadCalls = _environments.Select(environment => environment.DependencyCallsBetween(DeathAtMs, Math.Min(firstBreakCouldEndAtMs, HealAtMs))).ToArray();
+        var firstBreakEndedAtMs = firstBreakEndsAtMs ?? firstOpenedAtMs + breakMs ?? DurationMs;
+        var deadCalls = _environments.Select(environment => environment.DependencyCallsBetween(DeathAtMs, Math.Min(firstBreakEndedAtMs, HealAtMs))).ToArray();
         var answered = _environments.Select(environment => !environment.StoreFailedBetween(DeathAtMs, DeathAtMs + AnsweredWindowMs)).ToArray();
         var seconds = (int)(DurationMs / 1_000);
         var failuresAfterFirstSecond = _environments.SelectMany(environment => environment.StoreFailures).Where(failure => failure.AtMs >= 1_000).ToArray();
         var firstSuccess = _environments.Select(environment => environment.FirstDependencyCallFrom(HealAtMs)).Min();
         return new LoopResult(
             [.. _openedAtMs.Order()],
-            _openedAtMs.Count(at => at >= DeathAtMs && at < (firstBreakEndsAtMs ?? firstBreakCouldEndAtMs)),
+            _openedAtMs.Count(at => at >= DeathAtMs && at < firstBreakEndedAtMs),
             firstOpenedAtMs - DeathAtMs,
             deadCalls.Sum(),
             deadCalls.Max(),
             deadCalls.Count(calls => calls <= 2),
-            firstOpenedAtMs is null ? null : Probes(firstBreakEndsAtMs ?? firstBreakCouldEndAtMs, breakMs, sharedCircuit: timedStore),
+            firstOpenedAtMs is null ? null : Probes(firstBreakEndedAtMs, breakMs, sharedCircuit: timedStore),
             timedStore ? _storeRequests.Count(request => request.AtMs >= 1_000) / ((DurationMs - 1_000) / 1_000.0) : null,
             timedStore ? [.. Enumerable.Range(0, seconds).Select(second => RequestsStartedIn(second))] : null,
             timedStore ? failuresAfterFirstSecond.GroupBy(failure => failure.Kind).OrderBy(kind => kind.Key, StringComparer.Ordinal).ToDictionary(kind => kind.Key, kind => kind.Count()) : null,

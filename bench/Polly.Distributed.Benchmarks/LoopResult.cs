@@ -8,7 +8,7 @@ namespace Polly.Distributed.Benchmarks;
 /// first OnOpened after the death + the break).
 /// </param>
 /// <param name="FirstOpenedAfterDeathMs">From the death to the first OnOpened; <see langword="null"/> when none came.</param>
-/// <param name="DeadCallsBeforeFirstBreakCouldEnd">Calls that reached the dead dependency from the death until the first break could end (or the heal, if sooner).</param>
+/// <param name="DeadCallsBeforeFirstBreakEnded">Calls that reached the dead dependency from the death until the first break ended (or the heal, if sooner).</param>
 /// <param name="MostDeadCallsPerEnvironment">The most of those one environment made.</param>
 /// <param name="EnvironmentsWithAtMostTwo">Environments that made at most 2 of those.</param>
 /// <param name="ProbesInFirstHalfOpenWindow">Calls that reached the dependency in the break's length from the first break's end (the first opening's stored nextAttempt).</param>
@@ -17,7 +17,7 @@ namespace Polly.Distributed.Benchmarks;
 /// <param name="StoreFailuresAfterFirstSecond">OnStateStoreFailure events after the first second, by operation and error.</param>
 /// <param name="TimeoutsPerSecond">Of those, the timeouts in each whole second from the second one on.</param>
 /// <param name="AnsweredInTime">Environments with no store failure in the first <see cref="EmulatorLoop.AnsweredWindowMs"/> ms after the death.</param>
-/// <param name="MostDeadCallsAnswered">The most calls to the dead dependency (before the first break could end) one of those made.</param>
+/// <param name="MostDeadCallsAnswered">The most calls to the dead dependency (before the first break ended) one of those made.</param>
 /// <param name="DeadCallsNotAnswered">The calls the other environments made to the dead dependency in that time.</param>
 /// <param name="MostDeadCallsNotAnswered">The most of those one environment made.</param>
 /// <param name="HealToFirstSuccessMs">From the heal to the first call that reached the dependency (and succeeded).</param>
@@ -25,7 +25,7 @@ internal sealed record LoopResult(
     IReadOnlyList<long> OpenedAtMs,
     int OpenedWithinFirstBreak,
     long? FirstOpenedAfterDeathMs,
-    int DeadCallsBeforeFirstBreakCouldEnd,
+    int DeadCallsBeforeFirstBreakEnded,
     int MostDeadCallsPerEnvironment,
     int EnvironmentsWithAtMostTwo,
     int? ProbesInFirstHalfOpenWindow,
@@ -47,6 +47,6 @@ internal sealed record LoopResult(
     public bool NoSustainedTimeouts => TimeoutsPerSecond is { } perSecond && !perSecond.Zip(perSecond.Skip(1)).Any(pair => pair.First > 0 && pair.Second > 0);
 
     public bool DeadCallsBounded =>
-        DeadCallsBeforeFirstBreakCouldEnd <= Math.Min(EmulatorLoop.Environments * EmulatorLoop.Threshold, EmulatorLoop.DeadCallsBeforeStoreLoadWork)
+        DeadCallsBeforeFirstBreakEnded <= Math.Min(EmulatorLoop.Environments * EmulatorLoop.Threshold, EmulatorLoop.DeadCallsBeforeStoreLoadWork)
         && (MostDeadCallsAnswered ?? MostDeadCallsPerEnvironment) <= 2;
 }

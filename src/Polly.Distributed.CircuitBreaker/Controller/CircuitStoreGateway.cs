@@ -45,6 +45,7 @@ internal sealed class CircuitStoreGateway
     private readonly long _inlineAnswerLimitMs;
     private readonly bool _onSystemClock;
     private volatile bool _answersInline;
+    private volatile bool _lastPressureThrottled;
     private long _pressureMs;
     private long _pressureRaisedMonoMs;
     private Task? _abandonedCount;
@@ -95,9 +96,15 @@ internal sealed class CircuitStoreGateway
     /// <summary>
     /// Gets how long the store may take to answer this process once while it keeps asking: its longest read interval (the
     /// ceiling, or longer while pressure has stretched it past) plus one store timeout. A refusal or two within that is no
-    /// sign the store cannot answer the fleet: under pressure a fleet's reads are spread over up to the ceiling.
+    /// sign the store cannot answer the fleet: under pressure a fleet's reads are spread over up to the ceiling. While the
+    /// store's last sign of pressure was a throttling error, the sustained ceiling plus one store timeout: a store that
+    /// throttles is answering the rest of the fleet (the claim of the fleet's probe most likely among them), whose reads
+    /// may be spread that far, and a process that joined the fleet late has not stretched its own interval that far yet
+    /// (in the simulation's cold fleet of 50,000 environments, hundreds of them probed for themselves 2.5 s past a break
+    /// whose probe held the lease). A timeout says less (the store may be down) and keeps the shorter wait.
     /// </summary>
-    public long AnswerWithinMs => LongestReadIntervalMs + (long)StoreTimeout.TotalMilliseconds;
+    public long AnswerWithinMs =>
+        (_lastPressureThrottled && UnderPressure ? _sustainedPressureCeilingMs : LongestReadIntervalMs) + (long)StoreTimeout.TotalMilliseconds;
 
     /// <summary>Gets when (monotonic ms) the store last answered this process for the circuit; <see cref="long.MinValue"/> when it never did.</summary>
     public long LastAnsweredMonoMs => _known.LastAnsweredMonoMs;
@@ -781,6 +788,7 @@ internal sealed class CircuitStoreGateway
     {
         if (elapsed > StoreTimeout / 4)
         {
+            _lastPressureThrottled = false;
             NotePressure(queued: true, atLeastMs: 2 * (long)elapsed.TotalMilliseconds);
         }
         else if (elapsed < StoreTimeout / 8)
@@ -847,7 +855,9 @@ internal sealed class CircuitStoreGateway
     {
         if (ShowsPressure(exception))
         {
-            NotePressure(queued: exception is not CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled });
+            var throttled = exception is CircuitStateStoreException { Kind: CircuitStateStoreFailureKind.Throttled };
+            _lastPressureThrottled = throttled;
+            NotePressure(queued: !throttled);
         }
 
         if (operation == CircuitStateStoreOperation.Read)

@@ -340,6 +340,33 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
+    public async Task Execute_FleetBreakEndsWhileStoreThrottles_WaitsTheSustainedCeilingAndAStoreTimeoutBeforeProbingLocally()
+    {
+        var (time, throttling, nextAttempt, pipeline) = await OpenLearnedBetweenRefusalsAsync(CircuitStateStoreFailureKind.Throttled);
+
+        // The store throttles: it answers the rest of the fleet, whose reads may be spread over the sustained ceiling (the
+        // longest break, 8 s), and this process waits that long and a store timeout past the break before it probes itself,
+        // though its own interval is at 1 s.
+        time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(nextAttempt + 8_249));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(nextAttempt + 8_250));
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.True(throttling.ReadsFail);
+    }
+
+    [Fact]
+    public async Task Execute_FleetBreakEndsWhileStoreTimesOut_ProbesLocallyAfterItsOwnIntervalAndAStoreTimeout()
+    {
+        var (time, timingOut, nextAttempt, pipeline) = await OpenLearnedBetweenRefusalsAsync(CircuitStateStoreFailureKind.Timeout);
+
+        // A timeout says less than a throttling error (the store may be down): the wait past the break stays at this
+        // process's longest interval (1 s) and a store timeout.
+        time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(nextAttempt + 1_300));
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => new ValueTask<int>(1)));
+        Assert.True(timingOut.ReadsFail);
+    }
+
+    [Fact]
     public async Task Execute_FailureReadOpenUnderPressure_NextReadWaitsAnIntervalFromThatReadWhenTheBreakEnds()
     {
         var circuitId = "record-read-" + Guid.NewGuid().ToString("N");
@@ -631,6 +658,23 @@ public sealed class CircuitStoreGatewayTests
             })
             .Build();
         return (time, throttling, counting, pipeline);
+    }
+
+    // A breaker whose longest break (8 s) lets its interval stretch past the 1 s ceiling: one read throttled, then an OPEN
+    // read, then every read refused the way given.
+    private async Task<(Microsoft.Extensions.Time.Testing.FakeTimeProvider Time, InterceptingStore Store, long NextAttempt, ResiliencePipeline Pipeline)> OpenLearnedBetweenRefusalsAsync(CircuitStateStoreFailureKind refusal)
+    {
+        var circuitId = "refused-after-open-" + Guid.NewGuid().ToString("N");
+        var (time, store, _, pipeline) = Throttled(readDelay: TimeSpan.Zero, maxBreak: TimeSpan.FromSeconds(8), circuitId);
+        await RefuseReadsAsync(time, pipeline, refusals: 1);
+        var nextAttempt = time.GetUtcNow().ToUnixTimeMilliseconds() + 3_000;
+        await _shared.WriteAsync(circuitId, new CircuitSnapshot { State = StoredCircuitState.Open, FailureCount = 5, NextAttemptUnixMs = nextAttempt, StateTimestampUnixMs = nextAttempt - 1_000 }, CancellationToken.None);
+        store.ReadsFail = false;
+        time.Advance(TimeSpan.FromMilliseconds(1_600));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => default));
+        store.ReadsFail = true;
+        store.ReadFailureKind = refusal;
+        return (time, store, nextAttempt, pipeline);
     }
 
     // Calls 1.6 s apart (past the longest interval, so each call reads) while every read is refused.
