@@ -915,10 +915,12 @@ public class AtomicProtocolTests
     }
 
     // Moves the breaker's clock on until the condition holds: a count held back under pressure is sent when this process's
-    // next request is due on that clock.
+    // next request is due on that clock. Bounded by real time, not by steps: on a busy machine the continuations that start
+    // the hold may run only after many steps.
     private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition)
     {
-        for (var step = 0; step < 600 && !condition(); step++)
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition() && watch.Elapsed < TimeSpan.FromSeconds(30))
         {
             time.Advance(TimeSpan.FromMilliseconds(100));
             await Task.Delay(5);
