@@ -23,6 +23,9 @@ internal sealed class CircuitStoreGateway
     // stays inline.
     private static readonly TimeSpan MaxInlineAnswerTime = TimeSpan.FromMilliseconds(100);
 
+    // An answer slower than this (or an eighth of StoreTimeout, whichever is longer) waited in the store's queue.
+    private static readonly TimeSpan QueuedAnswerFloor = TimeSpan.FromMilliseconds(25);
+
     // The first stretch of the read interval when the store shows pressure; it doubles while the pressure lasts.
     private const long PressureStepMs = 100;
 
@@ -780,18 +783,20 @@ internal sealed class CircuitStoreGateway
     private long ReadIntervalMs(long pressureMs) => Math.Min(pressureMs * Volatile.Read(ref _intervalJitterPermille) / 1_000, _sustainedPressureCeilingMs);
 
     // Slow answers, timeouts and throttling stretch the read interval; fast answers shorten it again. An answer that took
-    // a quarter of StoreTimeout already comes from a store whose requests queue: a fleet whose reads wait that long when
-    // its dependency is healthy has no room left for the burst of counts its dependency's death brings (on dynalite, the
-    // fleets whose reads took 150 to 250 ms sent every environment's count at once, and the queue of the death outlasted
-    // its second). Answers between an eighth and a quarter of it change nothing.
+    // an eighth of StoreTimeout (62 ms by default, several times a healthy DynamoDB round trip), and at least 25 ms (no
+    // networked store's healthy round trip), already comes from a store whose requests queue: a fleet whose reads wait
+    // that long when its dependency is healthy has no room left for the burst of counts its dependency's death brings (on
+    // dynalite, fleets whose reads took 110 to 250 ms sent every environment's count at once, and the queue of the death
+    // outlasted its second). Answers between half of that and that change nothing.
     private void NoteAnswerTime(TimeSpan elapsed)
     {
-        if (elapsed > StoreTimeout / 4)
+        var slow = TimeSpan.FromTicks(Math.Max(StoreTimeout.Ticks / 8, QueuedAnswerFloor.Ticks));
+        if (elapsed > slow)
         {
             _lastPressureThrottled = false;
             NotePressure(queued: true, atLeastMs: 2 * (long)elapsed.TotalMilliseconds);
         }
-        else if (elapsed < StoreTimeout / 8)
+        else if (elapsed < slow / 2)
         {
             RelaxPressure();
         }

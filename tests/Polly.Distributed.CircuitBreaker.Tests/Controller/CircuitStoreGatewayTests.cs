@@ -48,14 +48,14 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_SlowStoreOnFailingCall_CheckAndRecordShareOneBudget()
     {
-        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(300), ConditionalDelay = TimeSpan.FromMilliseconds(1_850) };
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(200), ConditionalDelay = TimeSpan.FromMilliseconds(2_900) };
         var failures = new List<(CircuitStateStoreOperation Operation, Exception Error)>();
-        var pipeline = Build(store, TimeSpan.FromSeconds(2), failures);
+        var pipeline = Build(store, TimeSpan.FromSeconds(3), failures);
 
         await Assert.ThrowsAsync<HttpRequestException>(async () => await pipeline.ExecuteAsync(_ => throw new HttpRequestException("down")));
 
-        // The check took 300 ms of the 2 s budget (under a quarter: no sign of pressure, so the count is sent at once): the
-        // failure's count gets what is left and times out; with the full 2 s it would have been answered (1.85 s) and no
+        // The check took 200 ms of the 3 s budget (under an eighth: no sign of pressure, so the count is sent at once): the
+        // failure's count gets what is left and times out; with the full 3 s it would have been answered (2.9 s) and no
         // failure reported.
         var failure = Assert.Single(failures);
         Assert.Equal(CircuitStateStoreOperation.CountFailure, failure.Operation);
@@ -119,16 +119,16 @@ public sealed class CircuitStoreGatewayTests
     }
 
     [Fact]
-    public async Task Execute_ReadAnsweredInOverAQuarterOfTheStoreTimeout_NextReadsSpacedOut()
+    public async Task Execute_ReadAnsweredInOverAnEighthOfTheStoreTimeout_NextReadsSpacedOut()
     {
-        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(400) };
+        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(250) };
         var counting = new TestKit.CountingCircuitStateStore(store);
         var pipeline = Build(counting, TimeSpan.FromSeconds(1));
 
         await pipeline.ExecuteAsync(_ => default);
         store.ReadDelay = TimeSpan.Zero;
 
-        // 400 ms of a 1 s StoreTimeout: the store's requests queue, and reads are spaced by twice StoreTimeout (jittered
+        // 250 ms of a 1 s StoreTimeout: the store's requests queue, and reads are spaced by twice StoreTimeout (jittered
         // down to half of it at least), however often calls come. A faster answer would leave every call reading.
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromMilliseconds(500))
