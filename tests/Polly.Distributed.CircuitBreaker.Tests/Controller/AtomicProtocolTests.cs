@@ -304,19 +304,14 @@ public class AtomicProtocolTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var intercepting = new InterceptingStore(_shared) { ConditionalGate = gate };
         var pipeline = Build(intercepting, failureThreshold: 4, storeTimeout: TimeSpan.FromMilliseconds(50));
-        var called = 0;
-        ValueTask<int> Fail(ResilienceContext context)
-        {
-            called++;
-            throw new HttpRequestException("down");
-        }
+        var dependency = new FailingDependency();
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
-        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        await Assert.ThrowsAsync<HttpRequestException>(() => dependency.CallThroughAsync(pipeline));
+        await Assert.ThrowsAsync<HttpRequestException>(() => dependency.CallThroughAsync(pipeline));
 
         // At half its threshold, this process stops: the store has not told it whether the fleet has opened.
-        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
-        Assert.Equal(2, called);
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => dependency.CallThroughAsync(pipeline));
+        Assert.Equal(2, dependency.Calls);
 
         // The count lands on a circuit closed below its threshold, but sooner after the failures than other processes on a
         // store this slow hold their counts back: it cannot show their failures of the same moment, and the process stays
@@ -324,8 +319,8 @@ public class AtomicProtocolTests
         gate.SetResult();
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
         await Task.Delay(100);
-        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
-        Assert.Equal(2, called);
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => dependency.CallThroughAsync(pipeline));
+        Assert.Equal(2, dependency.Calls);
     }
 
     [Fact]
@@ -333,27 +328,22 @@ public class AtomicProtocolTests
     {
         var intercepting = new InterceptingStore(_shared);
         var pipeline = Build(intercepting, failureThreshold: 4, storeTimeout: TimeSpan.FromMilliseconds(50));
-        var called = 0;
-        ValueTask<int> Fail(ResilienceContext context)
-        {
-            called++;
-            throw new HttpRequestException("down");
-        }
+        var dependency = new FailingDependency();
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        await Assert.ThrowsAsync<HttpRequestException>(() => dependency.CallThroughAsync(pipeline));
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 1);
         await Task.Delay(1_000);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         intercepting.ConditionalGate = gate;
-        await Assert.ThrowsAsync<HttpRequestException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
-        await Assert.ThrowsAsync<BrokenCircuitException>(() => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask());
+        await Assert.ThrowsAsync<HttpRequestException>(() => dependency.CallThroughAsync(pipeline));
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => dependency.CallThroughAsync(pipeline));
 
         // The episode's first failure was counted a second before: the others have had time to count theirs, and an answer
         // that shows none lets this process call again.
         gate.SetResult();
         await Eventually.TrueAsync(async () => (await ReadAsync()).FailureCount == 2);
         await Eventually.TrueAsync(async () => await pipeline.ExecuteAsync(_ => new ValueTask<int>(7)) == 7);
-        Assert.Equal(2, called);
+        Assert.Equal(2, dependency.Calls);
     }
 
     // The count's answer lands after its call stopped waiting and before that call goes on to count the failure in the
@@ -999,4 +989,20 @@ public class AtomicProtocolTests
             CancellationToken.None);
 
     private async Task<CircuitSnapshot> ReadAsync() => (await _shared.ReadAsync(CircuitId, CancellationToken.None)).Snapshot;
+
+    /// <summary>A dependency whose every call fails, counting the calls that reached it.</summary>
+    private sealed class FailingDependency
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task<int> CallThroughAsync(ResiliencePipeline pipeline) => pipeline.ExecuteAsync(Fail, ResilienceContextPool.Shared.Get()).AsTask();
+
+        private ValueTask<int> Fail(ResilienceContext context)
+        {
+            Interlocked.Increment(ref _calls);
+            throw new HttpRequestException("down");
+        }
+    }
 }

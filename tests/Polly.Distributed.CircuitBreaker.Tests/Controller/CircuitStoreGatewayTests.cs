@@ -99,45 +99,16 @@ public sealed class CircuitStoreGatewayTests
     [Fact]
     public async Task Execute_ReadAnsweredSlowly_NextReadWaitsAtLeastAsLongAsThatAnswerTook()
     {
-        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(800) };
-        var counting = new TestKit.CountingCircuitStateStore(store);
-        var pipeline = Build(counting, TimeSpan.FromMilliseconds(100));
-
-        await pipeline.ExecuteAsync(_ => default);
-        Assert.True(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
-        store.ReadDelay = TimeSpan.Zero;
-
         // The read took 800 ms: the next waits at least that long (twice it, jittered by half), however often calls come.
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromMilliseconds(600))
-        {
-            await pipeline.ExecuteAsync(_ => default);
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(1, counting.Reads);
+        Assert.Equal(1, await ReadsWhileCallingAfterASlowReadAsync(TimeSpan.FromMilliseconds(800), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(600)));
     }
 
     [Fact]
     public async Task Execute_ReadAnsweredInOverAnEighthOfTheStoreTimeout_NextReadsSpacedOut()
     {
-        var store = new InterceptingStore(_shared) { ReadDelay = TimeSpan.FromMilliseconds(250) };
-        var counting = new TestKit.CountingCircuitStateStore(store);
-        var pipeline = Build(counting, TimeSpan.FromSeconds(1));
-
-        await pipeline.ExecuteAsync(_ => default);
-        store.ReadDelay = TimeSpan.Zero;
-
         // 250 ms of a 1 s StoreTimeout: the store's requests queue, and reads are spaced by twice StoreTimeout (jittered
         // down to half of it at least), however often calls come. A faster answer would leave every call reading.
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromMilliseconds(500))
-        {
-            await pipeline.ExecuteAsync(_ => default);
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(1, counting.Reads);
+        Assert.Equal(1, await ReadsWhileCallingAfterASlowReadAsync(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500)));
     }
 
     [Fact]
@@ -658,6 +629,26 @@ public sealed class CircuitStoreGatewayTests
             })
             .Build();
         return (time, throttling, counting, pipeline);
+    }
+
+    // One read answered after readDelay, then calls every 10 ms for callingFor with reads answered at once: the reads made in all.
+    private async Task<int> ReadsWhileCallingAfterASlowReadAsync(TimeSpan readDelay, TimeSpan storeTimeout, TimeSpan callingFor)
+    {
+        var store = new InterceptingStore(_shared) { ReadDelay = readDelay };
+        var counting = new TestKit.CountingCircuitStateStore(store);
+        var pipeline = Build(counting, storeTimeout);
+
+        await pipeline.ExecuteAsync(_ => default);
+        Assert.True(await store.FirstReadEnded.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        store.ReadDelay = TimeSpan.Zero;
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < callingFor)
+        {
+            await pipeline.ExecuteAsync(_ => default);
+            await Task.Delay(10);
+        }
+
+        return counting.Reads;
     }
 
     // A breaker whose longest break (8 s) lets its interval stretch past the 1 s ceiling: one read throttled, then an OPEN

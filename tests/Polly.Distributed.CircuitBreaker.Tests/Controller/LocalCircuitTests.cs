@@ -122,6 +122,15 @@ public class LocalCircuitTests
         Assert.Equal(520, retryAfterMs);
     }
 
+    // A failure, then one whose count is unanswered: the circuit opens below its threshold.
+    private static LocalCircuit OpenedWhileACountIsUnanswered(long firstFailureMs, long secondFailureMs)
+    {
+        var local = new LocalCircuit(Settings);
+        local.RecordFailure(firstFailureMs, wasProbe: false, sharedCircuitOpen: false);
+        local.RecordFailure(secondFailureMs, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+        return local;
+    }
+
     private static LocalCircuit Opened()
     {
         var local = new LocalCircuit(Settings);
@@ -147,9 +156,7 @@ public class LocalCircuitTests
     [Fact]
     public void EndUnansweredOpening_OpenedBelowTheThreshold_Closes()
     {
-        var local = new LocalCircuit(Settings);
-        local.RecordFailure(0, wasProbe: false, sharedCircuitOpen: false);
-        local.RecordFailure(1, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+        var local = OpenedWhileACountIsUnanswered(firstFailureMs: 0, secondFailureMs: 1);
 
         local.EndUnansweredOpening(2, countsHeldUpToMs: 0);
 
@@ -159,9 +166,7 @@ public class LocalCircuitTests
     [Fact]
     public void EndUnansweredOpening_AnswerSoonerThanOthersMayHoldTheirCounts_StaysOpen()
     {
-        var local = new LocalCircuit(Settings);
-        local.RecordFailure(1_000, wasProbe: false, sharedCircuitOpen: false);
-        local.RecordFailure(1_020, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+        var local = OpenedWhileACountIsUnanswered(firstFailureMs: 1_000, secondFailureMs: 1_020);
 
         local.EndUnansweredOpening(1_200, countsHeldUpToMs: 1_500);
 
@@ -171,9 +176,7 @@ public class LocalCircuitTests
     [Fact]
     public void EndUnansweredOpening_FirstFailureLongerAgoThanOthersMayHoldTheirCounts_Closes()
     {
-        var local = new LocalCircuit(Settings);
-        local.RecordFailure(1_000, wasProbe: false, sharedCircuitOpen: false);
-        local.RecordFailure(9_000, wasProbe: false, sharedCircuitOpen: false, failureUnanswered: true);
+        var local = OpenedWhileACountIsUnanswered(firstFailureMs: 1_000, secondFailureMs: 9_000);
 
         local.EndUnansweredOpening(9_200, countsHeldUpToMs: 1_500);
 
